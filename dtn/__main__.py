@@ -1,0 +1,5 @@
+import sys
+
+from dtn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The import rule: Trio lives only in dtn/node and dtn/cla. Pure layers never import it (directly)."""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "routing", "contact_plans"]
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+            if node.module.split(".")[0] == "dtn" and len(node.module.split(".")) > 1:
+                names.add("dtn." + node.module.split(".")[1])
+    return names
+
+
+@pytest.mark.parametrize("package", PURE)
+def test_pure_layers_do_not_import_trio(package):
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"{package} has no modules"
+    offenders = [str(f.relative_to(ROOT)) for f in files if "trio" in _imports(f)]
+    assert offenders == [], f"trio imported in pure layer: {offenders}"
+
+
+@pytest.mark.parametrize("package", PURE)
+def test_pure_layers_do_not_import_node_or_cla(package):
+    """Pure layers must not reach up into the Trio layers either (that would import trio indirectly)."""
+    files = sorted((ROOT / package).rglob("*.py"))
+    offenders = [
+        str(f.relative_to(ROOT))
+        for f in files
+        if {"dtn.node", "dtn.cla", "dtn.cli"} & _imports(f)
+    ]
+    assert offenders == [], f"pure layer imports a Trio layer: {offenders}"
+
+
+def test_pure_packages_import_without_trio(tmp_path):
+    """Importing every pure package in a fresh interpreter must not load trio."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "for pkg in ['dtn.bpv7', 'dtn.bpsec', 'dtn.tcpcl', 'routing', 'contact_plans']:\n"
+        "    m = importlib.import_module(pkg)\n"
+        "    for info in pkgutil.walk_packages(m.__path__, pkg + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "assert 'trio' not in sys.modules, [k for k in sys.modules if k.startswith('trio')]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
