@@ -34,14 +34,34 @@ class TrioClock:
     `unix_at_zero_s` is the Unix time that `now_s() == 0` stands for. By default it is taken from the system
     clock when the Clock is created, so on the wall clock `unix_s()` tracks real time; a simulation passes the
     plan epoch so virtual time starts at the plan's start.
+
+    `speed` scales time for replays: with speed 600, ten minutes of plan time pass in one second of Trio time
+    (every node and link emulator of a replay uses the same speed and the same `unix_at_zero_s`).
     """
 
-    def __init__(self, unix_at_zero_s: float | None = None, *, zero_s: float | None = None) -> None:
+    def __init__(
+        self, unix_at_zero_s: float | None = None, *, zero_s: float | None = None, speed: float = 1.0
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
         self._zero_s = trio.current_time() if zero_s is None else zero_s
         self._unix_at_zero_s = time.time() if unix_at_zero_s is None else unix_at_zero_s
+        self.speed = float(speed)
+
+    @classmethod
+    def from_wall(cls, wall_zero_unix_s: float, unix_at_zero_s: float, *, speed: float = 1.0) -> "TrioClock":
+        """A clock whose zero is the wall-clock instant `wall_zero_unix_s`: every process of a replay builds its
+        clock this way from the same numbers, so they agree on scaled time (Trio's own clock has a per-process
+        offset)."""
+        zero_s = trio.current_time() - (time.time() - wall_zero_unix_s)
+        return cls(unix_at_zero_s, zero_s=zero_s, speed=speed)
 
     def now_s(self) -> float:
-        return trio.current_time() - self._zero_s
+        return (trio.current_time() - self._zero_s) * self.speed
+
+    def trio_time_at(self, t_s: float) -> float:
+        """The Trio clock reading at which `now_s()` reaches t_s."""
+        return self._zero_s + t_s / self.speed
 
     def unix_s(self) -> float:
         return self._unix_at_zero_s + self.now_s()
@@ -50,7 +70,10 @@ class TrioClock:
         return unix_to_dtn_ms(self.unix_s())
 
     async def sleep_until(self, t_s: float) -> None:
-        await trio.sleep_until(self._zero_s + t_s)
+        await trio.sleep_until(self.trio_time_at(t_s))
+
+    async def sleep(self, duration_s: float) -> None:
+        await self.sleep_until(self.now_s() + max(0.0, duration_s))
 
 
 def unix_to_dtn_ms(unix_s: float) -> int:

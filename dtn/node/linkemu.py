@@ -1,0 +1,206 @@
+"""The link emulator: carries bytes between two nodes only while the plan (with faults) says the link is up.
+
+One emulator per directed neighbour pair sits between a node's dialled connection and the neighbour's real
+listener (`dtn replay`), or between two in-memory stream ends (`dtn simulate`): the same `pump` code runs in both.
+It adds the link's one-way light time, can shape to the contact rate, and closes both sides abruptly when the
+window ends, so nodes learn about link loss only the way they would in orbit: the session drops.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from dataclasses import dataclass, field
+from typing import Callable
+
+import trio
+
+from dtn.node.clock import Clock
+from dtn.twin.links import LinkSchedule, Window
+
+CHUNK_BYTES = 65536
+QUEUE_CHUNKS = 256
+
+
+@dataclass
+class WindowTraffic:
+    """Bytes carried in one window of one link, per direction."""
+
+    window: Window
+    bytes_ab: int = 0
+    bytes_ba: int = 0
+    sessions: int = 0
+
+    @property
+    def capacity_ab_bytes(self) -> float:
+        return (self.window.end_s - self.window.start_s) * self.window.rate_ab_bytes_per_s
+
+    @property
+    def capacity_ba_bytes(self) -> float:
+        return (self.window.end_s - self.window.start_s) * self.window.rate_ba_bytes_per_s
+
+
+@dataclass
+class LinkEmulator:
+    """Link emulation for every pair of a plan, on one clock.
+
+    `clock.unix_s() - plan_epoch_unix_s` is the plan time. `shape_rate` paces each direction at the contact rate;
+    `owlt` delays each chunk by the window's one-way light time.
+    """
+
+    schedule: LinkSchedule
+    clock: Clock
+    plan_epoch_unix_s: float
+    shape_rate: bool = False
+    owlt: bool = True
+    on_event: Callable[[dict], None] | None = None
+    traffic: dict[tuple[int, int, float], WindowTraffic] = field(default_factory=dict)
+
+    def plan_now_s(self) -> float:
+        return self.clock.unix_s() - self.plan_epoch_unix_s
+
+    async def sleep_until_plan(self, t_s: float) -> None:
+        await self.clock.sleep_until(self.clock.now_s() + (t_s - self.plan_now_s()))
+
+    def _traffic(self, window: Window) -> WindowTraffic:
+        key = (window.a, window.b, window.start_s)
+        record = self.traffic.get(key)
+        if record is None:
+            record = self.traffic[key] = WindowTraffic(window)
+        return record
+
+    async def pump(self, a: int, b: int, from_a: trio.abc.Stream, to_b: trio.abc.Stream) -> None:
+        """Carry bytes a<->b while the link is up; `from_a` is the stream whose peer is node a. Closes both."""
+        window = self.schedule.window_at(a, b, self.plan_now_s())
+        try:
+            if window is None:
+                return
+            record = self._traffic(window)
+            record.sessions += 1
+            if self.on_event:
+                self.on_event({"event": "link_session", "a": a, "b": b, "window_start_s": window.start_s})
+            a_is_low = a == window.a
+            rate_from_a = window.rate_ab_bytes_per_s if a_is_low else window.rate_ba_bytes_per_s
+            rate_from_b = window.rate_ba_bytes_per_s if a_is_low else window.rate_ab_bytes_per_s
+
+            def count_from_a(n: int) -> None:
+                if a_is_low:
+                    record.bytes_ab += n
+                else:
+                    record.bytes_ba += n
+
+            def count_from_b(n: int) -> None:
+                if a_is_low:
+                    record.bytes_ba += n
+                else:
+                    record.bytes_ab += n
+
+            async with trio.open_nursery() as nursery:
+                nursery.cancel_scope.deadline = self.clock_deadline(window.end_s)
+                done = [0]
+
+                async def one_way(src, dst, rate, count) -> None:
+                    await self._carry(src, dst, rate, window.owlt_s, count)
+                    done[0] += 1
+                    if done[0] == 2:
+                        nursery.cancel_scope.cancel()
+
+                nursery.start_soon(one_way, from_a, to_b, rate_from_a, count_from_a)
+                nursery.start_soon(one_way, to_b, from_a, rate_from_b, count_from_b)
+        finally:
+            with trio.CancelScope(shield=True):
+                for stream in (from_a, to_b):
+                    await _abort(stream)
+
+    def clock_deadline(self, plan_t_s: float) -> float:
+        """The Trio deadline at which plan time reaches plan_t_s."""
+        to_trio = getattr(self.clock, "trio_time_at", None)
+        clock_t_s = self.clock.now_s() + (plan_t_s - self.plan_now_s())
+        if to_trio is None:  # a Clock without a Trio mapping runs at Trio's speed
+            return trio.current_time() + (clock_t_s - self.clock.now_s())
+        return to_trio(clock_t_s)
+
+    async def _carry(self, src: trio.abc.Stream, dst: trio.abc.Stream, rate: float, owlt_s: float, count) -> None:
+        send_ch, recv_ch = trio.open_memory_channel(QUEUE_CHUNKS)
+
+        async def reader() -> None:
+            next_free_s = self.plan_now_s()
+            async with send_ch:
+                while True:
+                    try:
+                        chunk = await src.receive_some(CHUNK_BYTES)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        return
+                    if not chunk:
+                        return
+                    now_s = self.plan_now_s()
+                    if self.shape_rate and rate > 0 and math.isfinite(rate):
+                        next_free_s = max(now_s, next_free_s) + len(chunk) / rate
+                        await self.sleep_until_plan(next_free_s)
+                        now_s = next_free_s
+                    await send_ch.send((now_s + (owlt_s if self.owlt else 0.0), chunk))
+
+        async def writer() -> None:
+            async with recv_ch:
+                async for deliver_s, chunk in recv_ch:
+                    if deliver_s > self.plan_now_s():
+                        await self.sleep_until_plan(deliver_s)
+                    try:
+                        await dst.send_all(chunk)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        return
+                    count(len(chunk))
+                try:
+                    if hasattr(dst, "send_eof"):
+                        await dst.send_eof()
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            nursery.start_soon(writer)
+
+    # -- TCP (real processes) --------------------------------------------------------------------------------
+    async def serve_tcp(
+        self,
+        a: int,
+        b: int,
+        target: tuple[str, int],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_status=trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen for node a's connections meant for node b; forward to b's listener at `target` while up."""
+
+        async def handle(stream: trio.SocketStream) -> None:
+            _nodelay(stream)
+            if not self.schedule.is_up(a, b, self.plan_now_s()):
+                await _abort(stream)
+                return
+            try:
+                upstream = await trio.open_tcp_stream(*target)
+            except OSError:
+                await _abort(stream)
+                return
+            _nodelay(upstream)
+            await self.pump(a, b, stream, upstream)
+
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        task_status.started(listeners[0].socket.getsockname()[1])
+        await trio.serve_listeners(handle, listeners)
+
+
+def _nodelay(stream) -> None:
+    try:
+        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+async def _abort(stream: trio.abc.Stream) -> None:
+    """Close a stream at once (no graceful TLS/TCP goodbye): the link is gone."""
+    try:
+        await trio.aclose_forcefully(stream)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
