@@ -1,0 +1,269 @@
+"""The report of a replay or a simulation, computed from its run directory.
+
+A run directory holds:
+- `meta.json`: scenario name, mode (`simulate` | `replay`), plan epoch (Unix s), start/end plan seconds, nodes
+  ({number: name}), seed.
+- `events.jsonl` (or `events-*.jsonl`, one per node process): the nodes' event logs (see dtn.node.events).
+- `sends.jsonl`: one line per bundle the traffic driver sent: `t_s` (plan s), `bundle` (store key), `flow`, `src`,
+  `dst` (node numbers), `size_bytes`, `predicted_arrival_s` (CGR's prediction at send time, plan s, or null).
+- `links.jsonl`: one line per link window the emulator carried: `a`, `b`, `start_s`, `end_s`, `bytes_ab`,
+  `bytes_ba`, `capacity_ab_bytes`, `capacity_ba_bytes`, `sessions`.
+
+Pure: reads files, computes numbers; plotting is in `dtn.twin.plots`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dtn.errors import ScenarioError
+
+
+def _read_jsonl(path: pathlib.Path) -> list[dict]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed process
+            if isinstance(record, dict):
+                out.append(record)
+    return out
+
+
+def node_number(node_id: Any) -> int | None:
+    """'ipn:5.0' -> 5; 5 -> 5; anything else -> None."""
+    if isinstance(node_id, int):
+        return node_id
+    if isinstance(node_id, str) and node_id.startswith("ipn:"):
+        head = node_id[4:].split(".")
+        if len(head) >= 2 and head[-2].isdigit():
+            return int(head[-2])
+    return None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class BundleFate:
+    key: str
+    flow: str
+    src: int
+    dst: int
+    size_bytes: int
+    sent_s: float
+    predicted_arrival_s: float | None
+    delivered_s: float | None = None
+    deleted_reason: str | None = None
+    path: list[int] = field(default_factory=list)
+    deliveries: int = 0
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.delivered_s is None else self.delivered_s - self.sent_s
+
+    @property
+    def predicted_latency_s(self) -> float | None:
+        return None if self.predicted_arrival_s is None else self.predicted_arrival_s - self.sent_s
+
+
+@dataclass
+class Report:
+    meta: dict
+    bundles: list[BundleFate]
+    deleted_by_reason: dict[str, int]
+    pending_at_end: int
+    occupancy: dict[int, list[tuple[float, int, int]]]  # node -> [(plan s, bundles, bytes)]
+    links: list[dict]
+    events_total: int
+
+    # -- headline numbers ------------------------------------------------------------------------------------
+    @property
+    def sent(self) -> int:
+        return len(self.bundles)
+
+    @property
+    def delivered(self) -> int:
+        return sum(1 for b in self.bundles if b.delivered_s is not None)
+
+    @property
+    def expired(self) -> int:
+        return sum(1 for b in self.bundles if b.delivered_s is None and b.deleted_reason == "LIFETIME_EXPIRED")
+
+    @property
+    def deleted(self) -> int:
+        return sum(1 for b in self.bundles if b.delivered_s is None and b.deleted_reason not in (None, "LIFETIME_EXPIRED"))
+
+    @property
+    def duplicates_delivered(self) -> int:
+        return sum(max(0, b.deliveries - 1) for b in self.bundles)
+
+    @property
+    def lost(self) -> int:
+        """Sent, never delivered, never deleted with a reason, and not held in any store at the end."""
+        return max(0, self.sent - self.delivered - self.expired - self.deleted - self.pending_at_end)
+
+    @property
+    def delivery_ratio(self) -> float:
+        return self.delivered / self.sent if self.sent else 1.0
+
+    def latencies_s(self) -> list[float]:
+        return [b.latency_s for b in self.bundles if b.latency_s is not None]
+
+    def predicted_latencies_s(self) -> list[float]:
+        return [b.predicted_latency_s for b in self.bundles if b.latency_s is not None and b.predicted_latency_s is not None]
+
+    def summary(self) -> dict[str, Any]:
+        lat = self.latencies_s()
+        pred = self.predicted_latencies_s()
+        return {
+            "scenario": self.meta.get("scenario"),
+            "mode": self.meta.get("mode"),
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "expired": self.expired,
+            "deleted": self.deleted,
+            "deleted_by_reason": dict(self.deleted_by_reason),
+            "pending_at_end": self.pending_at_end,
+            "lost": self.lost,
+            "duplicates_delivered": self.duplicates_delivered,
+            "delivery_ratio": round(self.delivery_ratio, 4),
+            "latency_p50_s": _r(percentile(lat, 0.5)),
+            "latency_p95_s": _r(percentile(lat, 0.95)),
+            "latency_max_s": _r(max(lat) if lat else None),
+            "predicted_latency_p50_s": _r(percentile(pred, 0.5)),
+            "predicted_latency_p95_s": _r(percentile(pred, 0.95)),
+            "predicted_latency_max_s": _r(max(pred) if pred else None),
+            "events": self.events_total,
+        }
+
+    def one_line(self) -> str:
+        s = self.summary()
+        lat = f", latency p50 {_fmt_s(s['latency_p50_s'])} (CGR predicted {_fmt_s(s['predicted_latency_p50_s'])})" if s["latency_p50_s"] is not None else ""
+        return (
+            f"{s['delivered']} of {s['sent']} bundles delivered, {s['expired']} expired, {s['deleted']} deleted, "
+            f"{s['pending_at_end']} still stored, {s['lost']} lost{lat}."
+        )
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+def _fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x < 120:
+        return f"{x:.1f} s"
+    if x < 7200:
+        return f"{x / 60:.1f} min"
+    return f"{x / 3600:.2f} h"
+
+
+# Events after which a node no longer holds the bundle.
+_RELEASES = {"forwarded", "delivered", "deleted"}
+
+
+def build_report(events: list[dict], sends: list[dict], links: list[dict], meta: dict) -> Report:
+    epoch = float(meta.get("plan_epoch_unix_s", 0.0))
+    fates: dict[str, BundleFate] = {}
+    for s in sends:
+        key = s.get("bundle")
+        if not key:
+            continue
+        fates[key] = BundleFate(
+            key=key,
+            flow=str(s.get("flow", "")),
+            src=int(s["src"]),
+            dst=int(s["dst"]),
+            size_bytes=int(s.get("size_bytes", 0)),
+            sent_s=float(s["t_s"]),
+            predicted_arrival_s=s.get("predicted_arrival_s"),
+        )
+    events = sorted(events, key=lambda e: e.get("t_unix_s", 0.0))
+    held: dict[int, dict[str, int]] = defaultdict(dict)
+    occupancy: dict[int, list[tuple[float, int, int]]] = defaultdict(list)
+    deleted_by_reason: Counter = Counter()
+
+    def record_occupancy(node: int, t_s: float) -> None:
+        store = held[node]
+        occupancy[node].append((t_s, len(store), sum(store.values())))
+
+    for e in events:
+        node = node_number(e.get("node"))
+        kind = e.get("event")
+        key = e.get("bundle")
+        t_s = float(e.get("t_unix_s", epoch)) - epoch
+        fate = fates.get(key) if key else None
+        if node is None or not key:
+            continue
+        if kind == "stored":
+            held[node][key] = int(e.get("size_bytes") or (fate.size_bytes if fate else 0))
+            record_occupancy(node, t_s)
+            if fate is not None and (not fate.path or fate.path[-1] != node):
+                fate.path.append(node)
+        elif kind in _RELEASES:
+            if key in held[node]:
+                del held[node][key]
+                record_occupancy(node, t_s)
+            if fate is None:
+                continue
+            if kind == "delivered" and node == fate.dst:
+                fate.deliveries += 1
+                if fate.delivered_s is None:
+                    fate.delivered_s = t_s
+                if not fate.path or fate.path[-1] != node:
+                    fate.path.append(node)
+            elif kind == "deleted":
+                reason = str(e.get("reason") or "UNKNOWN")
+                deleted_by_reason[reason] += 1
+                if fate.delivered_s is None and not _still_held(held, key, node):
+                    fate.deleted_reason = reason
+    pending = sum(1 for f in fates.values() if f.delivered_s is None and f.deleted_reason is None and any(f.key in h for h in held.values()))
+    return Report(
+        meta=meta,
+        bundles=sorted(fates.values(), key=lambda f: (f.sent_s, f.key)),
+        deleted_by_reason=dict(deleted_by_reason),
+        pending_at_end=pending,
+        occupancy=dict(occupancy),
+        links=links,
+        events_total=len(events),
+    )
+
+
+def _still_held(held: dict[int, dict[str, int]], key: str, except_node: int) -> bool:
+    return any(key in store for node, store in held.items() if node != except_node)
+
+
+def load_report(run_dir: str | pathlib.Path) -> Report:
+    """Read a run directory written by `dtn simulate` or `dtn replay`."""
+    run = pathlib.Path(run_dir)
+    meta_path = run / "meta.json"
+    if not meta_path.is_file():
+        raise ScenarioError(f"{run}: not a run directory (no meta.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{meta_path}: invalid JSON: {exc}") from None
+    events: list[dict] = []
+    for path in sorted(run.glob("events*.jsonl")):
+        events.extend(_read_jsonl(path))
+    sends = _read_jsonl(run / "sends.jsonl") if (run / "sends.jsonl").exists() else []
+    links = _read_jsonl(run / "links.jsonl") if (run / "links.jsonl").exists() else []
+    return build_report(events, sends, links, meta)
