@@ -207,3 +207,29 @@ class ContactPlan:
         if extra:
             self.nodes = self.nodes + [Node(number=x, name=f"node{x}") for x in extra]
         return self
+
+    # -- link types (added for `dtn plan show` and per-link-type rates) ------------------------------------
+    def link_type(self, contact: Contact) -> str:
+        """The link type of a contact, from its end nodes' kinds: e.g. "ground-satellite",
+        "satellite-satellite", "ground-lunar" (the two kinds, sorted, joined by "-"). A node the plan does
+        not define counts as kind "unknown"."""
+        kinds = {n.number: n.kind for n in self.nodes}
+        return link_type_of(kinds.get(contact.from_node), kinds.get(contact.to_node))
+
+    def link_type_counts(self) -> dict[str, int]:
+        """Number of directed contacts per link type, sorted by link type."""
+        kinds = {n.number: n.kind for n in self.nodes}
+        counts = Counter(link_type_of(kinds.get(c.from_node), kinds.get(c.to_node)) for c in self.contacts)
+        return dict(sorted(counts.items()))
+
+
+def link_type_of(kind_a: "NodeKind | str | None", kind_b: "NodeKind | str | None") -> str:
+    """The link type joining two node kinds: the kinds' values, sorted, joined by "-" (order-free)."""
+
+    def _name(kind: "NodeKind | str | None") -> str:
+        if kind is None:
+            return "unknown"
+        return kind.value if isinstance(kind, NodeKind) else str(kind)
+
+    a, b = sorted((_name(kind_a), _name(kind_b)))
+    return f"{a}-{b}"

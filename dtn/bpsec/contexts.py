@@ -1,0 +1,307 @@
+"""The default security contexts of RFC 9173: BIB-HMAC-SHA2 (§3) and BCB-AES-GCM (§4).
+
+Pure functions over bytes: the canonical forms (IPPT, AAD), the cryptographic primitives from `cryptography`,
+and the parameter sets as they appear in an abstract security block. Bundle-level rules live in
+`dtn.bpsec.processing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from dtn.bpsec.asb import AbstractSecurityBlock, Parameter
+from dtn.bpsec.constants import (
+    CANONICAL_BLOCK_FLAGS_MASK,
+    DEFAULT_AES_VARIANT,
+    DEFAULT_SCOPE_FLAGS,
+    DEFAULT_SHA_VARIANT,
+    GCM_IV_MAX_BYTES,
+    GCM_IV_MIN_BYTES,
+    GCM_TAG_BYTES,
+    PRIMARY_BLOCK_NUMBER,
+    AadScopeFlag,
+    AesVariant,
+    BcbParameter,
+    BibParameter,
+    IntegrityScopeFlag,
+    ReasonCode,
+    ShaVariant,
+)
+from dtn.errors import SecurityError
+
+_HASHES = {
+    ShaVariant.HMAC_256_256: hashes.SHA256,
+    ShaVariant.HMAC_384_384: hashes.SHA384,
+    ShaVariant.HMAC_512_512: hashes.SHA512,
+}
+_AES_KEY_BYTES = {AesVariant.A128GCM: 16, AesVariant.A256GCM: 32}
+_KEK_BYTES = (16, 24, 32)
+
+
+def _failed(message: str) -> SecurityError:
+    return SecurityError(message, reason_code=ReasonCode.FAILED_SECURITY_OPERATION)
+
+
+# -- deterministic CBOR heads (RFC 8949 §4.2.1: shortest form) ------------------------------------------
+
+
+def cbor_head(major: int, value: int) -> bytes:
+    """The initial byte(s) of a CBOR item of major type `major` with argument `value`, shortest form."""
+    mt = major << 5
+    if value < 24:
+        return bytes((mt | value,))
+    if value < 0x100:
+        return bytes((mt | 24, value))
+    if value < 0x10000:
+        return bytes((mt | 25,)) + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return bytes((mt | 26,)) + value.to_bytes(4, "big")
+    return bytes((mt | 27,)) + value.to_bytes(8, "big")
+
+
+def cbor_uint(value: int) -> bytes:
+    return cbor_head(0, value)
+
+
+def block_header(type_code: int, number: int, flags: int) -> bytes:
+    """Canonical block header for the IPPT and AAD: type code, block number and block processing control
+    flags, each a CBOR unsigned integer (RFC 9173 §3.7, §4.7.2); unassigned flag bits are zeroed (RFC 9172 §4)."""
+    return cbor_uint(type_code) + cbor_uint(number) + cbor_uint(flags & CANONICAL_BLOCK_FLAGS_MASK)
+
+
+def _check_ids(asb: AbstractSecurityBlock, known: type[IntEnum], context: str) -> None:
+    ids = [pid for pid, _ in asb.parameters or ()]
+    unknown = sorted(set(ids) - {int(k) for k in known})
+    if unknown:
+        raise _failed(f"{context}: unknown security context parameter ids {unknown}")
+    if len(set(ids)) != len(ids):
+        raise _failed(f"{context}: a security context parameter is repeated")
+
+
+def single_result(result_set: Iterable[Parameter], result_id: int, context: str, target: int) -> Any:
+    """The one value of a target's security results, which must hold exactly that one result id."""
+    result_set = tuple(result_set)
+    if len(result_set) != 1 or result_set[0][0] != result_id:
+        ids = [rid for rid, _ in result_set]
+        raise _failed(f"{context}: target block {target} must have exactly one result of id {result_id}, has {ids}")
+    return result_set[0][1]
+
+
+# -- BIB-HMAC-SHA2, RFC 9173 §3 -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HmacSha2Parameters:
+    """BIB-HMAC-SHA2 security context parameters, RFC 9173 §3.3."""
+
+    sha_variant: ShaVariant = DEFAULT_SHA_VARIANT
+    scope_flags: int = DEFAULT_SCOPE_FLAGS
+    wrapped_key: bytes | None = None
+
+    def to_asb_parameters(self) -> tuple[Parameter, ...]:
+        """Parameters in id order; SHA variant and scope are written even at their defaults, as RFC 9173
+        Appendix A does."""
+        params: list[Parameter] = [(BibParameter.SHA_VARIANT.value, int(self.sha_variant))]
+        if self.wrapped_key is not None:
+            params.append((BibParameter.WRAPPED_KEY.value, bytes(self.wrapped_key)))
+        params.append((BibParameter.INTEGRITY_SCOPE_FLAGS.value, int(self.scope_flags)))
+        return tuple(params)
+
+    @classmethod
+    def from_asb(cls, asb: AbstractSecurityBlock) -> HmacSha2Parameters:
+        """Read and check the parameters of a received BIB; `SecurityError` (reason 15) when invalid.
+
+        Unknown and repeated parameter ids are refused: RFC 9173 defines the whole set, and an ignored one
+        would let a changed byte go unnoticed (a damaged scope id falls back to the default scope)."""
+        _check_ids(asb, BibParameter, "BIB-HMAC-SHA2")
+        variant = asb.parameter(BibParameter.SHA_VARIANT, int(DEFAULT_SHA_VARIANT))
+        if type(variant) is not int or variant not in _HASHES:
+            raise _failed(f"BIB-HMAC-SHA2: unknown SHA variant {variant!r} (5, 6 or 7)")
+        scope = asb.parameter(BibParameter.INTEGRITY_SCOPE_FLAGS, DEFAULT_SCOPE_FLAGS)
+        if type(scope) is not int or scope < 0 or scope & ~int(IntegrityScopeFlag.ALL):
+            raise _failed(f"BIB-HMAC-SHA2: invalid integrity scope flags {scope!r}")
+        wrapped = asb.parameter(BibParameter.WRAPPED_KEY)
+        if wrapped is not None and not isinstance(wrapped, bytes):
+            raise _failed("BIB-HMAC-SHA2: the wrapped key parameter must be a byte string")
+        return cls(ShaVariant(variant), scope, wrapped)
+
+
+def ippt_parts(
+    scope_flags: int,
+    *,
+    target_number: int,
+    target_header: bytes,
+    target_data: bytes,
+    primary_block: bytes,
+    security_header: bytes,
+) -> list[bytes]:
+    """The integrity-protected plaintext of RFC 9173 §3.7 as a list of byte strings to hash in order.
+
+    `target_data` is the block-type-specific data of the target (for the primary block: its canonical
+    encoding); `target_header` and `security_header` come from `block_header`. Kept as parts so that a large
+    payload is hashed without being copied.
+    """
+    prefix = bytearray(cbor_uint(scope_flags))
+    if target_number != PRIMARY_BLOCK_NUMBER:
+        # The primary block and target header steps are skipped when the target is the primary block.
+        if scope_flags & IntegrityScopeFlag.PRIMARY_BLOCK:
+            prefix += primary_block
+        if scope_flags & IntegrityScopeFlag.TARGET_HEADER:
+            prefix += target_header
+    if scope_flags & IntegrityScopeFlag.SECURITY_HEADER:
+        prefix += security_header
+    prefix += cbor_head(2, len(target_data))  # the data is taken as a CBOR byte string, head included
+    return [bytes(prefix), target_data]
+
+
+def integrity_protected_plaintext(scope_flags: int, **kwargs: Any) -> bytes:
+    """The IPPT of RFC 9173 §3.7 as one byte string (same arguments as `ippt_parts`)."""
+    return b"".join(ippt_parts(scope_flags, **kwargs))
+
+
+def hmac_sha2(variant: ShaVariant, key: bytes, parts: Iterable[bytes]) -> bytes:
+    """HMAC-SHA2 over the concatenation of `parts`, RFC 9173 §3.8.1."""
+    if not key:
+        raise _failed("BIB-HMAC-SHA2: empty key")
+    mac = hmac.HMAC(key, _HASHES[ShaVariant(variant)]())
+    for part in parts:
+        mac.update(part)
+    return mac.finalize()
+
+
+def verify_hmac_sha2(variant: ShaVariant, key: bytes, parts: Iterable[bytes], expected: Any) -> None:
+    """Constant-time check of an expected HMAC, RFC 9173 §3.8.2; `SecurityError` (reason 15) on mismatch."""
+    if not key:
+        raise _failed("BIB-HMAC-SHA2: empty key")
+    if not isinstance(expected, bytes):
+        raise _failed("BIB-HMAC-SHA2: the expected HMAC must be a byte string")
+    mac = hmac.HMAC(key, _HASHES[ShaVariant(variant)]())
+    for part in parts:
+        mac.update(part)
+    try:
+        mac.verify(expected)
+    except InvalidSignature:
+        raise _failed("BIB-HMAC-SHA2: integrity check failed (HMAC mismatch)") from None
+
+
+# -- BCB-AES-GCM, RFC 9173 §4 ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AesGcmParameters:
+    """BCB-AES-GCM security context parameters, RFC 9173 §4.3."""
+
+    iv: bytes
+    aes_variant: AesVariant = DEFAULT_AES_VARIANT
+    scope_flags: int = DEFAULT_SCOPE_FLAGS
+    wrapped_key: bytes | None = None
+
+    def to_asb_parameters(self) -> tuple[Parameter, ...]:
+        """Parameters in id order, as RFC 9173 Appendix A writes them."""
+        params: list[Parameter] = [
+            (BcbParameter.INITIALIZATION_VECTOR.value, bytes(self.iv)),
+            (BcbParameter.AES_VARIANT.value, int(self.aes_variant)),
+        ]
+        if self.wrapped_key is not None:
+            params.append((BcbParameter.WRAPPED_KEY.value, bytes(self.wrapped_key)))
+        params.append((BcbParameter.AAD_SCOPE_FLAGS.value, int(self.scope_flags)))
+        return tuple(params)
+
+    @classmethod
+    def from_asb(cls, asb: AbstractSecurityBlock) -> AesGcmParameters:
+        """Read and check the parameters of a received BCB; `SecurityError` (reason 15) when invalid (unknown
+        and repeated parameter ids included, as for BIB-HMAC-SHA2)."""
+        _check_ids(asb, BcbParameter, "BCB-AES-GCM")
+        iv = asb.parameter(BcbParameter.INITIALIZATION_VECTOR)
+        if not isinstance(iv, bytes):
+            raise _failed("BCB-AES-GCM: the initialization vector parameter is missing")
+        if not GCM_IV_MIN_BYTES <= len(iv) <= GCM_IV_MAX_BYTES:
+            raise _failed(f"BCB-AES-GCM: IV of {len(iv)} bytes (expected {GCM_IV_MIN_BYTES} to {GCM_IV_MAX_BYTES})")
+        variant = asb.parameter(BcbParameter.AES_VARIANT, int(DEFAULT_AES_VARIANT))
+        if type(variant) is not int or variant not in _AES_KEY_BYTES:
+            raise _failed(f"BCB-AES-GCM: unknown AES variant {variant!r} (1 or 3)")
+        scope = asb.parameter(BcbParameter.AAD_SCOPE_FLAGS, DEFAULT_SCOPE_FLAGS)
+        if type(scope) is not int or scope < 0 or scope & ~int(AadScopeFlag.ALL):
+            raise _failed(f"BCB-AES-GCM: invalid AAD scope flags {scope!r}")
+        wrapped = asb.parameter(BcbParameter.WRAPPED_KEY)
+        if wrapped is not None and not isinstance(wrapped, bytes):
+            raise _failed("BCB-AES-GCM: the wrapped key parameter must be a byte string")
+        return cls(iv, AesVariant(variant), scope, wrapped)
+
+
+def additional_authenticated_data(
+    scope_flags: int, *, primary_block: bytes, target_header: bytes, security_header: bytes
+) -> bytes:
+    """The AAD of RFC 9173 §4.7.2: scope flags, then the primary block, target header and security header as
+    the flags select."""
+    aad = bytearray(cbor_uint(scope_flags))
+    if scope_flags & AadScopeFlag.PRIMARY_BLOCK:
+        aad += primary_block
+    if scope_flags & AadScopeFlag.TARGET_HEADER:
+        aad += target_header
+    if scope_flags & AadScopeFlag.SECURITY_HEADER:
+        aad += security_header
+    return bytes(aad)
+
+
+def check_aes_key(variant: AesVariant, key: bytes) -> None:
+    expected = _AES_KEY_BYTES[AesVariant(variant)]
+    if len(key) != expected:
+        raise _failed(f"BCB-AES-GCM: {AesVariant(variant).name} needs a {expected}-byte key, got {len(key)} bytes")
+
+
+def gcm_encrypt(variant: AesVariant, key: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """AES-GCM encryption, RFC 9173 §4.8.1: (ciphertext of the same length, 16-byte authentication tag)."""
+    check_aes_key(variant, key)
+    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+    return ciphertext, encryptor.tag
+
+
+def gcm_decrypt(variant: AesVariant, key: bytes, iv: bytes, ciphertext: bytes, tag: Any, aad: bytes) -> bytes:
+    """AES-GCM decryption, RFC 9173 §4.8.2; `SecurityError` (reason 15) when the tag does not authenticate.
+    No plaintext is returned unless authentication succeeds."""
+    check_aes_key(variant, key)
+    if not isinstance(tag, bytes) or len(tag) != GCM_TAG_BYTES:
+        raise _failed("BCB-AES-GCM: the authentication tag must be a 16-byte string")
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(iv, tag)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    plaintext = decryptor.update(ciphertext)
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise _failed("BCB-AES-GCM: decryption failed (authentication tag mismatch)") from None
+    return plaintext
+
+
+# -- AES key wrap (RFC 3394), RFC 9173 §3.3.2 and §4.3.3 ------------------------------------------------
+
+
+def wrap_key(key_encryption_key: bytes, key: bytes) -> bytes:
+    """AES key wrap of a content/integrity key with a key-encryption key (RFC 3394, no padding)."""
+    if len(key_encryption_key) not in _KEK_BYTES:
+        raise _failed(f"AES key wrap: the key-encryption key must be 16, 24 or 32 bytes, got {len(key_encryption_key)}")
+    if len(key) < 16 or len(key) % 8:
+        raise _failed(f"AES key wrap: the wrapped key must be a multiple of 8 bytes, at least 16 (got {len(key)})")
+    return aes_key_wrap(key_encryption_key, key)
+
+
+def unwrap_key(key_encryption_key: bytes, wrapped: bytes) -> bytes:
+    """Inverse of `wrap_key`; `SecurityError` (reason 15) when the integrity check of RFC 3394 §2.2.3 fails."""
+    if len(key_encryption_key) not in _KEK_BYTES:
+        raise _failed(f"AES key wrap: the key-encryption key must be 16, 24 or 32 bytes, got {len(key_encryption_key)}")
+    if len(wrapped) < 24 or len(wrapped) % 8:
+        raise _failed(f"AES key wrap: a wrapped key of {len(wrapped)} bytes is malformed")
+    try:
+        return aes_key_unwrap(key_encryption_key, wrapped)
+    except InvalidUnwrap:
+        raise _failed("AES key unwrap failed (wrong key-encryption key or corrupted wrapped key)") from None
