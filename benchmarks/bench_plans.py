@@ -52,8 +52,17 @@ START = parse_utc("2026-01-03T00:00:00Z")
 console = Console()
 
 
+REPEATS = 5
+
+
 def cpu() -> float:
     return time.process_time()
+
+
+def _timed(fn):
+    t = cpu()
+    out = fn()
+    return out, cpu() - t
 
 
 def skyfield_windows(sats, stations, pairs, duration_s):
@@ -108,15 +117,19 @@ def bench_ground(quick: bool) -> dict:
     grid = time_grid(START, duration_s, 30.0)
     timescale()  # load tables outside the timings
 
-    t = cpu()
-    jd, fr = grid.jd_fr(grid.t_s)
-    SatrecArray([s.satrec for s in sats]).sgp4(jd, fr)
-    floor_s = cpu() - t
+    def floor_run():
+        jd, fr = grid.jd_fr(grid.t_s)
+        return SatrecArray([s.satrec for s in sats]).sgp4(jd, fr)
 
-    t = cpu()
-    eph = propagate(sats, grid)
-    w = ground_windows(eph, stations)
-    ours_s = cpu() - t
+    def ours_run():
+        return ground_windows(propagate(sats, grid), stations)
+
+    # best of REPEATS CPU times (as timeit does): the first call also pays for page faults and warm-up
+    floor_s = min(_timed(floor_run)[1] for _ in range(REPEATS))
+    runs = [_timed(ours_run) for _ in range(REPEATS)]
+    w = runs[0][0]
+    ours_s = min(r[1] for r in runs)
+    ours_first_s = runs[0][1]
 
     all_pairs = list(itertools.product(range(len(sats)), range(len(stations))))
     pairs = all_pairs[::10] if quick else all_pairs
@@ -131,11 +144,13 @@ def bench_ground(quick: bool) -> dict:
     sky_count = sum(len(v) for v in theirs.values())
     our_count_sampled = sum(len(ours.get(k, [])) for k in pairs)
 
-    table = Table(title=f"satellite-ground: 66 sats x 20 stations x {duration_s / 3600:g} h, 10 deg mask, 30 s grid")
+    table = Table(title=f"satellite-ground: 66 sats x 20 stations x {duration_s / 3600:g} h, 10 deg mask, 30 s grid"
+                        f" (CPU: best of {REPEATS})")
     for col in ("method", "CPU s", "vs spacedtn", "windows"):
         table.add_column(col, justify="right" if col != "method" else "left")
     table.add_row("sgp4 SatrecArray grid (floor)", f"{floor_s:.3f}", f"{floor_s / ours_s:.2f}x", "-")
     table.add_row("spacedtn generator", f"{ours_s:.3f}", "1.00x", f"{len(w)}")
+    table.add_row("spacedtn generator, first run", f"{ours_first_s:.3f}", f"{ours_first_s / ours_s:.2f}x", "")
     label = "skyfield find_events" + ("" if len(pairs) == len(all_pairs) else f" ({len(pairs)} pairs, scaled)")
     table.add_row(label, f"{sky_full_s:.3f}", f"{sky_full_s / ours_s:.1f}x",
                   f"{sky_count} (ours on same pairs: {our_count_sampled})")
@@ -144,7 +159,8 @@ def bench_ground(quick: bool) -> dict:
                   f"{sky_full_s / ours_s:.1f}x (target >= 10x); spacedtn CPU {ours_s:.3f} s (target <= 0.6 s)")
     console.print(f"  max edge difference vs skyfield {worst:.3f} s (target <= 0.5 s); skyfield windows >= 10 s "
                   f"we miss: {missed}; our windows >= 10 s skyfield lacks: {extra}")
-    return dict(duration_h=duration_s / 3600, floor_s=floor_s, ours_s=ours_s, skyfield_s=sky_full_s,
+    return dict(duration_h=duration_s / 3600, floor_s=floor_s, ours_s=ours_s, ours_first_s=ours_first_s,
+                skyfield_s=sky_full_s,
                 windows=len(w), skyfield_windows=sky_count, max_edge_diff_s=worst, missed=missed, extra=extra,
                 sampled_pairs=len(pairs))
 

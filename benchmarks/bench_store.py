@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     base = pathlib.Path(args.dir) if args.dir else pathlib.Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
-        console.print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, writing in {base}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        console.print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+                      f"load average {load}, writing in {base}")
         bench_puts(base, args.quick, args.synchronous, console)
         if args.big:
             bench_big(base, args.big_bytes, console)

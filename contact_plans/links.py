@@ -149,9 +149,12 @@ class _Detections:
         pos = f > 0  # NaN (failed propagation) counts as no link
         padded = np.zeros((n_rows, n_t + 2), dtype=np.int8)
         padded[:, 1:-1] = pos
-        d = np.diff(padded, axis=1)
-        rm, rk = np.nonzero(d == 1)
-        _sm, sk = np.nonzero(d == -1)
+        d = np.diff(padded, axis=1)  # +1 at a rise, -1 after a run; they alternate along each row
+        flat = np.flatnonzero(d)
+        rises = flat[0::2]
+        sets = flat[1::2]
+        rm, rk = np.divmod(rises, n_t + 1)
+        _sm, sk = np.divmod(sets, n_t + 1)
         if len(rm):
             self.rise_m.append(rm + offset)
             self.rise_k.append(rk)

@@ -615,8 +615,9 @@ class Router:
         accepted = [self._labels_to_route(first, size_bytes)]
         accepted_ids = [tuple(self._id_of[c] for c in accepted[0].contacts)]
         seen = {accepted_ids[0]}
-        candidates: list[tuple[float, int, int, tuple[int, ...], Route]] = []
+        candidates: list[tuple[float, int, int, tuple[int, ...], Route, int]] = []
         seq = 0
+        deviation = 0
         while len(accepted) < k:
             prev = accepted[-1]
             prev_ids = accepted_ids[-1]
@@ -624,7 +625,8 @@ class Router:
             # Spurs from a candidate that cannot make the list are useless: bound them by the arrival of the
             # candidate that would be taken last.
             need = k - len(accepted)
-            for i in range(len(prev_ids)):
+            # Lawler's refinement: spurs before the node where `prev` left its parent were tried already.
+            for i in range(deviation, len(prev_ids)):
                 root = prev_ids[:i]
                 limit = INF
                 if len(candidates) >= need:
@@ -656,11 +658,11 @@ class Router:
                     list(prev.arrivals_s[:i]) + spur_arr[::-1],
                     size_bytes,
                 )
-                heapq.heappush(candidates, (route.arrival_s, route.hop_count, seq, ids, route))
+                heapq.heappush(candidates, (route.arrival_s, route.hop_count, seq, ids, route, i))
                 seq += 1
             if not candidates:
                 break
-            _, _, _, ids, route = heapq.heappop(candidates)
+            _, _, _, ids, route, deviation = heapq.heappop(candidates)
             accepted.append(route)
             accepted_ids.append(ids)
         return accepted

@@ -12,6 +12,7 @@ On the wire the ASB is a CBOR *sequence* (not an array) of five or six items:
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ Parameter = tuple[int, Any]
 """One (id, value) pair of security context parameters or results."""
 
 _MAX_UINT64 = 2**64 - 1
+_PARAMETERS_PRESENT = int(SecurityContextFlag.PARAMETERS_PRESENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +125,53 @@ def encode_asb(asb: AbstractSecurityBlock) -> bytes:
     if asb.parameters is not None:
         items.append([[pid, value] for pid, value in asb.parameters])
     items.append([[[rid, value] for rid, value in result_set] for result_set in asb.results])
+    out = bytearray()
     try:
-        return b"".join(cbor2.dumps(item, canonical=True) for item in items)
-    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        for item in items:
+            _encode_value(item, out)
+    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError) as exc:
         raise EncodeError(f"abstract security block: cannot encode a value: {exc}") from None
+    return bytes(out)
+
+
+def _head(major: int, value: int, out: bytearray) -> None:
+    mt = major << 5
+    if value < 24:
+        out.append(mt | value)
+    elif value < 0x100:
+        out += bytes((mt | 24, value))
+    elif value < 0x10000:
+        out.append(mt | 25)
+        out += value.to_bytes(2, "big")
+    elif value < 0x100000000:
+        out.append(mt | 26)
+        out += value.to_bytes(4, "big")
+    else:
+        out.append(mt | 27)
+        out += value.to_bytes(8, "big")  # OverflowError beyond 64 bits
+
+
+def _encode_value(value: Any, out: bytearray) -> None:
+    """Deterministic CBOR (RFC 8949 §4.2.1) for what ASBs hold; other values go through cbor2 (canonical)."""
+    kind = type(value)
+    if kind is int:
+        if value >= 0:
+            _head(0, value, out)
+        else:
+            _head(1, -1 - value, out)
+    elif kind is bytes:
+        _head(2, len(value), out)
+        out += value
+    elif kind is list or kind is tuple:
+        _head(4, len(value), out)
+        for element in value:
+            _encode_value(element, out)
+    elif kind is str:
+        encoded = value.encode("utf-8")
+        _head(3, len(encoded), out)
+        out += encoded
+    else:
+        out += cbor2.dumps(value, canonical=True)
 
 
 _ALLOWED_SCALARS = (int, bytes, str, bool, float, type(None))
@@ -147,7 +192,7 @@ def _check_value(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _pairs(value: Any, what: str, offset: int) -> tuple[Parameter, ...]:
+def _pairs(value: Any, what: str, offset: int | None) -> tuple[Parameter, ...]:
     if not isinstance(value, list):
         raise DecodeError(f"{what}: expected an array of [id, value] pairs", offset)
     pairs = []
@@ -163,13 +208,61 @@ def _pairs(value: Any, what: str, offset: int) -> tuple[Parameter, ...]:
     return tuple(pairs)
 
 
-def decode_asb(data: bytes) -> AbstractSecurityBlock:
+def decode_asb(data: bytes | memoryview) -> AbstractSecurityBlock:
     """Parse the block-type-specific data of a BIB or BCB; `DecodeError(offset=...)` at the first problem."""
+    data = bytes(data)
+    if len(data) <= _CACHED_MAX_BYTES:
+        return _decode_cached(data)
+    return _decode_uncached(data)
+
+
+_CACHED_MAX_BYTES = 2048
+
+
+def _decode_uncached(data: bytes) -> AbstractSecurityBlock:
+    fast = _decode_fast(data)
+    return fast if fast is not None else _decode(data, _stream_items(data))
+
+
+# Security blocks are small and a bundle's are read several times while it is processed; the result is a frozen
+# value, so caching it is safe. Only small blocks are cached (bounded memory); errors are never cached.
+_decode_cached = functools.lru_cache(maxsize=256)(_decode_uncached)
+
+
+def _decode_fast(data: bytes) -> AbstractSecurityBlock | None:
+    """The usual case in one cbor2 call: the sequence, wrapped in an indefinite-length array, decodes to items
+    that re-encode to exactly `data` (canonical CBOR, nothing trailing, no stray break). None otherwise, and
+    for any problem: the item-by-item path then reports it with its byte offset."""
+    try:
+        items = cbor2.loads(b"\x9f" + data + b"\xff")
+        if not isinstance(items, list) or b"".join(cbor2.dumps(i, canonical=True) for i in items) != data:
+            return None
+    except Exception:  # noqa: BLE001 - any failure means "take the careful path"
+        return None
+    iterator = iter(items)
+
+    def next_item(what: str) -> tuple[Any, int | None]:
+        try:
+            return next(iterator), None
+        except StopIteration:
+            raise DecodeError(f"abstract security block ends before the {what}") from None
+
+    try:
+        asb = _decode(data, next_item)
+    except DecodeError:
+        return None
+    return asb if next(iterator, _END) is _END else None
+
+
+_END = object()
+
+
+def _stream_items(data: bytes):
     stream = io.BytesIO(data)
     # read_size=1 so that tell() is exact (cbor2 reads ahead otherwise).
     decoder = cbor2.CBORDecoder(stream, read_size=1)
 
-    def item(what: str) -> tuple[Any, int]:
+    def next_item(what: str) -> tuple[Any, int | None]:
         offset = stream.tell()
         if offset >= len(data):
             raise DecodeError(f"abstract security block ends before the {what}", offset)
@@ -180,6 +273,11 @@ def decode_asb(data: bytes) -> AbstractSecurityBlock:
         except Exception as exc:  # cbor2 raises several types (CBORDecodeError, ValueError, EOFError...)
             raise DecodeError(f"{what}: malformed CBOR ({exc})", offset) from None
 
+    next_item.end = lambda: stream.tell()  # type: ignore[attr-defined]
+    return next_item
+
+
+def _decode(data: bytes, item) -> AbstractSecurityBlock:
     targets, offset = item("security targets")
     if not (isinstance(targets, list) and targets):
         raise DecodeError("security targets: expected a non-empty array", offset)
@@ -199,7 +297,7 @@ def decode_asb(data: bytes) -> AbstractSecurityBlock:
     except DecodeError as exc:
         raise DecodeError(f"security source: {exc.reason}", offset) from None
     parameters = None
-    if flags & SecurityContextFlag.PARAMETERS_PRESENT:
+    if flags & _PARAMETERS_PRESENT:
         value, offset = item("security context parameters")
         parameters = _pairs(value, "security context parameters", offset)
     value, offset = item("security results")
@@ -208,8 +306,9 @@ def decode_asb(data: bytes) -> AbstractSecurityBlock:
     if len(value) != len(targets):
         raise DecodeError(f"security results: {len(value)} result sets for {len(targets)} targets", offset)
     results = tuple(_pairs(result_set, "security results", offset) for result_set in value)
-    end = stream.tell()
-    if end != len(data):
+    end_of = getattr(item, "end", None)
+    if end_of is not None and end_of() != len(data):
+        end = end_of()
         raise DecodeError(f"{len(data) - end} trailing bytes after the security results", end)
     return AbstractSecurityBlock(
         targets=tuple(targets),
@@ -217,5 +316,5 @@ def decode_asb(data: bytes) -> AbstractSecurityBlock:
         source=source,
         parameters=parameters,
         results=results,
-        reserved_flags=int(flags) & ~int(SecurityContextFlag.PARAMETERS_PRESENT),
+        reserved_flags=int(flags) & ~_PARAMETERS_PRESENT,
     )

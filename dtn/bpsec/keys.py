@@ -4,8 +4,9 @@ A key file holds one symmetric key, in either form:
 
 * hex text (recommended): the key's bytes as hex digits; whitespace, line breaks, one leading ``0x`` and
   ``#`` comments to the end of a line are ignored, e.g. ``1a2b1a2b1a2b1a2b1a2b1a2b1a2b1a2b``;
-* raw bytes: a binary file of exactly 16, 24, 32, 48 or 64 bytes. A file made only of printable ASCII is
-  always read as hex text (so a typo in a hex key is an error, not a different key).
+* raw bytes: a file of exactly 16, 24, 32, 48 or 64 bytes that is not hex text (RFC 9173's example keys, such
+  as ``qwertyuiopasdfgh``, are printable raw keys). A file that reads as hex text is always taken as hex, so prefer
+  the hex form: it is unambiguous and survives copy and paste.
 
 Key material never appears in errors or logs: they name the file (or the key id), never the bytes.
 """
@@ -22,18 +23,14 @@ RAW_KEY_SIZES_BYTES = (16, 24, 32, 48, 64)
 MAX_KEY_FILE_BYTES = 4096
 _COMMENT = re.compile(rb"#[^\n]*")
 _HEX = set(string.hexdigits.encode())
-_TEXT = set(string.printable.encode())
 
 
 def parse_key(content: bytes, *, name: str = "key") -> bytes:
     """Key bytes from the content of a key file (hex text or raw bytes); `ConfigError` naming `name` if neither."""
-    if all(c in _TEXT for c in content):
-        # Text must be hex: a typo must not silently turn a hex key into a "raw" key of its characters.
-        compact = b"".join(_COMMENT.sub(b"", content).split())
-        if compact[:2].lower() == b"0x":
-            compact = compact[2:]
-        if not compact or not all(c in _HEX for c in compact):
-            raise ConfigError("key file is text but not hex digits", key=name)
+    compact = b"".join(_COMMENT.sub(b"", content).split())
+    if compact[:2].lower() == b"0x":
+        compact = compact[2:]
+    if compact and all(c in _HEX for c in compact):
         if len(compact) % 2:
             raise ConfigError("hex key has an odd number of digits", key=name)
         key = bytes.fromhex(compact.decode("ascii"))

@@ -23,6 +23,7 @@ twice; an injected IV gives one BCB over all targets, exactly as RFC 9173 Append
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -165,9 +166,9 @@ def check_security_blocks(bundle: Bundle) -> list[str]:
                 problems.append(f"BCB {block.number} targets block {target}, which is not in the bundle")
             elif by_number[target].type == BCB_BLOCK_TYPE:
                 problems.append(f"BCB {block.number} targets BCB {target} (RFC 9172 §3.8)")
-        if PAYLOAD_BLOCK_NUMBER in asb.targets and not block.flags & BLOCK_MUST_BE_REPLICATED:
+        if PAYLOAD_BLOCK_NUMBER in asb.targets and not int(block.flags) & BLOCK_MUST_BE_REPLICATED:
             problems.append(f"BCB {block.number} targets the payload but lacks the replicate-in-fragments flag")
-        if block.flags & BLOCK_DISCARD_IF_UNPROCESSABLE:
+        if int(block.flags) & BLOCK_DISCARD_IF_UNPROCESSABLE:
             problems.append(f"BCB {block.number} has the discard-if-unprocessable flag (RFC 9172 §3.8)")
     bib_seen: dict[int, int] = {}
     for block, asb in bibs:
@@ -200,7 +201,15 @@ def check_received(bundle: Bundle) -> None:
 
 
 def _as_eid(value: EID | str) -> EID:
-    return value if isinstance(value, EID) else parse_eid(value)
+    return value if isinstance(value, EID) else _parse_eid_cached(value)
+
+
+_parse_eid_cached = functools.lru_cache(maxsize=256)(parse_eid)
+
+
+def _with_data(block: CanonicalBlock, data: bytes | memoryview, crc_type: CrcType | None = None) -> CanonicalBlock:
+    """`dataclasses.replace(block, data=...)`, faster (this is on the per-bundle path)."""
+    return CanonicalBlock(block.type, block.number, block.flags, block.crc_type if crc_type is None else crc_type, data)
 
 
 def _check_targets(bundle: Bundle, targets: Sequence[int], service: str) -> tuple[int, ...]:
@@ -263,9 +272,14 @@ def _target_data(bundle: Bundle, target: int, primary_bytes: bytes) -> tuple[byt
     return block.data, block_header(int(block.type), block.number, int(block.flags))
 
 
+# The canonical primary block goes into every IPPT and AAD; a bundle's primary block does not change while
+# its security blocks are processed, so cache the encoding (PrimaryBlock is frozen and hashable).
+_encode_primary_cached = functools.lru_cache(maxsize=128)(encode_primary)
+
+
 def _primary_bytes(bundle: Bundle) -> bytes:
     try:
-        return encode_primary(bundle.primary)
+        return _encode_primary_cached(bundle.primary)
     except EncodeError as exc:
         raise _failed(f"cannot form the canonical primary block: {exc}") from None
 
@@ -566,7 +580,7 @@ def encrypt(
             )
             ciphertext, tag = gcm_encrypt(aes_variant, cek, group_iv, block.data, aad)
             # The ciphertext replaces the data; the target's CRC goes: AES-GCM authenticates it (RFC 9173 §4.8.1).
-            by_number[target] = dataclasses.replace(block, data=ciphertext, crc_type=CrcType.NONE)
+            by_number[target] = _with_data(block, ciphertext, CrcType.NONE)
             results.append(((BcbResult.AUTHENTICATION_TAG.value, tag),))
         asb = AbstractSecurityBlock(
             targets=group,
@@ -624,7 +638,7 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
                     dropped.add(target)
                     continue
                 raise _failed(f"BCB {block.number}, target block {target}: {exc}") from None
-            by_number[target] = dataclasses.replace(target_block, data=plaintext)
+            by_number[target] = _with_data(target_block, plaintext)
         removed.add(block.number)
     if not removed:
         return bundle

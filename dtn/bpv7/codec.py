@@ -228,15 +228,29 @@ def decode_primary(view: memoryview, pos: int) -> tuple[PrimaryBlock, int]:
         raise DecodeError("primary block must be a CBOR array", offset=pos)
     if len(value) < 8:
         raise DecodeError(f"primary block has {len(value)} items, at least 8 are required", offset=pos)
-    version = _uint(value[0], "bundle protocol version", pos)
+    version, flag_bits, crc_code, timestamp, lifetime_ms = value[0], value[1], value[2], value[6], value[7]
+    if not (
+        type(version) is int and type(flag_bits) is int and type(crc_code) is int and type(lifetime_ms) is int
+        and type(timestamp) is list and len(timestamp) == 2
+        and type(timestamp[0]) is int and type(timestamp[1]) is int
+        and max(flag_bits, lifetime_ms, timestamp[0], timestamp[1]) <= UINT64_MAX
+    ):
+        # Something is off: find it field by field, for a precise message.
+        _uint(version, "bundle protocol version", pos)
+        _uint(flag_bits, "bundle processing flags", pos)
+        _uint(crc_code, "primary block CRC type", pos)
+        _uint(lifetime_ms, "lifetime", pos)
+        if type(timestamp) is not list or len(timestamp) != 2:
+            raise DecodeError("creation timestamp must be [DTN time, sequence number]", offset=pos)
+        _uint(timestamp[0], "creation time", pos)
+        _uint(timestamp[1], "sequence number", pos)
     if version != BP_VERSION:
         raise DecodeError(f"unsupported bundle protocol version {version} (expected 7)", offset=pos)
-    flags = _bundle_flags(_uint(value[1], "bundle processing flags", pos))
-    crc_code = _uint(value[2], "primary block CRC type", pos)
+    flags = _bundle_flags(flag_bits)
     crc_type = _CRC_TYPES.get(crc_code)
     if crc_type is None:
         raise DecodeError(f"unknown CRC type {crc_code}", offset=pos)
-    is_fragment = bool(flags & BundleFlag.IS_FRAGMENT)
+    is_fragment = bool(flag_bits & 1)
     expected = 8 + (2 if is_fragment else 0) + (1 if crc_type else 0)
     if len(value) != expected:
         raise DecodeError(
@@ -244,18 +258,13 @@ def decode_primary(view: memoryview, pos: int) -> tuple[PrimaryBlock, int]:
             f"({'fragment' if is_fragment else 'not a fragment'}, CRC type {crc_code})",
             offset=pos,
         )
-    timestamp = value[6]
-    if type(timestamp) is not list or len(timestamp) != 2:
-        raise DecodeError("creation timestamp must be [DTN time, sequence number]", offset=pos)
-    _uint(timestamp[0], "creation time", pos)
-    _uint(timestamp[1], "sequence number", pos)
     primary = PrimaryBlock(
         destination=eid_from_cbor(value[3], pos),
         source=eid_from_cbor(value[4], pos),
         report_to=eid_from_cbor(value[5], pos),
         creation_time_ms=timestamp[0],
         sequence=timestamp[1],
-        lifetime_ms=_uint(value[7], "lifetime", pos),
+        lifetime_ms=lifetime_ms,
         flags=flags,
         crc_type=crc_type,
         fragment_offset=_uint(value[8], "fragment offset", pos) if is_fragment else None,
@@ -281,19 +290,22 @@ def decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
     """Decode one canonical block at `pos` (RFC 9171 §4.3.2): (block, position after it)."""
     start = pos
     header = view[pos : pos + 6].tobytes()
+    data = None
     if (
         len(header) == 6
         and header[0] in (0x85, 0x86)
         and header[1] < 24 and header[2] < 24 and header[3] < 24 and header[4] < 24
-        and 0x40 <= header[5] <= 0x57
     ):
-        # The usual shape: a definite array whose four uints fit in their head bytes, and short data.
+        # The usual shape: a definite array whose four leading uints each fit in their head byte.
         count, code, number, flags, crc_code = header[0] & 0x1F, header[1], header[2], header[3], header[4]
         crc_at_field = pos + 4
-        data_end = pos + 6 + header[5] - 0x40
-        if data_end > len(view):
-            raise DecodeError("block-type-specific data runs past the end of the data", offset=pos + 5)
-        data, pos = view[pos + 6 : data_end], data_end
+        if 0x40 <= header[5] <= 0x57:  # short data: its length is in the head byte
+            data_end = pos + 6 + header[5] - 0x40
+            if data_end > len(view):
+                raise DecodeError("block-type-specific data runs past the end of the data", offset=pos + 5)
+            data, pos = view[pos + 6 : data_end], data_end
+        else:
+            pos += 5
     else:
         major, count, pos = read_head(view, pos)
         if major != MAJOR_ARRAY:
@@ -303,7 +315,6 @@ def decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
         flags, pos = read_uint(view, pos, "block processing flags")
         crc_at_field = pos
         crc_code, pos = read_uint(view, pos, "block CRC type")
-        data = None
     crc_type = _CRC_TYPES.get(crc_code)
     if crc_type is None:
         raise DecodeError(f"unknown CRC type {crc_code}", offset=crc_at_field)

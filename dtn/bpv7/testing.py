@@ -5,56 +5,80 @@
     def test_round_trip(bundle): ...
 
 Every generated bundle is valid: `bundle.validate() == []` and it encodes and decodes.
+
+hypothesis is imported inside each function, not at module level: importing hypothesis loads trio's hypothesis
+plugin, and a pure layer must not pull trio in (tests/test_layering.py imports every module of dtn.bpv7).
 """
 
 from __future__ import annotations
 
 import cbor2
-from hypothesis import strategies as st
 
 from dtn.bpv7.bundle import BlockFlag, BlockType, Bundle, BundleFlag, CanonicalBlock, PrimaryBlock
 from dtn.bpv7.crc import CrcType
 from dtn.bpv7.eid import DTN_NONE, DtnEID, IpnEID
 
-_UINT64 = st.integers(min_value=0, max_value=(1 << 64) - 1)
-_UINT32 = st.integers(min_value=0, max_value=(1 << 32) - 1)
-_SMALL = st.integers(min_value=0, max_value=100_000)
-_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~", min_size=1, max_size=12)
-_DEMUX = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~/!$", max_size=12)
+_UINT64_MAX = (1 << 64) - 1
+_UINT32_MAX = (1 << 32) - 1
+_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._~"
+_DEMUX_ALPHABET = _NAME_ALPHABET + "/!$"
 
 
-def ipn_eids() -> st.SearchStrategy[IpnEID]:
+def _st():
+    from hypothesis import strategies
+
+    return strategies
+
+
+def ipn_eids():
+    """ipn EIDs in both wire forms (two-element [FQNN, service] and three-element, RFC 9758)."""
+    st = _st()
+    _UINT64 = st.integers(min_value=0, max_value=_UINT64_MAX)
+    _UINT32 = st.integers(min_value=0, max_value=_UINT32_MAX)
+    _SMALL = st.integers(min_value=0, max_value=100_000)
     two = st.builds(IpnEID.from_fqnn, st.one_of(_SMALL, _UINT64), st.one_of(_SMALL, _UINT64))
     three = st.builds(lambda a, n, s: IpnEID(a, n, s, three_element=True), _UINT32, _UINT32, _UINT64)
     return st.one_of(two, three)
 
 
-def dtn_eids() -> st.SearchStrategy[DtnEID]:
+def dtn_eids():
+    """dtn://node/demux EIDs."""
+    st = _st()
+    _NAME = st.text(alphabet=_NAME_ALPHABET, min_size=1, max_size=12)
+    _DEMUX = st.text(alphabet=_DEMUX_ALPHABET, max_size=12)
     return st.builds(lambda node, demux: DtnEID(f"//{node}/{demux}"), _NAME, _DEMUX)
 
 
-def eids(*, allow_none: bool = True) -> st.SearchStrategy:
+def eids(*, allow_none: bool = True):
     """Any valid EID: ipn (two- and three-element forms), dtn://node/demux and, unless excluded, dtn:none."""
+    st = _st()
     options = [ipn_eids(), dtn_eids()]
     if allow_none:
         options.append(st.just(DTN_NONE))
     return st.one_of(*options)
 
 
-def node_ids() -> st.SearchStrategy:
+def node_ids():
+    """Node IDs (ipn:N.0, dtn://node/)."""
     return eids(allow_none=False).map(lambda eid: eid.node_id())
 
 
-def crc_types() -> st.SearchStrategy[CrcType]:
-    return st.sampled_from(list(CrcType))
+def crc_types():
+    return _st().sampled_from(list(CrcType))
 
 
-_BLOCK_FLAGS = st.integers(min_value=0, max_value=0x1F).map(BlockFlag)
+def _block_flags():
+    return _st().integers(min_value=0, max_value=0x1F).map(BlockFlag)
 
 
-@st.composite
-def blocks(draw, number: int | None = None, kinds: tuple[int, ...] | None = None) -> CanonicalBlock:
+def blocks(number: int | None = None, kinds: tuple[int, ...] | None = None):
     """One extension block with valid contents: Previous Node, Bundle Age, Hop Count, or an unknown type."""
+    return _st().composite(_draw_block)(number, kinds)
+
+
+def _draw_block(draw, number: int | None, kinds: tuple[int, ...] | None) -> CanonicalBlock:
+    st = _st()
+    _UINT64 = st.integers(min_value=0, max_value=_UINT64_MAX)
     kind = draw(st.sampled_from(kinds)) if kinds else draw(
         st.one_of(
             st.sampled_from([BlockType.PREVIOUS_NODE, BlockType.BUNDLE_AGE, BlockType.HOP_COUNT]),
@@ -74,12 +98,18 @@ def blocks(draw, number: int | None = None, kinds: tuple[int, ...] | None = None
     if number is None:
         number = draw(st.integers(min_value=2, max_value=1000))
     kind = BlockType(kind) if kind in BlockType._value2member_map_ else kind
-    return CanonicalBlock(kind, number, draw(_BLOCK_FLAGS), draw(crc_types()), data)
+    return CanonicalBlock(kind, number, draw(_block_flags()), draw(crc_types()), data)
 
 
-@st.composite
-def bundles(draw, *, max_payload_bytes: int = 2048, fragments: bool = True) -> Bundle:
+def bundles(*, max_payload_bytes: int = 2048, fragments: bool = True):
     """A valid bundle: any EIDs, flags, CRC types and timestamps, 0-4 extension blocks, optionally a fragment."""
+    return _st().composite(_draw_bundle)(max_payload_bytes, fragments)
+
+
+def _draw_bundle(draw, max_payload_bytes: int, fragments: bool) -> Bundle:
+    st = _st()
+    _UINT64 = st.integers(min_value=0, max_value=_UINT64_MAX)
+    _SMALL = st.integers(min_value=0, max_value=100_000)
     source = draw(eids())
     flags = BundleFlag(draw(st.integers(min_value=0, max_value=0x7FFFF)) & ~BundleFlag.IS_FRAGMENT)
     if flags & BundleFlag.IS_ADMIN_RECORD or source == DTN_NONE:
@@ -119,5 +149,5 @@ def bundles(draw, *, max_payload_bytes: int = 2048, fragments: bool = True) -> B
     if creation_time_ms == 0 and BlockType.BUNDLE_AGE not in used_unique:
         free = max(numbers, default=1) + 1
         extension.append(CanonicalBlock(BlockType.BUNDLE_AGE, free, BlockFlag(0), CrcType.CRC32C, cbor2.dumps(draw(_SMALL))))
-    payload_block = CanonicalBlock(BlockType.PAYLOAD, 1, draw(_BLOCK_FLAGS), draw(crc_types()), payload)
+    payload_block = CanonicalBlock(BlockType.PAYLOAD, 1, draw(_block_flags()), draw(crc_types()), payload)
     return Bundle(primary, (*extension, payload_block))

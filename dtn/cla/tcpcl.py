@@ -126,6 +126,8 @@ class TcpclLink:
         self._error = False
         self._done = trio.Event()
         self._eof = trio.Event()
+        self._ended_event = trio.Event()
+        self._writer_done = trio.Event()
 
     # ------------------------------------------------------------------------------------- Link interface
     @property
@@ -136,15 +138,24 @@ class TcpclLink:
         """Send one bundle as one transfer; returns when the peer's final XFER_ACK arrived (RFC 9174 §5.2.3)."""
         if self._ended or self.session.state is not State.ESTABLISHED:
             raise ClaError(f"TCPCL session to {self._name()} is not open")
-        async with self._send_lock:
+        # Segments of two transfers must not interleave (RFC 9174 §5.2). trio.Lock.acquire() yields while
+        # holding the lock, which would let only one small bundle through per scheduler pass; so take the lock
+        # without a checkpoint when it is free and only wait for it when another transfer is mid-flight.
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
+            if self._ended:
+                raise ClaError(f"TCPCL session to {self._name()} ended")
             try:
                 tid = self.session.begin_transfer(data, now_s=trio.current_time())
             except LocalProtocolError as exc:
                 raise ClaError(f"cannot send to {self._name()}: {exc}") from exc
             waiter = self._waiters[tid] = _Waiter()
             try:
-                while (segment := self.session.next_segment(tid, now_s=trio.current_time())) is not None:
-                    self._queue(segment)
+                while (parts := self.session.next_segment_parts(tid, now_s=trio.current_time())) is not None:
+                    self._queue_parts(parts)
                     await self._wait_for_space()
             except BaseException:
                 # Cancelled mid-transfer: TCPCL cannot abandon a transfer half sent, so the session ends.
@@ -153,6 +164,8 @@ class TcpclLink:
                     self._after_machine()
                 raise
             self._after_machine()
+        finally:
+            self._send_lock.release()
         await waiter.event.wait()
         if waiter.error is not None:
             raise ClaError(waiter.error)
@@ -178,8 +191,18 @@ class TcpclLink:
             self._out_bytes += len(data)
             self._writer_lot.unpark_all()
 
+    def _queue_parts(self, parts: tuple[bytes, memoryview]) -> None:
+        """A segment as (header, data view): small ones are joined now, big ones written with one writev."""
+        header, data = parts
+        if len(data) < COALESCE_MAX_BYTES:
+            self._queue(header + data)
+        else:
+            self._out.append(parts)
+            self._out_bytes += len(header) + len(data)
+            self._writer_lot.unpark_all()
+
     async def _wait_for_space(self) -> None:
-        while self._out_bytes > HIGH_WATER_BYTES and not self._done.is_set():
+        while self._out_bytes > HIGH_WATER_BYTES and not self._ended:
             await self._space_lot.park()
 
     def _after_machine(self) -> None:
@@ -221,6 +244,7 @@ class TcpclLink:
         self._fail_waiters(self.down_reason or "session closed")
         self._deliver_send.close()
         self._writer_lot.unpark_all()
+        self._ended_event.set()
 
     def _fail_waiters(self, why: str) -> None:
         for waiter in self._waiters.values():
@@ -340,10 +364,14 @@ class TcpclLink:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                await stream.send_all(data)
-                self._out_bytes -= len(data)
-                self._space_lot.unpark_all()
+                for data in _coalesce(chunks):
+                    if type(data) is tuple:
+                        size = await _send_message_parts(stream, data)
+                    else:
+                        await stream.send_all(data)
+                        size = len(data)
+                    self._out_bytes -= size
+                    self._space_lot.unpark_all()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.down_reason = self.down_reason or f"connection lost: {exc}"
             self.session.receive_data(b"")
@@ -352,6 +380,7 @@ class TcpclLink:
             self._out.clear()
             self._out_bytes = 0
             self._space_lot.unpark_all()
+            self._writer_done.set()
 
     async def _timer(self) -> None:
         session = self.session
@@ -366,27 +395,42 @@ class TcpclLink:
                 self._after_machine()
 
     async def _deliverer(self) -> None:
-        async for event in self._deliver_recv:
-            tid = event.transfer_id
-            try:
-                await self._on_bundle(event.data, self)
-            except StoreError as exc:
-                log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
-                self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NO_RESOURCES, now_s=trio.current_time()))
-            except DtnError as exc:
-                log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
-                self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
-            else:
-                self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
-            self._after_machine()
+        async for first in self._deliver_recv:
+            batch = [first]
+            while True:  # take every bundle already waiting: one scheduler pass, not one per bundle
+                try:
+                    batch.append(self._deliver_recv.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            for event in batch:
+                await self._deliver(event)
+
+    async def _deliver(self, event: TransferReceived) -> None:
+        """Hand one bundle to the node; acknowledge it only once `on_bundle` returned (it is durable)."""
+        tid = event.transfer_id
+        try:
+            await self._on_bundle(event.data, self)
+        except StoreError as exc:
+            log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
+            self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NO_RESOURCES, now_s=trio.current_time()))
+        except DtnError as exc:
+            log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
+            self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
+        else:
+            self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
+        self._after_machine()
 
     async def _run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._reader)
             nursery.start_soon(self._timer)
             nursery.start_soon(self._deliverer)
-            await self._writer()
-            # The writer returns once the session ended and every queued byte is written.
+            nursery.start_soon(self._writer)
+            await self._ended_event.wait()
+            # Let the writer flush the last bytes (SESS_TERM), but never wait forever for a peer that does not
+            # read; after a protocol error keep reading a moment so the peer sees why.
+            with trio.move_on_after(self.config.term_timeout_s):
+                await self._writer_done.wait()
             if self._error:
                 with trio.move_on_after(LINGER_S):
                     await self._eof.wait()
@@ -403,6 +447,52 @@ class TcpclLink:
                 await self._stream.aclose()
             await trio.aclose_forcefully(self._stream)
         self._done.set()
+
+
+COALESCE_MAX_BYTES = 64 * 1024
+
+
+def _coalesce(chunks: list) -> list:
+    """Join runs of small messages into one write; pass big ones (segments) through without copying them."""
+    if len(chunks) == 1:
+        return chunks
+    out: list = []
+    small: list[bytes] = []
+    for chunk in chunks:
+        if type(chunk) is tuple or len(chunk) >= COALESCE_MAX_BYTES:
+            if small:
+                out.append(b"".join(small))
+                small = []
+            out.append(chunk)
+        else:
+            small.append(chunk)
+    if small:
+        out.append(b"".join(small))
+    return out
+
+
+async def _send_message_parts(stream: trio.abc.Stream, parts: tuple[bytes, memoryview]) -> int:
+    """Write one message given as (header, data): one sendmsg (writev) per call on a plain TCP stream, so the
+    data is not copied and the message is not split into two writes; joined bytes on any other stream."""
+    size = len(parts[0]) + len(parts[1])
+    if type(stream) is not trio.SocketStream or not hasattr(stream.socket, "sendmsg"):
+        await stream.send_all(b"".join(parts))
+        return size
+    views = [memoryview(parts[0]), parts[1]]
+    try:
+        while views:
+            sent = await stream.socket.sendmsg(views)
+            while sent:
+                if sent >= len(views[0]):
+                    sent -= len(views[0])
+                    views.pop(0)
+                else:
+                    views[0] = views[0][sent:]
+                    sent = 0
+            views = [v for v in views if len(v)]
+    except OSError as exc:
+        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
+    return size
 
 
 def _name_of(code) -> str:

@@ -26,6 +26,7 @@ from dtn.store.model import (
     StoredBundle,
     check_next_hop,
     check_retention,
+    check_time,
     matches_destination,
     normalize,
     pack_metadata,
@@ -166,6 +167,7 @@ class MemoryStore(BundleStore):
         return [record for _, record in rows]
 
     def for_next_hop(self, node: int) -> list[StoredBundle]:
+        node = check_next_hop(node)
         return self._select(lambda r: r.next_hop == node, _oldest_first)
 
     def for_destination(self, prefix_or_eid: str) -> list[StoredBundle]:
@@ -176,7 +178,7 @@ class MemoryStore(BundleStore):
         return self._select(lambda r: r.next_hop is None, _oldest_first)
 
     def expired(self, now_unix_s: float) -> list[StoredBundle]:
-        now = float(now_unix_s)
+        now = check_time(now_unix_s)
         return self._select(lambda r: r.expiry_s <= now, lambda ar: (ar[1].expiry_s, ar[0]))
 
     def entries(self) -> Iterator[StoredBundle]:

@@ -164,6 +164,13 @@ def _finite_float(value: Any, key: str, name: str) -> float:
     return float(value)
 
 
+def check_time(value: Any) -> float:
+    """A query time (Unix seconds) as a float; StoreError if it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise StoreError(f"a time must be a number of Unix seconds, got {value!r}")
+    return float(value)
+
+
 def check_retention(retention: Any, key: str = "") -> Retention:
     if isinstance(retention, bool) or not isinstance(retention, int) or int(retention) & ~_ALL_RETENTION:
         raise StoreError(f"{key}: invalid retention {retention!r} (a Retention flag combination)")

@@ -21,6 +21,7 @@ aside (``payloads/damaged/``) and opens with the rest.
 from __future__ import annotations
 
 import errno
+import fcntl
 import io
 import json
 import os
@@ -48,6 +49,7 @@ from dtn.store.model import (
     Retention,
     StoredBundle,
     check_next_hop,
+    check_time,
     checked_fields,
     check_retention,
     destination_prefix,
@@ -167,11 +169,12 @@ class SqliteStore(BundleStore):
             with open(self.path, "rb") as handle:
                 if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
                     raise StoreError(f"{self.path}: not a SQLite database (bad header); nothing was changed")
-        elif exists and self._payload_files():
-            # An empty database beside payload files is a truncated store, not a new one: opening it
-            # as new would treat every payload file as an orphan and delete it.
-            raise StoreError(f"{self.path}: database is empty but {self.payload_dir} holds payloads "
-                             "(truncated store?); nothing was changed")
+        elif self._payload_files():
+            # A missing or empty database beside payload files is a lost or truncated store, not a new
+            # one: opening it as new would take every payload file for an orphan and delete it.
+            state = "is empty" if exists else "is missing"
+            raise StoreError(f"{self.path}: database {state} but {self.payload_dir} holds payloads "
+                             "(truncated or lost store?); nothing was changed")
         try:
             if self.readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -323,23 +326,25 @@ class SqliteStore(BundleStore):
                     kept = f"{secrets.token_hex(16)}.bin"
                     (aside / kept).write_bytes(inline)
                 index.write(json.dumps({"key": key, "reason": reason, "file": kept}) + "\n")
+                index.flush()
+                os.fsync(index.fileno())  # the note is on disk before the row goes
                 self._connection().execute("DELETE FROM bundles WHERE key = ?", (key,))
                 self.damaged.append((record, reason))
-            index.flush()
-            os.fsync(index.fileno())
 
     def _remove_orphans(self) -> None:
         if not self.payload_dir.is_dir():
             return
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")  # no other writer can be between file write and commit
+            # put_many writes its files inside the write transaction and put_file holds an flock on its
+            # file until its row commits, so an unreferenced, unlocked file here is debris.
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 referenced = {
                     row[0] for row in conn.execute("SELECT payload_file FROM bundles WHERE payload_file IS NOT NULL")
                 }
                 for path in self._payload_files():
-                    if path.name not in referenced:
+                    if path.name not in referenced and _not_being_written(path):
                         path.unlink(missing_ok=True)
                         self.orphans_removed += 1
             finally:
@@ -350,6 +355,9 @@ class SqliteStore(BundleStore):
         prepared: list[tuple[StoredBundle, Any, tuple]] = []
         for entry, data in items:
             prepared.append((entry, as_bytes(data, getattr(entry, "key", "?")), checked_fields(entry)))
+        return self._put_prepared(prepared)
+
+    def _put_prepared(self, prepared: list[tuple[StoredBundle, Any, tuple]]) -> list[bool]:
         with self._lock:
             conn = self._writable()
             written: list[pathlib.Path] = []
@@ -399,44 +407,59 @@ class SqliteStore(BundleStore):
                          (len(values), add_bytes))
 
     def put_file(self, entry: StoredBundle, source: PayloadSource) -> bool:
+        """Stream a bundle into a payload file without holding the store's locks (other threads and
+        processes keep using the store meanwhile); the row is inserted, under the write lock, once the
+        file is complete and synced. A small stream (up to the inline threshold) is stored inline."""
         fields = checked_fields(entry)
-        with self._lock:
-            conn = self._writable()
-            written: list[pathlib.Path] = []
-            self._begin(conn)
-            try:
-                if self._existing_keys(conn, [entry.key]):
-                    conn.execute("ROLLBACK")
-                    return False
-                count, total = conn.execute("SELECT count, bytes FROM totals WHERE id = 0").fetchone()
-                self._check_quota(count, total, 1, 0)
-                chunks = iter_chunks(source)
-                head = bytearray()
-                for chunk in chunks:  # gather up to the inline threshold; beyond it, stream to a file
-                    head += chunk
-                    if len(head) > self.inline_threshold_bytes:
-                        break
-                if len(head) > self.inline_threshold_bytes:
-                    path = self._new_payload_path()
-                    written.append(path)
-                    crc, size = self._write_file(path, _chain(bytes(head), chunks),
-                                                 quota=lambda n: self._check_quota(count, total, 1, n))
-                    if self._fsync:
-                        _fsync_dir(self.payload_dir)
-                    value = _row(entry, fields, size, crc, path.name, None)
-                else:
-                    size = len(head)
+        self._writable()
+        if self.contains(entry.key):
+            return False
+        count, total = self._query("SELECT count, bytes FROM totals WHERE id = 0", ())[0]
+        self._check_quota(count, total, 1, 0)
+        chunks = iter_chunks(source)
+        head = bytearray()
+        for chunk in chunks:  # gather up to the inline threshold; beyond it, stream to a file
+            head += chunk
+            if len(head) > self.inline_threshold_bytes:
+                break
+        if len(head) <= self.inline_threshold_bytes:
+            return self._put_prepared([(entry, bytes(head), fields)])[0]
+        path = self._new_payload_path()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise _store_error(exc, self.path) from None
+        try:
+            # The flock tells a concurrent open's orphan sweep that this file is being written.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            crc, size = self._write_fd(fd, _chain(bytes(head), chunks),
+                                       quota=lambda n: self._check_quota(count, total, 1, n))
+            if self._fsync:
+                _fsync_dir(self.payload_dir)
+            with self._lock:
+                conn = self._writable()
+                self._begin(conn)
+                try:
+                    if self._existing_keys(conn, [entry.key]):
+                        conn.execute("ROLLBACK")
+                        path.unlink(missing_ok=True)
+                        return False
+                    count, total = conn.execute("SELECT count, bytes FROM totals WHERE id = 0").fetchone()
                     self._check_quota(count, total, 1, size)
-                    value = _row(entry, fields, size, crc32c.crc32c(head), None, bytes(head))
-                self._insert(conn, [value], size)
-                conn.execute("COMMIT")
-                return True
-            except (OSError, sqlite3.Error) as exc:
-                self._rollback(conn, written)
-                raise _store_error(exc, self.path) from None
-            except BaseException:
-                self._rollback(conn, written)
-                raise
+                    self._insert(conn, [_row(entry, fields, size, crc, path.name, None)], size)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn, [])
+                    raise
+            return True
+        except (OSError, sqlite3.Error) as exc:
+            path.unlink(missing_ok=True)
+            raise _store_error(exc, self.path) from None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
 
     def delete_many(self, keys: Iterable[str]) -> int:
         keys = list(dict.fromkeys(keys))
@@ -486,7 +509,7 @@ class SqliteStore(BundleStore):
             return self._update(key, "metadata = ?", (pack_metadata(merged, key),))
 
     def expire(self, now_unix_s: float) -> list[StoredBundle]:
-        now = _as_time(now_unix_s)
+        now = check_time(now_unix_s)
         with self._lock:
             conn = self._writable()
             self._begin(conn)
@@ -558,7 +581,7 @@ class SqliteStore(BundleStore):
         return self._records("next_hop IS NULL", ())
 
     def expired(self, now_unix_s: float) -> list[StoredBundle]:
-        return self._records("expiry_s <= ?", (_as_time(now_unix_s),), order="expiry_s, seq")
+        return self._records("expiry_s <= ?", (check_time(now_unix_s),), order="expiry_s, seq")
 
     def entries(self) -> Iterator[StoredBundle]:
         self._connection()
@@ -687,24 +710,28 @@ class SqliteStore(BundleStore):
         self.payload_dir.mkdir(parents=True, exist_ok=True)
         return self.payload_dir / f"{secrets.token_hex(16)}.bin"
 
-    def _write_file(self, path: pathlib.Path, chunks: Iterable[bytes], quota=None) -> tuple[int, int]:
-        """Write, fsync and close a payload file; returns (crc32c, size)."""
-        crc = 0
-        size = 0
+    def _write_file(self, path: pathlib.Path, chunks: Iterable[bytes]) -> tuple[int, int]:
+        """Write, fsync and close a new payload file; returns (crc32c, size)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            for chunk in chunks:
-                size += len(chunk)
-                if quota is not None:
-                    quota(size)
-                crc = crc32c.crc32c(chunk, crc)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
-            if self._fsync:
-                os.fsync(fd)
+            return self._write_fd(fd, chunks)
         finally:
             os.close(fd)
+
+    def _write_fd(self, fd: int, chunks: Iterable[bytes], quota=None) -> tuple[int, int]:
+        """Write chunks to fd and fsync it; `quota(size_so_far)` may raise to stop. Returns (crc32c, size)."""
+        crc = 0
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if quota is not None:
+                quota(size)
+            crc = crc32c.crc32c(chunk, crc)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+        if self._fsync:
+            os.fsync(fd)
         return crc, size
 
     def _unlink_payloads(self, names: list[str]) -> None:
@@ -753,10 +780,19 @@ def _store_error(exc: BaseException, path: pathlib.Path) -> StoreError:
     return StoreError(f"{path}: {exc}")
 
 
-def _as_time(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StoreError(f"a time must be a number of Unix seconds, got {value!r}")
-    return float(value)
+def _not_being_written(path: pathlib.Path) -> bool:
+    """False if another writer holds the file's flock (a put_file streaming into it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing releases our lock
+    return True
 
 
 def _fsync_dir(path: pathlib.Path) -> None:

@@ -248,8 +248,9 @@ def encode_segment_header(
     """Everything of an XFER_SEGMENT before its data (lets a sender avoid building huge messages twice)."""
     _check_uint("transfer ID", transfer_id, U64_MAX)
     _check_uint("segment length", data_length_bytes, U64_MAX)
-    head = _SEGMENT_FIXED.pack(MessageType.XFER_SEGMENT, int(flags) & 0xFF, transfer_id)
-    if flags & XferSegmentFlag.START:
+    flags = int(flags)
+    head = _SEGMENT_FIXED.pack(MessageType.XFER_SEGMENT, flags & 0xFF, transfer_id)
+    if flags & 0x02:  # START
         items = encode_extension_items(extensions)
         head += _U32.pack(len(items)) + items
     return head + _U64.pack(data_length_bytes)

@@ -120,6 +120,9 @@ _SESS_INIT_FIXED = struct.Struct("!HQQH")
 _ACK_BODY = struct.Struct("!BQQ")
 _REFUSE_BODY = struct.Struct("!BQ")
 _ITEM_HEADER = struct.Struct("!BHH")
+_ACK_MESSAGE = struct.Struct("!BBQQ")
+_START = int(XferSegmentFlag.START)  # plain ints on the per-segment path: IntFlag arithmetic is slow
+_END = int(XferSegmentFlag.END)
 _SESS_INIT_FIXED_LENGTH = 1 + _SESS_INIT_FIXED.size
 
 
@@ -154,7 +157,7 @@ class _Outgoing:
 @dataclass(slots=True)
 class _Pending:
     length_bytes: int
-    flags: XferSegmentFlag
+    flags: int
 
 
 class Session:
@@ -189,12 +192,13 @@ class Session:
         # incoming transfer (one at a time: segments of transfers are never interleaved, RFC 9174 §5.2.2)
         self._seg_remaining: int | None = None
         self._seg_accept = False
-        self._seg_flags = XferSegmentFlag.NONE
+        self._seg_flags = 0
         self._seg_tid = 0
         self._seg_length = 0
         self._in_tid: int | None = None
         self._in_refused = False
-        self._in_buf = bytearray()
+        self._in_parts: list[bytes] = []  # the transfer's data, kept as received (joined once at END)
+        self._in_bytes = 0
         self._in_items: tuple[ExtensionItem, ...] = ()
         self._in_declared_bytes: int | None = None
         self._last_in_tid: int | None = None
@@ -221,7 +225,7 @@ class Session:
     @property
     def buffered_bytes(self) -> int:
         """Received transfer bytes held now (partial transfer + transfers awaiting accept/refuse)."""
-        return len(self._in_buf) + self._pending_bytes
+        return self._in_bytes + self._pending_bytes
 
     @property
     def sending(self) -> bool:
@@ -382,6 +386,12 @@ class Session:
     def next_segment(self, transfer_id: int, now_s: float | None = None) -> bytes | None:
         """The next XFER_SEGMENT message of an outgoing transfer, or None when all are sent or the transfer
         was refused or the session closed. Segments are at most min(peer segment MRU, send_segment_bytes)."""
+        parts = self.next_segment_parts(transfer_id, now_s)
+        return None if parts is None else parts[0] + parts[1]
+
+    def next_segment_parts(self, transfer_id: int, now_s: float | None = None) -> tuple[bytes, memoryview] | None:
+        """`next_segment` as (message header, data view) so an adapter can write both with one writev
+        without copying the data."""
         self._tick(now_s)
         out = self._out.get(transfer_id)
         if out is None or out.raw or out.finished_sending or self._state is State.CLOSED:
@@ -390,18 +400,18 @@ class Session:
             return None
         size = min(self.peer_segment_mru_bytes, self.config.send_segment_bytes)
         start, end = out.sent_bytes, min(len(out.data), out.sent_bytes + size)
-        flags = XferSegmentFlag.NONE
+        flags = 0
         if not out.started:
-            flags |= XferSegmentFlag.START
+            flags |= _START
             out.started = True
         if end == len(out.data):
-            flags |= XferSegmentFlag.END
+            flags |= _END
             out.finished_sending = True
             self._sending_tid = None
         out.sent_bytes = end
-        message = encode_segment_header(transfer_id, flags, end - start, out.extensions) + out.data[start:end]
+        header = encode_segment_header(transfer_id, flags, end - start, out.extensions)
         self._note_sent(MessageType.XFER_SEGMENT)
-        return message
+        return header, out.data[start:end]
 
     def transfer_segments(self, transfer_id: int) -> Iterator[bytes]:
         """Every remaining XFER_SEGMENT of a transfer; stops early if the peer refuses it."""
@@ -422,7 +432,7 @@ class Session:
         if pending is None:
             raise LocalProtocolError(f"no received transfer {transfer_id} awaits acknowledgement")
         self._pending_bytes -= pending.length_bytes
-        self._queue(XferAck(transfer_id, pending.length_bytes, pending.flags))
+        self._queue_ack(transfer_id, pending.length_bytes, pending.flags)
         self._check_ending_done()
         return self.data_to_send()
 
@@ -476,7 +486,13 @@ class Session:
             if remaining is not None:
                 take = min(remaining, n - pos)
                 if self._seg_accept:
-                    self._in_buf += view[pos : pos + take]
+                    # Large slices of an immutable received chunk are kept as views (joined once at END);
+                    # small ones are copied, so a view never pins more than twice the data it holds.
+                    if take * 2 >= n and type(view.obj) is bytes:
+                        self._in_parts.append(view[pos : pos + take])
+                    else:
+                        self._in_parts.append(bytes(view[pos : pos + take]))
+                    self._in_bytes += take
                 pos += take
                 self._seg_remaining = remaining - take
                 if self._seg_remaining == 0:
@@ -513,7 +529,7 @@ class Session:
             tid = _U64.unpack_from(view, pos + 2)[0]
             p = pos + 10
             items_raw = b""
-            if flags & XferSegmentFlag.START:
+            if flags & _START:
                 if n - p < 4:
                     return -1
                 items_length = _U32.unpack_from(view, p)[0]
@@ -535,7 +551,7 @@ class Session:
                     f"segment of {length} bytes exceeds our segment MRU of {self.config.segment_mru_bytes} bytes",
                     SessTermReason.RESOURCE_EXHAUSTION,
                 )
-            self._seg_flags = XferSegmentFlag(flags & 0x03)
+            self._seg_flags = flags & 0x03
             self._seg_tid = tid
             self._seg_length = length
             self._seg_accept = False
@@ -593,7 +609,7 @@ class Session:
         return -1  # not reached
 
     def _dispatch(self, mtype: int, fields: tuple) -> None:
-        action = TRANSITIONS[self._state].get(MessageType(mtype), REJECT)
+        action = TRANSITIONS[self._state].get(mtype, REJECT)  # IntEnum keys hash as ints
         if action == REJECT:
             self._reject(MsgRejectReason.MESSAGE_UNEXPECTED, mtype)
             self._note_received(mtype)
@@ -665,9 +681,9 @@ class Session:
         if self.peer_node_id is not None:
             self._reject(MsgRejectReason.MESSAGE_UNEXPECTED, MessageType.SESS_INIT)
 
-    def _on_segment_header(self, flags: XferSegmentFlag, tid: int, items_raw: bytes, length: int) -> None:
+    def _on_segment_header(self, flags: int, tid: int, items_raw: bytes, length: int) -> None:
         """RFC 9174 §5.2.2: decide whether this segment's data is kept, and refuse what breaks a limit."""
-        if flags & XferSegmentFlag.START:
+        if flags & _START:
             if self._in_tid is not None and not self._in_refused:
                 self._reject(MsgRejectReason.MESSAGE_UNEXPECTED, MessageType.XFER_SEGMENT)
                 return
@@ -678,7 +694,8 @@ class Session:
             self._last_in_tid = tid
             self._in_tid = tid
             self._in_refused = False
-            self._in_buf = bytearray()
+            self._in_parts = []
+            self._in_bytes = 0
             self._in_declared_bytes = None
             if self._state is State.ENDING:
                 self._refuse_incoming(XferRefuseReason.SESSION_TERMINATING)
@@ -707,7 +724,7 @@ class Session:
                 return
             if self._in_refused:
                 return  # segments already in flight when we refused: skip silently
-        total = len(self._in_buf) + length
+        total = self._in_bytes + length
         if total > self.config.transfer_mru_bytes:
             self._refuse_incoming(XferRefuseReason.NO_RESOURCES)
         elif self._in_declared_bytes is not None and total > self._in_declared_bytes:
@@ -722,22 +739,24 @@ class Session:
         flags, tid = self._seg_flags, self._seg_tid
         self._note_received(MessageType.XFER_SEGMENT)
         if not self._seg_accept:
-            if flags & XferSegmentFlag.END and tid == self._in_tid and self._in_refused:
+            if flags & _END and tid == self._in_tid and self._in_refused:
                 self._in_tid = None
                 self._check_ending_done()
             return
         self._seg_accept = False
-        received = len(self._in_buf)
+        received = self._in_bytes
         self._events.append(ev.XferSegmentReceived(tid, int(flags), self._seg_length))
-        if not flags & XferSegmentFlag.END:
-            self._queue(XferAck(tid, received, flags))
+        if not flags & _END:
+            self._queue_ack(tid, received, flags)
             return
         if self._in_declared_bytes is not None and received != self._in_declared_bytes:
             self._refuse_incoming(XferRefuseReason.NOT_ACCEPTABLE)
             self._in_tid = None
             return
-        data = bytes(self._in_buf)
-        self._in_buf = bytearray()
+        parts = self._in_parts
+        data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+        self._in_parts = []
+        self._in_bytes = 0
         self._in_tid = None
         self._pending[tid] = _Pending(received, flags)
         self._pending_bytes += received
@@ -750,7 +769,7 @@ class Session:
             return
         out.acked_bytes = acked
         self._events.append(ev.XferAckReceived(tid, acked, flags))
-        if flags & XferSegmentFlag.END and out.finished_sending and acked == out.total_bytes:
+        if flags & _END and out.finished_sending and acked == out.total_bytes:
             del self._out[tid]
             self._events.append(ev.TransferAcked(tid, acked))
             self._check_ending_done()
@@ -799,6 +818,11 @@ class Session:
         if not isinstance(msg, ContactHeader):
             self._note_sent(_MESSAGE_TYPES[type(msg)])
 
+    def _queue_ack(self, tid: int, length_bytes: int, flags: int) -> None:
+        """XFER_ACK on the hot path, packed directly (RFC 9174 §5.2.3)."""
+        self._outbox.append(_ACK_MESSAGE.pack(MessageType.XFER_ACK, flags, tid, length_bytes))
+        self._last_tx_s = self._last_activity_s = self._now_s
+
     def _note_sent(self, mtype: int) -> None:
         self._last_tx_s = self._now_s
         if mtype != MessageType.KEEPALIVE:
@@ -828,10 +852,10 @@ class Session:
         return tid
 
     def _send_raw_segment(self, msg: XferSegment) -> None:
-        flags = XferSegmentFlag(int(msg.flags) & 0x03)
+        flags = int(msg.flags) & 0x03
         if len(msg.data) > self.peer_segment_mru_bytes:
             raise LocalProtocolError("segment exceeds the peer's segment MRU")
-        if flags & XferSegmentFlag.START:
+        if flags & _START:
             if self._state is not State.ESTABLISHED or self._sending_tid is not None:
                 raise LocalProtocolError("cannot start a transfer now")
             if msg.transfer_id != self._next_out_tid:
@@ -846,7 +870,7 @@ class Session:
                 raise LocalProtocolError(f"transfer {msg.transfer_id} is not being sent")
         out.sent_bytes += len(msg.data)
         out.total_bytes = out.sent_bytes
-        if flags & XferSegmentFlag.END:
+        if flags & _END:
             out.finished_sending = True
             self._sending_tid = None
         self._outbox.append(encode(msg))
@@ -855,7 +879,8 @@ class Session:
     def _refuse_incoming(self, reason: XferRefuseReason, *, emit: bool = True) -> None:
         tid = self._in_tid
         self._in_refused = True
-        self._in_buf = bytearray()
+        self._in_parts = []
+        self._in_bytes = 0
         self._seg_accept = False
         self._queue(XferRefuse(tid, reason))
         if emit:
@@ -893,7 +918,8 @@ class Session:
             return
         self._state = State.CLOSED
         self._seg_remaining = None
-        self._in_buf = bytearray()
+        self._in_parts = []
+        self._in_bytes = 0
         self._buf = bytearray()
         self._events.append(ev.SessionEnded(reason, clean))
 

@@ -172,7 +172,7 @@ def test_gcm_round_trip_and_any_flip_fails(key, iv, plaintext, aad, flip):
     ciphertext, tag = gcm_encrypt(AesVariant.A256GCM, key, iv, plaintext, aad)
     assert len(ciphertext) == len(plaintext)
     assert gcm_decrypt(AesVariant.A256GCM, key, iv, ciphertext, tag, aad) == plaintext
-    blob = bytearray(ciphertext + tag + aad)
+    blob = bytearray(bytes(ciphertext) + tag + aad)
     bit = flip % (len(blob) * 8)
     blob[bit // 8] ^= 1 << (bit % 8)
     n = len(ciphertext)

@@ -175,7 +175,8 @@ def test_key_file_forms(tmp_path):
     path = tmp_path / "k.bin"
     path.write_bytes(raw)
     assert load_key_file(path) == raw
-    for bad in (b"abc", b"zz" * 16, b"ab" * 8 + b"a", b"\x00" * 20, b"ab" * 4):
+    assert parse_key(b"qwertyuiopasdfgh") == b"qwertyuiopasdfgh"  # raw printable key (RFC 9173 A.2)
+    for bad in (b"abc", b"zz" * 15, b"ab" * 8 + b"a", b"\x00" * 20, b"ab" * 4, b""):
         with pytest.raises(ConfigError):
             parse_key(bad)
     with pytest.raises(ConfigError) as info:

@@ -221,3 +221,19 @@ async def test_many_hostile_sessions_at_once_do_not_stop_the_server(server, nurs
         for _ in range(20):
             inner.start_soon(garbage)
     await still_serving(server, nursery)
+
+
+async def test_peer_that_never_reads_cannot_pin_the_session(server):
+    """A peer floods segments and never reads our acks or keepalives: the session still ends by its timers."""
+    peer = await RawPeer.connect(server.port)
+    peer.stream.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 4096)
+    await peer.handshake(keepalive_s=1)
+    await server.inbox.wait_for(lambda: len(server.inbox.up) == 1)
+    tiny = b"".join(encode(XferSegment(i, b"")) for i in range(1, 20_001))  # 20k acks the peer never reads
+    with trio.move_on_after(2):
+        try:
+            await peer.send(tiny)
+        except trio.BrokenResourceError:
+            pass
+    await server.inbox.wait_for(lambda: server.inbox.down, timeout_s=15)
+    await peer.aclose()

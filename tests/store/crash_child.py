@@ -1,4 +1,5 @@
-"""The process the crash test kills: stores bundles as fast as it can and reports each acknowledgment.
+"""The process the crash test kills: stores bundles as fast as it can (put, put_many, streamed put_file,
+delete_many) and reports each acknowledgment.
 
 Run as ``python -m tests.store.crash_child DB SEED``. Prints one line per event, flushed at once:
 ``ACK size key`` after a put returned (the bundle is durable), ``DELETING key`` before and ``DELETED key``
@@ -31,7 +32,10 @@ def main(path: str, seed: int) -> None:
             size = rng.choice((0, 100, 2000, 8192, 8193, 50_000, 300_000))
             record = entry(n, destination=f"ipn:{n % 4}.1")
             batch.append((record, payload(record.key, size)))
-        if len(batch) == 1:
+        if len(batch) == 1 and rng.random() < 0.3:
+            record, data = batch[0]
+            stored = [store.put_file(record, (data[i:i + 4096] for i in range(0, len(data), 4096)))]
+        elif len(batch) == 1:
             stored = [store.put(*batch[0])]
         else:
             stored = store.put_many(batch)

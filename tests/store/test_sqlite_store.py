@@ -161,6 +161,16 @@ def test_damaged_payload_file_is_reported_then_repaired(tmp_path):
         assert store.count() == 5
 
 
+def test_lost_database_keeps_payloads(tmp_path):
+    db = tmp_path / "node.db"
+    fill(db)
+    before = payload_files(db)
+    db.unlink()
+    with pytest.raises(StoreError, match="missing"):
+        open_db(db)
+    assert payload_files(db) == before and not db.exists()
+
+
 def test_missing_payload_file(tmp_path):
     db = tmp_path / "node.db"
     fill(db)
@@ -248,8 +258,8 @@ def test_full_disk_refuses_cleanly_and_loses_nothing(tmp_path, big_bytes):
     acknowledged bundle."""
     db = tmp_path / "node.db"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    result = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(db), str(big_bytes)], capture_output=True, text=True,
-                            cwd=root, timeout=60)
+    result = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(db), str(big_bytes)],
+                            capture_output=True, text=True, cwd=root, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("\n")
     acked = [line.split(" ", 2) for line in lines if line.startswith("ACK")]
@@ -262,3 +272,34 @@ def test_full_disk_refuses_cleanly_and_loses_nothing(tmp_path, big_bytes):
         assert store.count() == len(acked)
         for _, size, key in acked:
             assert store.read(key) == payload(key, int(size))
+
+
+def test_put_file_streams_without_blocking_others(tmp_path):
+    """While a big bundle streams in, other threads keep storing, and a second process-like opener's orphan
+    sweep leaves the file being written alone (it is flocked until its row commits)."""
+    import threading
+
+    db = tmp_path / "node.db"
+    store = open_db(db)
+    seen: dict[str, object] = {}
+
+    def slow_source():
+        yield b"a" * (4 * THRESHOLD)
+        worker = threading.Thread(target=lambda: seen.setdefault("put", store.put(entry(2), b"meanwhile")))
+        worker.start()
+        worker.join(timeout=10)
+        seen["worker_done"] = not worker.is_alive()
+        with open_db(db) as other:  # its open sweeps orphans
+            seen["swept"] = other.orphans_removed
+        seen["files_mid_stream"] = len(payload_files(db))
+        yield b"b" * (4 * THRESHOLD)
+
+    try:
+        assert store.put_file(entry(1), slow_source())
+        assert seen == {"put": True, "worker_done": True, "swept": 0, "files_mid_stream": 1}
+        assert store.read(entry(1).key) == b"a" * (4 * THRESHOLD) + b"b" * (4 * THRESHOLD)
+        assert store.read(entry(2).key) == b"meanwhile"
+    finally:
+        store.close()
+    with open_db(db, check="full") as again:
+        assert again.count() == 2 and again.orphans_removed == 0

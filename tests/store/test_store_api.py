@@ -274,3 +274,10 @@ def test_usable_from_worker_threads(store):
     for t in threads:
         t.join()
     assert errors == [] and store.count() == 160
+
+
+def test_bad_query_arguments(store):
+    for call in (lambda: store.for_next_hop(-1), lambda: store.expired("soon"), lambda: store.expire(None),
+                 lambda: store.for_destination(5)):
+        with pytest.raises(StoreError):
+            call()
