@@ -66,6 +66,9 @@ class SessionFactory:
             )
         return self._config
 
+    def dialled_by_us(self, link) -> bool:
+        return id(link) in self._dialled
+
     # -- callbacks ---------------------------------------------------------------------------------------------
     def _peer_of(self, link) -> int | None:
         dialled = self._dialled.get(id(link))

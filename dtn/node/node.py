@@ -98,6 +98,8 @@ class PeerState:
     wake: Wakeup = field(default_factory=Wakeup)
     sending: str | None = None  # store key of the transfer in progress
     dial_failures: int = 0
+    next_dial_at: float = -math.inf  # Trio time of the next dial attempt allowed (backoff)
+    session_opened_here: bool = False
     contact_started_s: float | None = None  # plan time the current session came up
     sent_bytes_in_contact: int = 0
     task_running: bool = False
@@ -901,31 +903,37 @@ class Node:
         return self._custom_dialer and self.node_number < peer
 
     async def _peer_loop(self, state: PeerState) -> None:
-        """Keep a session to the neighbour while the link is wanted; send while a contact allows."""
+        """Keep a session to the neighbour while the link is wanted (dialling if this node dials it, with
+        backoff between attempts); close the session we opened when the planned contact ends."""
         peer = state.number
         cfg = self.config.routing
         was_wanted = False
         while True:
             now = self.plan_now_s()
             wanted = self.schedule.link_wanted(peer, now)
-            next_change = self.schedule.next_change_s(peer, now)
+            wake_at = self._trio_deadline_for_plan(self.schedule.next_change_s(peer, now))
             if wanted and state.session is None and self._dials(peer):
-                try:
-                    await self._dial(state)
-                    state.dial_failures = 0
-                except (OSError, DtnError, trio.BrokenResourceError) as exc:
-                    state.dial_failures += 1
-                    delay = min(cfg.retry_max_s, cfg.retry_min_s * 2 ** min(state.dial_failures - 1, 20))
-                    self.events.emit("dial_failed", peer=peer, reason=str(exc)[:200], retry_s=round(delay, 3))
-                    await state.wake.wait(min(trio.current_time() + delay, self._trio_deadline_for_plan(next_change)))
-                    continue
-            if not wanted and state.session is not None:
+                if trio.current_time() >= state.next_dial_at:
+                    delay = cfg.retry_min_s * 2 ** min(state.dial_failures, 20)
+                    state.next_dial_at = trio.current_time() + min(cfg.retry_max_s, delay)
+                    try:
+                        await self._dial(state)
+                        state.dial_failures = 0
+                        continue
+                    except (OSError, DtnError, trio.BrokenResourceError) as exc:
+                        state.dial_failures += 1
+                        self.events.emit("dial_failed", peer=peer, reason=str(exc)[:200],
+                                         retry_s=round(state.next_dial_at - trio.current_time(), 3))
+                wake_at = min(wake_at, state.next_dial_at)
+            if state.session is not None and (
+                self.schedule.overrides.get(peer) == DOWN or (not wanted and state.session_opened_here)
+            ):
                 await state.session.close()
             if was_wanted and not wanted:
                 # The contact ended: what it did not carry goes back to routing.
                 await self._reroute_peer(peer, failed_contact=None)
             was_wanted = wanted
-            await state.wake.wait(self._trio_deadline_for_plan(next_change))
+            await state.wake.wait(wake_at)
 
     async def _dial(self, state: PeerState) -> None:
         nb = self.config.neighbours.get(state.number)
@@ -945,6 +953,7 @@ class Node:
         state = self._ensure_peer_task(peer)
         old = state.session
         state.session = session
+        state.session_opened_here = self._sessions.dialled_by_us(session)
         state.contact_started_s = self.plan_now_s()
         state.sent_bytes_in_contact = 0
         contact = self.schedule.outbound_contact(peer, state.contact_started_s)

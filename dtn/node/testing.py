@@ -27,6 +27,19 @@ from dtn.node.node import Node
 from dtn.store import BundleStore, MemoryStore
 
 
+def seed_trio_scheduler(seed: int = 0) -> None:
+    """Make the next `trio.run` schedule tasks reproducibly.
+
+    Trio shuffles each batch of runnable tasks at random, on purpose, to expose hidden ordering assumptions.
+    Under MockClock everything else is already deterministic (no wall clock, in-memory streams), so seeding
+    that generator makes two runs emit the same events in the same order. It is Trio's private
+    `trio._core._run._r`; if a Trio release renames it, this does nothing and runs are merely equivalent.
+    """
+    rng = getattr(getattr(getattr(trio, "_core", None), "_run", None), "_r", None)
+    if rng is not None:
+        rng.seed(seed)
+
+
 class _CuttableStream(trio.abc.Stream):
     """A stream that can be broken from outside (both directions fail at once)."""
 

@@ -146,16 +146,25 @@ def checked_fields(entry: StoredBundle) -> tuple[float, float, Retention, int | 
     route, packed metadata). Raises StoreError naming the key and the field."""
     if not isinstance(entry, StoredBundle):
         raise StoreError(f"expected a StoredBundle, got {type(entry).__name__}")
+    key = entry.key
     if not isinstance(entry.destination, str) or not entry.destination:
-        raise StoreError(f"{entry.key}: destination must be a non-empty string")
-    return (
-        _finite_float(entry.expiry_s, entry.key, "expiry_s"),
-        _finite_float(entry.received_s, entry.key, "received_s"),
-        check_retention(entry.retention, entry.key),
-        check_next_hop(entry.next_hop, entry.key),
-        pack_route(entry.route, entry.key),
-        pack_metadata(entry.metadata, entry.key),
-    )
+        raise StoreError(f"{key}: destination must be a non-empty string")
+    # Fast paths for the common types keep a batched put cheap (this runs once per bundle).
+    expiry_s, received_s, retention = entry.expiry_s, entry.received_s, entry.retention
+    if type(expiry_s) is not float or not math.isfinite(expiry_s):
+        expiry_s = _finite_float(expiry_s, key, "expiry_s")
+    if type(received_s) is not float or not math.isfinite(received_s):
+        received_s = _finite_float(received_s, key, "received_s")
+    if type(retention) is not Retention or retention._value_ & ~_ALL_RETENTION:
+        retention = check_retention(retention, key)
+    next_hop = None if entry.next_hop is None else check_next_hop(entry.next_hop, key)
+    route = None if entry.route is None else pack_route(entry.route, key)
+    metadata = _EMPTY_MAP if type(entry.metadata) is dict and not entry.metadata else pack_metadata(
+        entry.metadata, key)
+    return expiry_s, received_s, retention, next_hop, route, metadata
+
+
+_EMPTY_MAP = msgpack.packb({})
 
 
 def _finite_float(value: Any, key: str, name: str) -> float:

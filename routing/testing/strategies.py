@@ -5,14 +5,19 @@ are whole seconds, rates powers of two (bytes/s), one-way light times multiples 
 bytes and request times multiples of 0.25 s. Exact arithmetic makes ties frequent (two routes arriving at the
 same instant, a transmission ending exactly at a contact's end), and ties are where routing bugs hide; it also
 lets tests compare arrival times with ``==`` and shift or scale plans without rounding.
+
+Each function returns a hypothesis strategy. hypothesis is imported when a strategy is built, not when this
+module is imported: importing hypothesis loads trio (trio registers a hypothesis plugin), and `routing` is a
+pure layer that must import without trio.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from hypothesis import strategies as st
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 from contact_plans.model import Contact, ContactPlan, Node, NodeKind
 
@@ -32,9 +37,7 @@ class Bundle:
     size_bytes: int
 
 
-@st.composite
 def contacts(
-    draw,
     *,
     nodes: Sequence[int] = (1, 2, 3, 4),
     horizon_s: float = 60.0,
@@ -42,30 +45,35 @@ def contacts(
     rates_bytes_per_s: Sequence[float] = RATES_BYTES_PER_S,
     max_owlt_s: float = 4.0,
     links: Sequence[tuple[int, int]] | None = None,
-) -> Contact:
+) -> "SearchStrategy[Contact]":
     """One valid directed contact between two distinct `nodes` (or, if given, across one of the `links`, in
     either direction), starting in ``[0, horizon_s)``, lasting at most `max_duration_s` (default the horizon)."""
+    from hypothesis import strategies as st
+
+    node_list = list(nodes)
+    if links is None and len(node_list) < 2:
+        raise ValueError("contacts() needs at least two nodes")
     horizon = max(1, int(horizon_s))
     longest = horizon if max_duration_s is None else max(1, int(max_duration_s))
-    if links is not None:
-        pair = draw(st.sampled_from(list(links)))
-        sender, receiver = pair if draw(st.booleans()) else pair[::-1]
-    else:
-        nodes = list(nodes)
-        if len(nodes) < 2:
-            raise ValueError("contacts() needs at least two nodes")
-        sender = draw(st.sampled_from(nodes))
-        receiver = draw(st.sampled_from([n for n in nodes if n != sender]))
-    start = draw(st.integers(0, horizon - 1))
-    duration = draw(st.integers(1, longest))
-    rate = draw(st.sampled_from(list(rates_bytes_per_s)))
-    owlt = draw(st.integers(0, int(max_owlt_s * 4))) / 4
-    return Contact(sender, receiver, float(start), float(start + duration), float(rate), owlt)
+
+    @st.composite
+    def draw_one(draw):
+        if links is not None:
+            pair = draw(st.sampled_from(list(links)))
+            sender, receiver = pair if draw(st.booleans()) else pair[::-1]
+        else:
+            sender = draw(st.sampled_from(node_list))
+            receiver = draw(st.sampled_from([n for n in node_list if n != sender]))
+        start = draw(st.integers(0, horizon - 1))
+        duration = draw(st.integers(1, longest))
+        rate = draw(st.sampled_from(list(rates_bytes_per_s)))
+        owlt = draw(st.integers(0, int(max_owlt_s * 4))) / 4
+        return Contact(sender, receiver, float(start), float(start + duration), float(rate), owlt)
+
+    return draw_one()
 
 
-@st.composite
 def contact_plans(
-    draw,
     *,
     min_nodes: int = 2,
     max_nodes: int = 6,
@@ -75,75 +83,92 @@ def contact_plans(
     max_duration_s: float | None = None,
     max_owlt_s: float = 4.0,
     sparse: bool = True,
-) -> ContactPlan:
+) -> "SearchStrategy[ContactPlan]":
     """A small valid contact plan: `min_nodes`..`max_nodes` nodes with distinct ipn numbers (1..99, not in
     order) and `min_contacts`..`max_contacts` distinct contacts within `horizon_s` seconds. With `sparse`
     (the default) contacts only join the node pairs of a random spanning tree plus up to two more, and
     some are mirrored (the same window in the other direction, as two-way links are), so that multi-hop routes
     are common (the plan then has up to twice `max_contacts`); otherwise any two nodes may meet."""
+    from hypothesis import strategies as st
+
     if min_nodes < 2 or max_nodes < min_nodes:
         raise ValueError("contact_plans() needs 2 <= min_nodes <= max_nodes")
-    count = draw(st.integers(min_nodes, max_nodes))
-    numbers = draw(st.lists(st.integers(1, 99), min_size=count, max_size=count, unique=True))
-    links = None
-    if sparse:
-        # A sparse topology, as in space networks: few node pairs ever meet, so routes need several hops.
-        # A random spanning tree keeps the nodes connected; up to two extra links add alternatives.
-        links = [(draw(st.sampled_from(numbers[:i])), numbers[i]) for i in range(1, count)]
-        pairs = [(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :]]
-        links += draw(st.lists(st.sampled_from(pairs), max_size=2))
-    drawn = draw(
-        st.lists(
-            contacts(
-                nodes=numbers,
-                links=links,
-                horizon_s=horizon_s,
-                max_duration_s=max_duration_s,
-                max_owlt_s=max_owlt_s,
-            ),
-            min_size=min_contacts,
-            max_size=max_contacts,
-            unique_by=lambda c: (c.from_node, c.to_node, c.start_s, c.end_s),
+
+    @st.composite
+    def draw_one(draw):
+        count = draw(st.integers(min_nodes, max_nodes))
+        numbers = draw(st.lists(st.integers(1, 99), min_size=count, max_size=count, unique=True))
+        links = None
+        if sparse:
+            # A sparse topology, as in space networks: few node pairs ever meet, so routes need several hops.
+            # A random spanning tree keeps the nodes connected; up to two extra links add alternatives.
+            links = [(draw(st.sampled_from(numbers[:i])), numbers[i]) for i in range(1, count)]
+            pairs = [(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :]]
+            links += draw(st.lists(st.sampled_from(pairs), max_size=2))
+        drawn = draw(
+            st.lists(
+                contacts(
+                    nodes=numbers,
+                    links=links,
+                    horizon_s=horizon_s,
+                    max_duration_s=max_duration_s,
+                    max_owlt_s=max_owlt_s,
+                ),
+                min_size=min_contacts,
+                max_size=max_contacts,
+                unique_by=lambda c: (c.from_node, c.to_node, c.start_s, c.end_s),
+            )
         )
-    )
-    if sparse:
-        # Links are mostly two-way in space networks: mirror some contacts (same window, rate and delay).
-        keys = {(c.from_node, c.to_node, c.start_s, c.end_s) for c in drawn}
-        mirrors = draw(st.lists(st.booleans(), min_size=len(drawn), max_size=len(drawn)))
-        for c, mirror in zip(list(drawn), mirrors):
-            back = replace(c, from_node=c.to_node, to_node=c.from_node)
-            if mirror and (back.from_node, back.to_node, back.start_s, back.end_s) not in keys:
-                keys.add((back.from_node, back.to_node, back.start_s, back.end_s))
-                drawn.append(back)
-    nodes = [Node(number=n, name=f"n{n}", kind=NodeKind.SATELLITE) for n in numbers]
-    return ContactPlan(nodes=nodes, contacts=drawn, name="hypothesis")
+        if sparse:
+            # Links are mostly two-way in space networks: mirror some contacts (same window, rate and delay).
+            keys = {(c.from_node, c.to_node, c.start_s, c.end_s) for c in drawn}
+            mirrors = draw(st.lists(st.booleans(), min_size=len(drawn), max_size=len(drawn)))
+            for c, mirror in zip(list(drawn), mirrors):
+                back = replace(c, from_node=c.to_node, to_node=c.from_node)
+                if mirror and (back.from_node, back.to_node, back.start_s, back.end_s) not in keys:
+                    keys.add((back.from_node, back.to_node, back.start_s, back.end_s))
+                    drawn.append(back)
+        nodes = [Node(number=n, name=f"n{n}", kind=NodeKind.SATELLITE) for n in numbers]
+        return ContactPlan(nodes=nodes, contacts=drawn, name="hypothesis")
+
+    return draw_one()
 
 
-@st.composite
 def bundles(
-    draw,
     *,
     nodes: Sequence[int] = (1, 2, 3, 4),
     horizon_s: float = 60.0,
     min_size_bytes: int = 1,
     max_size_bytes: int = 256,
-) -> Bundle:
+) -> "SearchStrategy[Bundle]":
     """A routing request between two distinct `nodes`, at a time in ``[0, horizon_s]``: sizes lean small
     (most contacts can carry them) but reach `max_size_bytes` (volume and contact end then matter)."""
-    nodes = list(nodes)
-    if len(nodes) < 2:
+    from hypothesis import strategies as st
+
+    node_list = list(nodes)
+    if len(node_list) < 2:
         raise ValueError("bundles() needs at least two nodes")
-    source = draw(st.sampled_from(nodes))
-    destination = draw(st.sampled_from([n for n in nodes if n != source]))
-    now_s = draw(st.integers(0, int(horizon_s) * 4)) / 4
-    small = st.integers(min_size_bytes, max(min_size_bytes, min(16, max_size_bytes)))
-    size = draw(st.one_of(small, st.integers(min_size_bytes, max_size_bytes)))
-    return Bundle(source, destination, now_s, size)
+
+    @st.composite
+    def draw_one(draw):
+        source = draw(st.sampled_from(node_list))
+        destination = draw(st.sampled_from([n for n in node_list if n != source]))
+        now_s = draw(st.integers(0, int(horizon_s) * 4)) / 4
+        small = st.integers(min_size_bytes, max(min_size_bytes, min(16, max_size_bytes)))
+        size = draw(st.one_of(small, st.integers(min_size_bytes, max_size_bytes)))
+        return Bundle(source, destination, now_s, size)
+
+    return draw_one()
 
 
-@st.composite
-def routing_problems(draw, **plan_options) -> tuple[ContactPlan, Bundle]:
+def routing_problems(**plan_options) -> "SearchStrategy[tuple[ContactPlan, Bundle]]":
     """A plan from `contact_plans(**plan_options)` and a bundle between two of its nodes."""
-    plan = draw(contact_plans(**plan_options))
-    bundle = draw(bundles(nodes=plan.node_numbers(), horizon_s=plan_options.get("horizon_s", 60.0)))
-    return plan, bundle
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw_one(draw):
+        plan = draw(contact_plans(**plan_options))
+        bundle = draw(bundles(nodes=plan.node_numbers(), horizon_s=plan_options.get("horizon_s", 60.0)))
+        return plan, bundle
+
+    return draw_one()

@@ -12,7 +12,7 @@ from contact_plans.model import Node as PlanNode
 from dtn.errors import StoreError
 from dtn.node.clock import TrioClock
 from dtn.node.config import NodeConfig, RoutingConfig
-from dtn.node.testing import MemoryNetwork
+from dtn.node.testing import MemoryNetwork, seed_trio_scheduler
 from dtn.store import MemoryStore
 
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
@@ -234,6 +234,8 @@ async def test_link_cut_mid_session_reroutes(autojump_clock):
 
 
 def _scenario_events():
+    seed_trio_scheduler(7)
+
     async def main():
         plan = plan_of((1, 2, 0, 10), (2, 3, 20, 30), (1, 3, 40, 50))
         async with network(plan) as net:

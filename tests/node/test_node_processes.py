@@ -82,3 +82,65 @@ def test_graceful_stop_closes_sessions_and_store(cluster):
     assert cluster.of(2, "stopped")
     down = cluster.wait_event(1, lambda e: e["event"] == "contact_down")
     assert "SESS_TERM" in down["reason"] or "ended" in down["reason"] or down["reason"] == "closed"
+
+
+WORKLOAD = [(f"bundle {i}".encode() * (1 + 500 * (i % 3)), ("ipn:3.1" if i % 2 == 0 else "ipn:2.1")) for i in range(8)]
+
+
+def _mockclock_delivery_order() -> list[bytes]:
+    """The same plan and workload as the process test below, in one process under MockClock."""
+    import datetime as dt
+
+    import trio
+    import trio.testing
+
+    from contact_plans.model import Contact, ContactPlan
+    from contact_plans.model import Node as PlanNode
+    from dtn.node.clock import TrioClock
+    from dtn.node.testing import MemoryNetwork
+
+    async def main() -> list[bytes]:
+        contacts = [Contact(*c) for c in both(1, 2, 0, 3) + both(2, 3, 4, 7)]
+        plan = ContactPlan(epoch=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
+                           nodes=[PlanNode(n) for n in (1, 2, 3)], contacts=contacts)
+        async with MemoryNetwork(plan, clock=TrioClock(plan.epoch_unix_s)) as net:
+            a = await net.start_node(1)
+            b = await net.start_node(2)
+            c = await net.start_node(3)
+            await trio.sleep(0.5)
+            for payload, dest in WORKLOAD:
+                await a.send_from_application(dest, payload)
+            order = []
+            for node, endpoint in ((c, "ipn:3.1"), (b, "ipn:2.1")):
+                for _ in [w for w in WORKLOAD if w[1] == endpoint]:
+                    item = await node.next_delivery(endpoint, 30)
+                    order.append(item["payload"])
+                    await node.acknowledge_delivery(item["bundle"])
+            for n in net.nodes.values():
+                n.request_stop()
+            return order
+
+    return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_same_delivery_order_as_under_mockclock(cluster):
+    expected = _mockclock_delivery_order()
+    cluster.plan(both(1, 2, 0, 3) + both(2, 3, 4, 7), start_in_s=0.5)
+    cluster.config(1, [2])
+    cluster.config(2, [1, 3])
+    cluster.config(3, [2])
+    cluster.start(1, 2, 3)
+    while cluster.plan_now_s() < 0.5:
+        time.sleep(0.05)
+    with SyncClient(cluster.sock(1)) as a:
+        for payload, dest in WORKLOAD:
+            a.send(dest, payload)
+    order = []
+    for number, endpoint in ((3, "ipn:3.1"), (2, "ipn:2.1")):
+        with SyncClient(cluster.sock(number)) as client:
+            for _ in [w for w in WORKLOAD if w[1] == endpoint]:
+                d = client.receive(endpoint, timeout_s=15)
+                assert d is not None
+                order.append(d.payload)
+                client.ack(d)
+    assert order == expected
