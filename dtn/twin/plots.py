@@ -44,14 +44,14 @@ def plot_timeline(report: Report, path: pathlib.Path, *, max_links: int = 40, ma
     colours = plt.get_cmap("tab10")
     delivered = [b for b in report.bundles if b.delivered_s is not None and len(b.path) > 1][:max_paths]
     for i, b in enumerate(delivered):
-        pts = []
-        for x, y in zip(b.path, b.path[1:]):
+        xs, ys = [], []
+        for (x, y), t_s in zip(zip(b.path, b.path[1:]), b.hop_times_s[1:]):
             p = (min(x, y), max(x, y))
-            if p in row:
-                pts.append(row[p])
-        if pts:
-            xs = [b.sent_s / 3600 + (b.delivered_s - b.sent_s) / 3600 * k / max(1, len(pts) - 1) for k in range(len(pts))]
-            ax.plot(xs, pts, "o-", color=colours(i % 10), ms=3, lw=1)
+            if p in row:  # each hop drawn on its link's row at the time the next node got the bundle
+                xs.append(t_s / 3600)
+                ys.append(row[p])
+        if xs:
+            ax.plot(xs, ys, "o-", color=colours(i % 10), ms=3, lw=1)
     ax.set_yticks(range(len(pairs)))
     ax.set_yticklabels([f"{names.get(a, a)} - {names.get(b, b)}" for a, b in pairs], fontsize=6)
     ax.set_xlabel("plan time (h)")

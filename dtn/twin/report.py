@@ -72,6 +72,7 @@ class BundleFate:
     delivered_s: float | None = None
     deleted_reason: str | None = None
     path: list[int] = field(default_factory=list)
+    hop_times_s: list[float] = field(default_factory=list)  # when the bundle reached each node of `path`
     deliveries: int = 0
 
     @property
@@ -218,6 +219,7 @@ def build_report(events: list[dict], sends: list[dict], links: list[dict], meta:
             record_occupancy(node, t_s)
             if fate is not None and (not fate.path or fate.path[-1] != node):
                 fate.path.append(node)
+                fate.hop_times_s.append(t_s)
         elif kind in _RELEASES:
             if key in held[node]:
                 del held[node][key]
@@ -230,6 +232,7 @@ def build_report(events: list[dict], sends: list[dict], links: list[dict], meta:
                     fate.delivered_s = t_s
                 if not fate.path or fate.path[-1] != node:
                     fate.path.append(node)
+                    fate.hop_times_s.append(t_s)
             elif kind == "deleted":
                 reason = str(e.get("reason") or "UNKNOWN")
                 deleted_by_reason[reason] += 1

@@ -34,7 +34,11 @@ class ThrottledProxy:
         if self.cut_now:
             await trio.aclose_forcefully(client)
             return
-        server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
+        try:
+            server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
+        except OSError:  # B not up yet: A retries
+            await trio.aclose_forcefully(client)
+            return
         self._streams += [client, server]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._pump, client, server, True)
@@ -66,8 +70,6 @@ async def test_link_cut_mid_transfer_reroutes_through_d(cluster):
     contacts = both(1, 2, 0, 60) + both(2, 3, 0, 60)
     contacts += [(1, 4, 0, 60, 1e8, 0.5), (4, 1, 0, 60, 1e8, 0.5), (4, 3, 0, 60, 1e8, 0.5), (3, 4, 0, 60, 1e8, 0.5)]
     cluster.plan(contacts, start_in_s=0.0)
-    for n in (1, 2, 3, 4):
-        cluster.ports.setdefault(n, 0)
     proxy = ThrottledProxy(cluster.ports[2], rate_bytes_per_s=400_000)
     async with trio.open_nursery() as nursery:
         await nursery.start(proxy.serve)

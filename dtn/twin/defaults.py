@@ -1,0 +1,68 @@
+"""Default traffic and faults for the ready-made scenarios (used when no --traffic/--faults file is given).
+
+The milsca default is the demo's story: the ground centre at Fucino pushes Earth observation products into the
+constellation for users on other continents, then Fucino and Matera go down for six hours (a disaster) while
+the products stored in orbit keep reaching the users.
+"""
+
+from __future__ import annotations
+
+from contact_plans.model import ContactPlan
+from dtn.twin.workload import Workload, parse_faults, parse_traffic
+
+# Users of the Fucino products: one or more stations on every other continent.
+MILSCA_USERS = ["Malargue", "Santiago", "New Norcia", "Awarua", "Hartebeesthoek", "Malindi", "Singapore",
+                "Inuvik", "Wallops", "McMurdo"]
+HOUR_S = 3600.0
+
+
+def milsca_tables(duration_s: float, bundles: int, *, outage: bool = True) -> tuple[dict, dict]:
+    """The demo: products from Fucino (and Matera) before and around a 6 h outage of both centres."""
+    outage_start_s = min(3 * HOUR_S, duration_s / 4)
+    outage_end_s = min(outage_start_s + 6 * HOUR_S, duration_s)
+    push_end_s = outage_start_s
+    fucino = max(1, int(bundles * 0.8))
+    matera = max(1, bundles - fucino)
+    traffic = {
+        "seed": 1,
+        "flow": [
+            {"name": "fucino-eo-products", "from": "Fucino", "to": MILSCA_USERS, "size_bytes": 200_000,
+             "count": fucino, "start_s": 60, "end_s": push_end_s, "lifetime_s": 24 * HOUR_S},
+            {"name": "matera-products", "from": "Matera", "to": MILSCA_USERS[::-1], "size_bytes": 100_000,
+             "count": matera, "start_s": 120, "end_s": push_end_s, "lifetime_s": 24 * HOUR_S},
+        ],
+    }
+    faults = {"fault": []}
+    if outage:
+        faults["fault"] = [
+            {"kind": "node_down", "node": "Fucino", "from_s": outage_start_s, "to_s": outage_end_s},
+            {"kind": "node_down", "node": "Matera", "from_s": outage_start_s, "to_s": outage_end_s},
+        ]
+    return traffic, faults
+
+
+def generic_tables(plan: ContactPlan, duration_s: float, bundles: int) -> tuple[dict, dict]:
+    """Data centres send to users (and users upload to data centres) over the first half of the run."""
+    roles: dict[str, list[str]] = {}
+    for node in sorted(plan.nodes, key=lambda n: n.number):
+        roles.setdefault(str(node.metadata.get("role", "")), []).append(node.name or str(node.number))
+    centres = roles.get("data_centre") or roles.get("user") or [plan.nodes[0].name]
+    users = (roles.get("user") or roles.get("gateway") or [n.name for n in plan.nodes if n.name not in centres])[:10]
+    half = max(60.0, duration_s / 2)
+    flows = []
+    per = max(1, bundles // (2 * len(centres)))
+    for i, centre in enumerate(centres):
+        flows.append({"name": f"{centre}-downlink", "from": centre, "to": users, "size_bytes": 100_000,
+                      "count": per, "start_s": 30, "end_s": half, "lifetime_s": 24 * HOUR_S})
+        flows.append({"name": f"uplink-{centre}", "from": users[i % len(users)], "to": centre,
+                      "size_bytes": 20_000, "count": per, "start_s": 45, "end_s": half, "lifetime_s": 24 * HOUR_S})
+    return {"seed": 1, "flow": flows}, {"fault": []}
+
+
+def default_workload(plan: ContactPlan, scenario: str | None, duration_s: float, bundles: int = 200) -> Workload:
+    if scenario == "milsca":
+        traffic, faults = milsca_tables(duration_s, bundles)
+    else:
+        traffic, faults = generic_tables(plan, duration_s, bundles)
+    flows, seed = parse_traffic(traffic, plan, source=f"default traffic of {scenario or 'plan'}")
+    return Workload(flows=flows, faults=parse_faults(faults, plan, source="default faults"), seed=seed)
