@@ -1,26 +1,86 @@
-"""`dtn demo`: the first thing a new user runs."""
+"""`dtn demo`: the space cloud scenario end to end, in the digital twin (or with real processes)."""
 
 from __future__ import annotations
 
-from dtn.cli.common import add_parser
+import pathlib
+import time
+
+from dtn.cli.common import add_parser, parse_duration_s
+
+DEMO_SCENARIOS = ("milsca", "lonestar", "axiom", "ascend")
 
 
 def register(subparsers) -> None:
-    p = add_parser(subparsers, "demo", help="run the space cloud demo scenario", example="dtn demo")
-    p.add_argument("--scenario", default="milsca", help="scenario name (default: milsca)")
+    p = add_parser(
+        subparsers, "demo",
+        help="run the space cloud demo: milsca in the digital twin, a 6 h ground outage, nothing lost",
+        example="dtn demo            # or: dtn demo --scenario lonestar, dtn demo --processes",
+    )
+    p.add_argument("--scenario", choices=DEMO_SCENARIOS, default="milsca", help="scenario (default: milsca)")
+    p.add_argument("--processes", action="store_true",
+                   help="run real `dtn node run` processes behind link emulators instead of the digital twin")
+    p.add_argument("--duration", default=None, help="plan time to run (default: 12h; 2h with --processes)")
+    p.add_argument("--bundles", type=int, default=None, help="products to send (default: 400; 60 with --processes)")
+    p.add_argument("--speed", type=float, default=None, help="with --processes: plan seconds per wall second")
+    p.add_argument("--out", default="dtn-demo", help="where the logs, plots and index.html go (default ./dtn-demo)")
+    p.add_argument("--seed", type=int, default=1, help="digital twin seed (default 1)")
     p.set_defaults(func=run)
 
 
+def story(report, scenario: str, workload) -> str:
+    """One line saying what happened."""
+    names = {int(k): v for k, v in report.meta.get("nodes", {}).items()}
+    outages = [f for f in workload.faults if f.kind == "node_down"]
+    delivered = [b for b in report.bundles if b.delivered_s is not None]
+    users = sorted({names.get(b.dst, str(b.dst)) for b in delivered})
+    text = f"{report.sent} products sent, {len(delivered)} delivered to {len(users)} user stations"
+    if outages:
+        start_s = min(f.from_s for f in outages)
+        end_s = max(f.to_s for f in outages)
+        down = ", ".join(sorted({names.get(f.node, str(f.node)) for f in outages}))
+        during = sum(1 for b in delivered if start_s <= b.delivered_s < end_s)
+        text += (f"; {down} were down from {start_s / 3600:.0f} h to {end_s / 3600:.0f} h and {during} products "
+                 f"reached users from orbit during the outage")
+    text += f"; {report.lost} lost."
+    return text
+
+
 def run(args) -> int:
-    try:
-        from dtn.sim import demo  # the digital-twin demo, once it exists
-    except ModuleNotFoundError:
-        demo = None
-    if demo is not None:
-        return demo.main(args)
-    print("The full demo (the milsca scenario in the digital twin) is not built yet. Available now:")
-    print("  dtn --help          every command")
-    print("  dtn bundle --help   create, show, validate, encode and decode BPv7 bundles")
-    print("  dtn plan --help     generate contact plans from orbits, convert, show, plot")
-    print("  dtn route --help    contact graph routing over a plan")
-    return 0
+    from rich.console import Console
+
+    from contact_plans.scenarios import build_plan
+    from dtn.cli.replay import progress_bar
+    from dtn.twin.defaults import default_workload
+    from dtn.twin.plots import write_html, write_plots
+    from dtn.twin.render import render_report
+    from dtn.twin.report import load_report
+
+    console = Console()
+    duration_s = parse_duration_s(args.duration) if args.duration else (7200.0 if args.processes else 12 * 3600.0)
+    bundles = args.bundles if args.bundles is not None else (60 if args.processes else 400)
+    out = pathlib.Path(args.out)
+    started = time.monotonic()
+    console.print(f"[bold]spacedtn demo[/]: scenario {args.scenario}, {duration_s / 3600:g} h of plan time, "
+                  f"{'real node processes' if args.processes else 'digital twin (virtual time)'}")
+    with console.status("computing the contact plan from orbits"):
+        plan = build_plan(args.scenario, duration_s=duration_s)
+    console.print(f"contact plan: {len(plan.nodes)} nodes, {len(plan.contacts)} contacts (generated from TLEs)")
+    workload = default_workload(plan, args.scenario, duration_s, bundles)
+    progress, update = progress_bar("replaying" if args.processes else "simulating")
+    with progress:
+        if args.processes:
+            from dtn.node.replay import ReplayOptions, replay
+
+            speed = args.speed or max(60.0, duration_s / 120.0)
+            replay(plan, workload, out, ReplayOptions(speed=speed, duration_s=duration_s, progress_callback=update))
+        else:
+            from dtn.node.simulate import SimulationOptions, simulate
+
+            simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed,
+                                                              progress_callback=update))
+    report = load_report(out)
+    render_report(report, console)
+    page = write_html(report, out, write_plots(report, out))
+    console.print(f"plots and report page: {page} ({time.monotonic() - started:.0f} s)")
+    console.print(f"[bold]{story(report, args.scenario, workload)}[/]")
+    return 0 if report.lost == 0 else 1

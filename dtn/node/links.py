@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
-from dtn.errors import ClaError, ConfigError, DecodeError
+from dtn.errors import ClaError, DecodeError
 from dtn.node.config import ListenConfig
 
 if TYPE_CHECKING:
@@ -102,8 +102,13 @@ class SessionFactory:
 
     # -- sessions ----------------------------------------------------------------------------------------------
     async def serve(self, listen: ListenConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        if listen.cla != "tcpcl":
-            raise ConfigError(f"CLA {listen.cla!r} is not available in this build (use tcpcl)", key="listen.cla")
+        """Listen with the configured CLA; `task_status.started(port)`."""
+        if listen.cla == "mtcp":
+            from dtn.cla.mtcp import serve_mtcp
+
+            await serve_mtcp(self.on_bundle, self.on_link_up, self.on_link_down, host=listen.host,
+                             port=listen.port, task_status=task_status)
+            return
         from dtn.cla.tcpcl import serve_tcpcl
 
         await serve_tcpcl(
@@ -113,20 +118,29 @@ class SessionFactory:
 
     async def run_active(self, stream: trio.abc.Stream, peer: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Run a session we opened (over a dialled stream) until it ends; started once established."""
-        from dtn.cla.tcpcl import TcpclLink, run_session
+        from dtn.cla.tcpcl import run_session
         from dtn.tcpcl import Role
 
         factory = self
         established = False
 
         class _Status:
-            def started(self, link: TcpclLink) -> None:
+            def started(self, link) -> None:
                 nonlocal established
                 established = True
                 factory._dialled[id(link)] = peer
                 task_status.started(link)
 
+        nb = self.node.config.neighbours.get(peer)
         try:
+            if nb is not None and nb.cla == "mtcp":
+                from dtn.cla.mtcp import run_mtcp_session
+
+                await run_mtcp_session(
+                    stream, self.on_bundle, self.on_link_up, self.on_link_down, peer_address=f"node {peer}",
+                    peer_node_id=f"ipn:{peer}.0", task_status=_Status(),
+                )
+                return
             await run_session(
                 stream, self.tcpcl_config(), Role.ACTIVE, self.on_bundle, self.on_link_up, self.on_link_down,
                 peer_address=f"node {peer}", task_status=_Status(),

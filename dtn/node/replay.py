@@ -101,6 +101,7 @@ class Replay:
         self.configs: dict[int, pathlib.Path] = {}
         self.sends: list[dict] = []
         self.markers: list[dict] = []
+        self.pids: list[int] = []  # every node process started (restarts included), for the record
         self.sock_dir = pathlib.Path(tempfile.mkdtemp(prefix="dtn-replay-"))
         self.t0_wall = 0.0
         self.emulator: LinkEmulator | None = None
@@ -171,6 +172,7 @@ class Replay:
         log = self.out_dir / f"node{n}.log"
         proc = await trio.to_thread.run_sync(lambda: NodeProcess.start(self.configs[n], log_path=log, timeout_s=120))
         self.procs[n] = proc
+        self.pids.append(proc.pid)
 
     # -- drivers -------------------------------------------------------------------------------------------------
     async def _client(self, n: int) -> Client:
@@ -347,7 +349,7 @@ class Replay:
                 }) + "\n")
         meta = {
             "scenario": self.plan.name or "plan", "mode": "replay", "plan_epoch_unix_s": epoch,
-            "start_s": start, "end_s": self.end_s, "speed": speed,
+            "start_s": start, "end_s": self.end_s, "speed": speed, "pids": self.pids,
             "nodes": {str(n.number): n.name or f"ipn:{n.number}.0" for n in self.plan.nodes},
         }
         (self.out_dir / "meta.json").write_text(json.dumps(meta, indent=2))

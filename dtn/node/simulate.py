@@ -120,6 +120,7 @@ class DigitalTwin:
         store = self.stores.get(number)
         if store is None:
             if self.options.store == "sqlite":
+                (self.out_dir / "stores").mkdir(parents=True, exist_ok=True)
                 store = open_store(self.out_dir / "stores" / f"node{number}.db")
             else:
                 store = MemoryStore()
