@@ -121,13 +121,13 @@ class Router:
         self._index: dict[int, int] = {}  # node number -> dense index used by the search
         self._senders: list[_Sender] = []  # per node index
         self._sender_ids: list[set[int]] = []  # per node index: ids of its live contacts
-        # Time buckets: wide as a typical contact, at most 4096 over the plan; "long" is 32 buckets.
+        # Time buckets: half a typical contact wide, at most 4096 over the plan; "long" is 64 buckets.
         durations = sorted(c.end_s - c.start_s for c in contacts)
         span = (max(c.end_s for c in contacts) - min(c.start_s for c in contacts)) if contacts else 0.0
         median = durations[len(durations) // 2] if durations else 60.0
         self._origin_s = min((c.start_s for c in contacts), default=0.0)
-        self._width_s = max(median, span / 4096, 1e-3)
-        self._long_s = 32 * self._width_s
+        self._width_s = max(median / 2, span / 4096, 1e-3)
+        self._long_s = 64 * self._width_s
         if isinstance(plan, ContactPlan):
             for n in plan.nodes:
                 self._add_node(n.number)
@@ -139,6 +139,27 @@ class Router:
                 self._register(c)
         for u in range(len(self._senders)):
             self._rebuild_sender(u)
+
+    def copy(self) -> "Router":
+        """An independent router in the same state (bookings, failures, removals included).
+
+        The per-node contact indexes are shared: they are never changed in place (a plan change builds a new
+        index for the node concerned), so a copy costs list copies instead of re-indexing the whole plan. A node
+        of the digital twin gets its router this way from one built per plan.
+        """
+        new = object.__new__(Router)
+        new.__dict__.update(self.__dict__)
+        for name in ("_contacts", "_volume", "_booked", "_residual", "_queued", "_senders"):
+            setattr(new, name, list(getattr(self, name)))
+        new._id_of = dict(self._id_of)
+        new._failed = set(self._failed)
+        new._nodes = set(self._nodes)
+        new._index = dict(self._index)
+        new._sender_ids = [set(ids) for ids in self._sender_ids]
+        new._cache = OrderedDict()
+        new.cache_hits = 0
+        new.cache_misses = 0
+        return new
 
     # -- plan bookkeeping -------------------------------------------------------------------------------------
     def _register(self, c: Contact) -> int:
@@ -492,6 +513,26 @@ class Router:
                 candidates = bucket + sender.long if sender.long else bucket
             h1 = h + 1
             at_src = u == s_idx
+            if not at_src and banned is None and label is entry:
+                # The common case, kept lean: a label away from the source, no banned contacts. Every contact
+                # open at `a` starts sending at `a`.
+                for s, e, rate, owlt, cid, v in candidates:
+                    if s > a or e < a or perm[v] <= h1:
+                        continue
+                    fin = a + size / rate
+                    if fin > e or residual[cid] < size:
+                        continue
+                    arr = fin + owlt
+                    if arr > best_dst or (tent_hops[v] <= h1 and arr >= tent_arr[v]):
+                        continue
+                    if arr < tent_arr[v] or h1 < tent_hops[v]:
+                        tent_arr[v] = arr
+                        tent_hops[v] = h1
+                    if v == d_idx:
+                        best_dst = arr
+                    heappush(heap, (arr, h1, seq, v, cid, a, label))
+                    seq += 1
+                continue
             queue_here = at_src and use_queue
             for s, e, rate, owlt, cid, v in candidates:
                 if s > a and label is entry:

@@ -60,7 +60,15 @@ def run(args) -> int:
                 await node.finished.wait()
                 nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    try:
+        trio.run(main)
+    except BaseExceptionGroup as group:
+        from dtn.node.node import first_error
+
+        found = first_error(group)
+        if found is None:
+            raise
+        raise found from None
     return 0
 
 

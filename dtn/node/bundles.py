@@ -249,6 +249,10 @@ class Reassembly:
             self._keys.append(key)
         return self._inner.add(bundle)
 
+    def forget(self, key: str) -> None:
+        if key in self._keys:
+            self._keys.remove(key)
+
     def keys(self) -> list[str]:
         return list(self._keys)
 
@@ -256,10 +260,22 @@ class Reassembly:
 # -- routing -----------------------------------------------------------------------------------------------------
 
 
+_ROUTER_PROTOTYPES: list[tuple[ContactPlan, int, Any]] = []
+
+
 def make_router(plan: ContactPlan) -> Any:
+    """A router of its own for one node. Nodes of one process that share a plan object (the digital twin) copy
+    one prototype instead of each indexing the whole plan again."""
     from routing.cgr import Router
 
-    return Router(plan.ensure_nodes())
+    plan.ensure_nodes()
+    for known, n_contacts, prototype in _ROUTER_PROTOTYPES:
+        if known is plan and n_contacts == len(plan.contacts):
+            return prototype.copy()
+    prototype = Router(plan)
+    _ROUTER_PROTOTYPES.insert(0, (plan, len(plan.contacts), prototype))
+    del _ROUTER_PROTOTYPES[4:]
+    return prototype.copy()
 
 
 def best_route(router: Any, source: int, destination: int, now_s: float, size_bytes: float,

@@ -75,7 +75,7 @@ REPORT_KIND_BITS = {
 }
 
 
-async def tcp_dialer_for(config: NodeConfig) -> Dialer:
+def tcp_dialer_for(config: NodeConfig) -> Dialer:
     """The default dialer: TCP to the neighbour's configured address, TCP_NODELAY set."""
 
     async def dial(peer: int, address: str | None) -> trio.abc.Stream:
@@ -207,21 +207,22 @@ class Node:
         """Run the node until `request_stop()` (or cancellation). `task_status.started(ready_info)`."""
         self.clock  # create the default clock inside Trio
         self._started_unix_s = self.clock.unix_s()
-        self._open_resources()
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                ready = await self._start_services(nursery)
-                await self._reload_store()
-                for peer in sorted(self.schedule.peers() | set(self.config.neighbours)):
-                    self._ensure_peer_task(peer)
-                nursery.start_soon(self._expiry_loop)
-                self.ready = ready
-                self.events.emit("started", **{k: v for k, v in ready.items() if k in ("listen", "agent")})
-                task_status.started(ready)
-                await self._stop.wait()
-                await self._graceful_shutdown()
-                nursery.cancel_scope.cancel()
+            self._open_resources()
+            with _plain_startup_errors():
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    ready = await self._start_services(nursery)
+                    await self._reload_store()
+                    for peer in sorted(self.schedule.peers() | set(self.config.neighbours)):
+                        self._ensure_peer_task(peer)
+                    nursery.start_soon(self._expiry_loop)
+                    self.ready = ready
+                    self.events.emit("started", **{k: v for k, v in ready.items() if k in ("listen", "agent")})
+                    task_status.started(ready)
+                    await self._stop.wait()
+                    await self._graceful_shutdown()
+                    nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
             self._close_resources()
@@ -304,22 +305,32 @@ class Node:
         entries = await self._db(lambda: list(self.store.entries()))
         now_unix = self.clock.unix_s()
         for entry in entries:
-            if entry.key in self.ledger:
-                await self._db(self.store.delete, entry.key)  # delivered just before a crash
-                continue
-            heapq.heappush(self._expiry_heap, (entry.expiry_s, entry.key))
-            if entry.expiry_s <= now_unix:
-                continue  # the expiry loop deletes it
-            if entry.retention & Retention.REASSEMBLY_PENDING:
-                data = await self._db(self.store.read, entry.key)
-                await self._add_fragment(entry, bp.decode(data), reload=True)
-            elif self.is_local(entry.destination):
-                self._queue_delivery(entry)
-            else:
-                if entry.next_hop is not None:
-                    await self._db(self.store.assign, entry.key, None, None)
-                await self._route(entry)
+            try:
+                await self._reload_one(entry, now_unix)
+            except DtnError as exc:  # one damaged bundle must not keep the node from starting
+                log.warning("bundle %s not resumed: %s", entry.key, exc)
+                self.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
+                                 size_bytes=entry.size_bytes, reason=REASON_NAMES[BLOCK_UNINTELLIGIBLE],
+                                 detail=str(exc)[:200])
+                await self._db(self.store.delete, entry.key)
         self._expiry_wake.fire()
+
+    async def _reload_one(self, entry: StoredBundle, now_unix: float) -> None:
+        if entry.key in self.ledger:
+            await self._db(self.store.delete, entry.key)  # delivered just before a crash
+            return
+        heapq.heappush(self._expiry_heap, (entry.expiry_s, entry.key))
+        if entry.expiry_s <= now_unix:
+            return  # the expiry loop deletes it
+        if entry.retention & Retention.REASSEMBLY_PENDING:
+            data = await self._db(self.store.read, entry.key)
+            await self._add_fragment(entry, bp.decode(data), reload=True)
+        elif self.is_local(entry.destination):
+            self._queue_delivery(entry)
+        else:
+            if entry.next_hop is not None:
+                await self._db(self.store.assign, entry.key, None, None)
+            await self._route(entry)
 
     # -- endpoints ---------------------------------------------------------------------------------------------
     def is_local(self, eid: str) -> bool:
@@ -392,7 +403,7 @@ class Node:
             bundle = self.security.outbound(bundle)
         data = bp.encode(bundle)
         info = bp.info(bundle)
-        entry = self._entry(info, len(data), from_peer=None)
+        entry, route = self._with_route(self._entry(info, len(data), from_peer=None))
         self.events.emit("created", bundle=entry.key, src=source, dst=destination, size_bytes=len(data))
         try:
             stored = await self._db(self.store.put, entry, data)
@@ -404,7 +415,7 @@ class Node:
         if not stored:
             raise StoreError(f"bundle {entry.key} is already stored")
         self._after_store(entry)
-        await self._dispatch(entry, info, data)
+        await self._dispatch(entry, info, data, route)
         return {
             "bundle": entry.key,
             "source": source,
@@ -547,13 +558,12 @@ class Node:
 
     # -- status ------------------------------------------------------------------------------------------------
     def _gauges(self) -> dict[str, float]:
-        stats = self.store.stats() if self.store is not None else {}
         return {
             "store_bundles": float(self.store.count()) if self.store is not None else 0.0,
             "store_bytes": float(self.store.total_bytes()) if self.store is not None else 0.0,
             "sessions_up": float(sum(1 for p in self.peers.values() if p.session is not None)),
             "pending_delivery": float(sum(len(q) for q in self._queues.values())),
-        } | ({} if not stats else {})
+        }
 
     def status(self) -> dict[str, Any]:
         now = self.plan_now_s()
@@ -632,6 +642,7 @@ class Node:
             self.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
                              size_bytes=len(data), **{"from": peer})
             return
+        entry, route = self._with_route(entry)
         try:
             stored = await self._db(self.store.put, entry, data)
         except StoreError as exc:
@@ -641,10 +652,9 @@ class Node:
             self.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
                              size_bytes=len(data), **{"from": peer})
             return
-        entry = await self._db(self.store.get, key) or entry
         self._after_store(entry)
         await self._report(entry, bp.REPORT_RECEPTION, 0)
-        await self._dispatch(entry, info, data)
+        await self._dispatch(entry, info, data, route)
 
     async def _delete_unstored(self, info: bp.Info, size_bytes: int, reason: int, detail: str | None = None) -> None:
         """Delete a bundle we never stored (RFC 9171 §5.11), reporting deletion if asked."""
@@ -655,7 +665,7 @@ class Node:
         await self._report(subject, bp.REPORT_DELETION, reason)
 
     # -- dispatch (RFC 9171 §5.3) ------------------------------------------------------------------------------
-    async def _dispatch(self, entry: StoredBundle, info: bp.Info, data: bytes) -> None:
+    async def _dispatch(self, entry: StoredBundle, info: bp.Info, data: bytes, route: Any = None) -> None:
         if self.is_local(entry.destination):
             if entry.fragment_offset is not None:
                 await self._add_fragment(entry, bp.decode(data))
@@ -665,7 +675,7 @@ class Node:
                 return
             self._queue_delivery(entry)
             return
-        await self._route(entry)
+        await self._route(entry, route=route, assigned=route is not None)
 
     async def _consume_admin(self, entry: StoredBundle, bundle: Any) -> None:
         """An administrative record for this node (a status report): record it, then discard the bundle."""
@@ -685,7 +695,14 @@ class Node:
         reassembly = self._reassembly.get(adu)
         if reassembly is None:
             reassembly = self._reassembly[adu] = bp.Reassembly()
-        whole = reassembly.add(entry.key, bundle)
+        try:
+            whole = reassembly.add(entry.key, bundle)
+        except DtnError as exc:  # inconsistent with the fragments already held (RFC 9171 §5.9)
+            reassembly.forget(entry.key)
+            await self._db(self.store.delete, entry.key)
+            self.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
+                             size_bytes=entry.size_bytes, reason=REASON_NAMES[BLOCK_UNINTELLIGIBLE], detail=str(exc))
+            return
         if whole is None:
             return
         del self._reassembly[adu]
@@ -707,18 +724,31 @@ class Node:
             await self._dispatch(new_entry, info, data)
 
     # -- routing (RFC 9171 §5.4) -------------------------------------------------------------------------------
-    async def _route(self, entry: StoredBundle, *, quiet: bool = False) -> bool:
-        """Choose a next hop by CGR and assign the bundle to it; True if routed. Without a route the bundle
-        waits (routing.no_route = "wait") or is deleted ("delete")."""
+    def _choose_route(self, entry: StoredBundle) -> Any:
+        """CGR's best route for the bundle now (pure: nothing booked), avoiding the node it came from and
+        arriving before it expires; None if there is none."""
         dest_node = self._destination_node(entry.destination)
-        now = self.plan_now_s()
-        route = None
-        if self.router is not None and dest_node is not None:
-            route = bp.best_route(self.router, self.node_number, dest_node, now, entry.size_bytes)
-            if route is None and self.config.routing.fragment and not bp.no_fragment(entry):
-                if await self._fragment_for_route(entry, dest_node, now):
-                    return True
+        if self.router is None or dest_node is None or dest_node == self.node_number:
+            return None
+        came_from = (entry.metadata or {}).get("from")
+        excluded = frozenset({came_from}) if came_from not in (None, dest_node) else frozenset()
+        return bp.best_route(
+            self.router, self.node_number, dest_node, self.plan_now_s(), entry.size_bytes, excluded=excluded,
+            deadline_s=entry.expiry_s - self.plan_epoch_unix_s,
+        )
+
+    async def _route(self, entry: StoredBundle, *, quiet: bool = False, route: Any = None,
+                     assigned: bool = False) -> bool:
+        """Assign a stored bundle to its next hop by CGR; True if routed. Without a route the bundle is cut
+        into fragments that fit (if allowed), waits (routing.no_route = "wait") or is deleted ("delete").
+        `route`/`assigned`: the route was chosen before the bundle was stored and written with it."""
         if route is None:
+            route = self._choose_route(entry)
+        if route is None:
+            dest_node = self._destination_node(entry.destination)
+            if dest_node is not None and self.config.routing.fragment and not bp.no_fragment(entry):
+                if await self._fragment_for_route(entry, dest_node, self.plan_now_s()):
+                    return True
             if not quiet:
                 self.events.emit("no_route", bundle=entry.key, src=entry.source, dst=entry.destination,
                                  size_bytes=entry.size_bytes)
@@ -728,7 +758,8 @@ class Node:
         self.router.book(route, entry.size_bytes)
         self._bookings[entry.key] = route
         contact = route.first_contact
-        await self._db(self.store.assign, entry.key, route.next_hop, bp.route_summary(route))
+        if not assigned:
+            await self._db(self.store.assign, entry.key, route.next_hop, bp.route_summary(route))
         self.events.emit("routed", bundle=entry.key, src=entry.source, dst=entry.destination,
                          size_bytes=entry.size_bytes, next_hop=route.next_hop, contact=_contact_name(contact),
                          arrival_s=round(route.arrival_s, 6))
@@ -736,11 +767,26 @@ class Node:
         state.wake.fire()
         return True
 
+    def _with_route(self, entry: StoredBundle) -> tuple[StoredBundle, Any]:
+        """For a bundle about to be stored: choose its route first, so one commit stores it assigned."""
+        if self.is_local(entry.destination):
+            return entry, None
+        route = self._choose_route(entry)
+        if route is None:
+            return entry, None
+        return StoredBundle(**{**_entry_fields(entry), "next_hop": route.next_hop,
+                               "route": bp.route_summary(route)}), route
+
     async def _fragment_for_route(self, entry: StoredBundle, dest_node: int, now: float) -> bool:
         """Proactive fragmentation (RFC 9171 §5.8): when the bundle is too large for any route's remaining
         volume, cut it into fragments that fit the best route's volume and route each one."""
         min_bytes = self.config.routing.min_fragment_payload_bytes
-        probe = bp.best_route(self.router, self.node_number, dest_node, now, min_bytes + bp.FRAGMENT_OVERHEAD_BYTES)
+        came_from = (entry.metadata or {}).get("from")
+        probe = bp.best_route(
+            self.router, self.node_number, dest_node, now, min_bytes + bp.FRAGMENT_OVERHEAD_BYTES,
+            excluded=frozenset({came_from}) if came_from not in (None, dest_node) else frozenset(),
+            deadline_s=entry.expiry_s - self.plan_epoch_unix_s,
+        )
         if probe is None:
             return False
         max_bundle_bytes = int(min(probe.volume_bytes, entry.size_bytes - 1))
@@ -938,7 +984,7 @@ class Node:
     async def _dial(self, state: PeerState) -> None:
         nb = self.config.neighbours.get(state.number)
         address = nb.address if nb else None
-        dialer = self._dialer or await tcp_dialer_for(self.config)
+        dialer = self._dialer or tcp_dialer_for(self.config)
         self._dialer = dialer
         stream = await dialer(state.number, address)
         await self._nursery.start(self._sessions.run_active, stream, state.number)
@@ -990,21 +1036,28 @@ class Node:
         """Send the bundles routed to `peer`, one transfer at a time, while this session lasts."""
         peer = state.number
         rate_limit = self.config.routing.rate_limit
+        batch: deque[str] = deque()  # keys read from the store in one query, sent in order
         while state.session is session:
             now = self.plan_now_s()
             if not self.schedule.may_send(peer, now):
                 await state.wake.wait(self._trio_deadline_for_plan(self.schedule.next_change_s(peer, now)))
                 continue
-            queue = await self._db(self.store.for_next_hop, peer)
-            if not queue:
-                await state.wake.wait()
-                continue
-            entry = queue[0]
-            data = await self._db(self.store.read, entry.key)
+            if not batch:
+                batch.extend(e.key for e in await self._db(self.store.for_next_hop, peer))
+                if not batch:
+                    await state.wake.wait()
+                    continue
+            entry = await self._db(self.store.get, batch.popleft())
+            if entry is None or entry.next_hop != peer:
+                continue  # delivered elsewhere, expired or rerouted since the batch was read
             try:
-                data = self._prepare_forward(entry, data)
+                data = self._prepare_forward(entry, await self._db(self.store.read, entry.key))
             except _Drop as drop:
                 await self._delete_stored(entry, drop.reason)
+                continue
+            except DtnError as exc:  # damaged in the store, or no longer decodable: never sendable
+                log.warning("bundle %s cannot be forwarded: %s", entry.key, exc)
+                await self._delete_stored(entry, BLOCK_UNINTELLIGIBLE)
                 continue
             contact = self.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
@@ -1063,6 +1116,20 @@ class Node:
             await self.acknowledge_delivery(item["bundle"])
 
 
+class _plain_startup_errors:
+    """Raise a DtnError/OSError from a failing nursery as itself (e.g. "address in use"), not as a group."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if isinstance(exc, BaseExceptionGroup) and exc.split(Exception)[1] is None:  # no Cancelled/KeyboardInterrupt
+            found = first_error(exc)
+            if found is not None:
+                raise found from None
+        return False
+
+
 class _Drop(Exception):
     def __init__(self, reason: int) -> None:
         self.reason = reason
@@ -1081,6 +1148,19 @@ def _contact_name(contact: Contact | None) -> str | None:
     if contact is None:
         return None
     return f"{contact.from_node}->{contact.to_node}@{contact.start_s:g}"
+
+
+def first_error(exc: BaseException) -> BaseException | None:
+    """The first DtnError or OSError inside an exception (group), or None: what a user should be shown
+    instead of a Trio nursery's ExceptionGroup."""
+    if isinstance(exc, (DtnError, OSError)):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _utc(unix_s: float):

@@ -1,6 +1,7 @@
 """Start and stop `dtn node run` processes and wait until they are ready (tests, replay, benchmarks).
 
-`dtn node run CONFIG` prints exactly one JSON line on stdout once it is ready (listeners bound, store
+The command run is `python -m dtn.node run CONFIG` (the same as `dtn node run CONFIG`, loading only the node's
+modules). It prints exactly one JSON line on stdout once it is ready (listeners bound, store
 reloaded):
 
     {"ready": true, "node_id": "ipn:2.0", "pid": 4242, "agent": "/tmp/b.sock", "agent_tcp": null,

@@ -92,4 +92,4 @@ class CachedRouter(RuleBasedStateMachine):
 
 
 TestCachedRouter = CachedRouter.TestCase
-TestCachedRouter.settings = settings(max_examples=examples(500), stateful_step_count=12, deadline=None)
+TestCachedRouter.settings = settings(max_examples=examples(200), stateful_step_count=10, deadline=None)

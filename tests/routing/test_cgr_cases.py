@@ -237,3 +237,29 @@ def test_duplicates_are_kept_once_and_route_fields():
     d = route.to_dict()
     assert d["nodes"] == [1, 2] and d["hops"][0]["departure_s"] == 2
 
+
+
+def test_long_contacts_are_indexed_apart():
+    short = [Contact(1, 2, t, t + 1, 10, 0.0) for t in range(0, 40, 2)]
+    long = Contact(2, 3, 0, 5000, 10, 0.0)
+    router = Router(plan_of(*short, long))
+    assert any(sender.long for sender in router._senders)
+    assert router.best_route(1, 3, 3.5, 5).arrival_s == 4.5 + 0.5
+    assert router.best_route(2, 3, 4000, 5).arrival_s == 4000.5
+    assert router.best_route(2, 3, 4999.75, 5) is None
+
+
+def test_copy_is_independent_and_equal():
+    from contact_plans.model import Contact
+    from routing import Router
+
+    contacts = [Contact(1, 2, 0, 100, 10), Contact(2, 3, 50, 200, 10), Contact(1, 3, 300, 400, 10)]
+    original = Router(contacts)
+    copy = original.copy()
+    route = copy.best_route(1, 3, 0, 100)
+    assert route == original.best_route(1, 3, 0, 100)
+    copy.book(route, 1000)  # fills 1->2: the copy must now go the long way, the original not
+    assert copy.best_route(1, 3, 0, 100).arrival_s >= 300
+    assert original.best_route(1, 3, 0, 100).arrival_s < 300
+    copy.remove_contact(contacts[2])
+    assert original.best_route(1, 3, 0, 1000) is not None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contact_plans.model import ContactPlan
 from routing import Router
-from routing.testing import contact_plans, oracle_best, oracle_routes, routing_problems
+from routing.testing import contact_plans, contacts, oracle_best, oracle_routes, routing_problems
 from tests.conftest import examples
 
 
@@ -106,3 +109,17 @@ def test_every_pair_and_time_equals_oracle(plan, data):
         size = data.draw(st.sampled_from([1, 8, 100]))
         route = router.best_route(source, destination, now_s, size)
         assert _key(route) == oracle_best(plan, source, destination, now_s, size)
+
+
+@settings(max_examples=examples(500))
+@given(st.data())
+def test_plans_mixing_short_and_long_contacts_equal_oracle(data):
+    """Contacts far longer than the typical one are indexed apart from the time buckets: check them too."""
+    plan, b = data.draw(routing_problems(min_nodes=3, max_nodes=6, min_contacts=8, max_contacts=14, max_duration_s=2))
+    longs = data.draw(st.lists(contacts(nodes=plan.node_numbers(), horizon_s=60, max_duration_s=2), max_size=3))
+    extra = [replace(c, end_s=c.end_s + data.draw(st.integers(100, 1000))) for c in longs]
+    plan = ContactPlan(nodes=plan.nodes, contacts=plan.contacts + [c for c in extra if c not in plan.contacts])
+    router = Router(plan)
+    for now_s in (b.now_s, b.now_s + 100):
+        route = router.best_route(b.source, b.destination, now_s, b.size_bytes)
+        assert _key(route) == oracle_best(plan, b.source, b.destination, now_s, b.size_bytes)
