@@ -153,6 +153,7 @@ class Node:
         self._handed_out: set[str] = set()
         self._delivery_wake = Wakeup()
         self._bookings: dict[str, Any] = {}  # store key -> Route booked for it
+        self._crossed: dict[str, set[int]] = {}  # store key -> peers that sent us a bundle we hold
         self._expiry_heap: list[tuple[float, str]] = []
         self._expiry_wake = Wakeup()
         self._reassembly: dict[tuple, bp.Reassembly] = {}
@@ -638,7 +639,13 @@ class Node:
         if info.hop_limit is not None and info.hop_count > info.hop_limit:
             await self._delete_unstored(info, len(data), HOP_LIMIT_EXCEEDED)
             return
-        if key in self.ledger or await self._db(self.store.contains, key):
+        if key in self.ledger:
+            self.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
+                             size_bytes=len(data), **{"from": peer})
+            return
+        if await self._db(self.store.contains, key):
+            if peer is not None:  # we hold it too: see _send_loop (crossed transfers)
+                self._crossed.setdefault(key, set()).add(peer)
             self.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
                              size_bytes=len(data), **{"from": peer})
             return
@@ -1078,8 +1085,26 @@ class Node:
                 return
             state.sending = None
             state.sent_bytes_in_contact += len(data)
+            route = self._bookings.pop(entry.key, None)
+            if route is not None:
+                try:  # the bytes left the first-hop queue (their volume stays booked)
+                    self.router.mark_sent(route.first_contact, entry.size_bytes)
+                except DtnError:
+                    pass  # the contact was removed from the plan meanwhile
+            if peer in self._crossed.pop(entry.key, ()):
+                # The peer handed us its own copy while we were sending ours (it routed the bundle back to us):
+                # its acknowledgement does not mean it keeps the bundle, and it dropped ours as a duplicate.
+                # Keep our copy and route it anew without that peer: a copy too many beats a bundle lost.
+                self.events.emit("forward_crossed", bundle=entry.key, src=entry.source, dst=entry.destination,
+                                 size_bytes=len(data), next_hop=peer)
+                metadata = dict(entry.metadata or {}, **{"from": peer})
+                await self._db(self.store.update_metadata, entry.key, {"from": peer})
+                await self._db(self.store.assign, entry.key, None, None)
+                await self._route(StoredBundle(**{**_entry_fields(entry), "metadata": metadata,
+                                                  "next_hop": None, "route": None}))
+                state.wake.fire()
+                continue
             await self._db(self.store.delete, entry.key)
-            self._bookings.pop(entry.key, None)
             self.events.emit("forwarded", bundle=entry.key, src=entry.source, dst=entry.destination,
                              size_bytes=len(data), next_hop=peer)
             await self._report(entry, bp.REPORT_FORWARDING, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 
@@ -67,6 +68,13 @@ def test_errors_are_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.decode().startswith("dtn: error: routing.no_route:")
     r = dtn("node", "run", str(tmp_path / "missing.toml"))
     assert r.returncode == 2 and "not found" in r.stderr.decode()
+    with socket.socket() as busy:  # the listen port is taken: one line, not a traceback
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        cfg = tmp_path / "busy.toml"
+        cfg.write_text(f'[node]\nid = "ipn:1.0"\n[[listen]]\nport = {busy.getsockname()[1]}\n')
+        r = dtn("node", "run", str(cfg))
+    assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and "cannot listen" in r.stderr.decode()
 
 
 def test_node_run_stops_on_sigint(cluster):
