@@ -141,15 +141,25 @@ def security_operations(bundle: Bundle) -> list[SecurityOperation]:
 
 def check_security_blocks(bundle: Bundle) -> list[str]:
     """Every violation of the RFC 9172 §3 block rules in a received bundle; empty when there is none."""
-    problems: list[str] = []
-    numbers = {b.number for b in bundle.blocks} | {PRIMARY_BLOCK_NUMBER}
-    by_number = {b.number: b for b in bundle.blocks}
     try:
         bcbs = read_bcbs(bundle)
         encrypted = encrypted_targets(bcbs)
         bibs = read_bibs(bundle, encrypted)
     except SecurityError as exc:
         return [str(exc)]
+    return _block_problems(bundle, bcbs, encrypted, bibs)
+
+
+def _block_problems(
+    bundle: Bundle,
+    bcbs: list[tuple[CanonicalBlock, AbstractSecurityBlock]],
+    encrypted: set[int],
+    bibs: list[tuple[CanonicalBlock, AbstractSecurityBlock]],
+) -> list[str]:
+    """`check_security_blocks` on security blocks already read."""
+    problems: list[str] = []
+    numbers = {b.number for b in bundle.blocks} | {PRIMARY_BLOCK_NUMBER}
+    by_number = {b.number: b for b in bundle.blocks}
     for block, asb in bcbs + bibs:
         if asb.reserved_flags:
             # RFC 9172 §3.6 defines bit 0 only; refusing the others keeps every bit of the block meaningful.
@@ -188,13 +198,20 @@ def check_security_blocks(bundle: Bundle) -> list[str]:
     return problems
 
 
-def check_received(bundle: Bundle) -> None:
-    """Unreadable security blocks raise reason 8 (block unintelligible); rule violations reason 16."""
+def check_received(
+    bundle: Bundle,
+) -> tuple[list[tuple[CanonicalBlock, AbstractSecurityBlock]], set[int], list[tuple[CanonicalBlock, AbstractSecurityBlock]]]:
+    """Unreadable security blocks raise reason 8 (block unintelligible); rule violations reason 16.
+
+    Returns what it read, `(bcbs, encrypted_targets, bibs)` as `read_bcbs`, `encrypted_targets` and
+    `read_bibs` give them, so that callers do not parse the security blocks again."""
     bcbs = read_bcbs(bundle)
-    read_bibs(bundle, encrypted_targets(bcbs))
-    problems = check_security_blocks(bundle)
+    encrypted = encrypted_targets(bcbs)
+    bibs = read_bibs(bundle, encrypted)
+    problems = _block_problems(bundle, bcbs, encrypted, bibs)
     if problems:
         raise _conflict("; ".join(problems))
+    return bcbs, encrypted, bibs
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
@@ -378,12 +395,11 @@ def verify(
     With `drop_failed_blocks`, an extension block that fails verification is removed with the security
     operations on it instead (RFC 9172 §5.1.2 recommends it); the payload and primary block always raise.
     """
-    check_received(bundle)
-    encrypted = encrypted_targets(read_bcbs(bundle))
+    _, encrypted, bibs = check_received(bundle)
     primary: bytes | None = None
     replaced: dict[int, CanonicalBlock | None] = {}
     dropped: set[int] = set()
-    for block, asb in read_bibs(bundle, encrypted):
+    for block, asb in bibs:
         found = _key_for(key, asb)
         if found is None:
             continue
@@ -604,12 +620,12 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
     With `drop_failed_blocks`, an extension block that does not decrypt is removed together with the security
     operations on it (RFC 9172 §5.1.1); a payload that does not decrypt always raises.
     """
-    check_received(bundle)
+    bcbs, _, _ = check_received(bundle)
     primary: bytes | None = None
     by_number = {b.number: b for b in bundle.blocks}
     removed: set[int] = set()
     dropped: set[int] = set()
-    for block, asb in read_bcbs(bundle):
+    for block, asb in bcbs:
         found = _key_for(key, asb)
         if found is None:
             continue

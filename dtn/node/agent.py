@@ -70,6 +70,9 @@ class AgentConnection:
             "events": self.op_events,
             "stop": self.op_stop,
         }
+        from dtn.node.archive import archive_ops  # the archive's ops (docs/archive.md)
+
+        self._ops.update(archive_ops(self))
 
     async def serve(self) -> None:
         try:

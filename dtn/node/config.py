@@ -161,6 +161,7 @@ class NodeConfig:
     log_level: str = "warning"
     metrics: str | None = None  # "host:port"
     security: Mapping[str, Any] | None = None
+    archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
 
     @classmethod
@@ -194,7 +195,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security",
+        "log", "metrics", "security", "archive",
     )
 
     node = top.table("node", required=True)
@@ -398,8 +399,15 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         log_level=level,
         metrics=metrics,
         security=dict(security) if security is not None else None,
+        archive=_archive_table(top.raw("archive"), base),
         base_dir=base,
     )
+
+
+def _archive_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.archive.config import parse_archive_table
+
+    return parse_archive_table(data, base_dir=base)
 
 
 def split_host_port(text: str, *, key: str) -> tuple[str, int]:

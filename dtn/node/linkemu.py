@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import socket
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,6 +21,27 @@ from dtn.twin.links import LinkSchedule, Window
 
 CHUNK_BYTES = 65536
 QUEUE_CHUNKS = 256
+
+
+@dataclass
+class DirectionTiming:
+    """When bytes sent one way on a link arrive: after the transmission (paced at `rate_bytes_per_s` when
+    shaping) plus the one-way light time. Both emulators (TCP pump and in-memory link) use this one rule."""
+
+    rate_bytes_per_s: float
+    owlt_s: float
+    shape: bool
+    next_free_s: float = -math.inf
+
+    def transmitted_at(self, now_s: float, n_bytes: int) -> float:
+        """When the last byte of a chunk handed over at now_s has left the sender."""
+        if not self.shape or not (self.rate_bytes_per_s > 0 and math.isfinite(self.rate_bytes_per_s)):
+            return now_s
+        self.next_free_s = max(now_s, self.next_free_s) + n_bytes / self.rate_bytes_per_s
+        return self.next_free_s
+
+    def delivered_at(self, now_s: float, n_bytes: int) -> float:
+        return self.transmitted_at(now_s, n_bytes) + self.owlt_s
 
 
 @dataclass
@@ -122,9 +144,9 @@ class LinkEmulator:
 
     async def _carry(self, src: trio.abc.Stream, dst: trio.abc.Stream, rate: float, owlt_s: float, count) -> None:
         send_ch, recv_ch = trio.open_memory_channel(QUEUE_CHUNKS)
+        timing = DirectionTiming(rate, owlt_s if self.owlt else 0.0, self.shape_rate)
 
         async def reader() -> None:
-            next_free_s = self.plan_now_s()
             async with send_ch:
                 while True:
                     try:
@@ -133,12 +155,10 @@ class LinkEmulator:
                         return
                     if not chunk:
                         return
-                    now_s = self.plan_now_s()
-                    if self.shape_rate and rate > 0 and math.isfinite(rate):
-                        next_free_s = max(now_s, next_free_s) + len(chunk) / rate
-                        await self.sleep_until_plan(next_free_s)
-                        now_s = next_free_s
-                    await send_ch.send((now_s + (owlt_s if self.owlt else 0.0), chunk))
+                    sent_s = timing.transmitted_at(self.plan_now_s(), len(chunk))
+                    if sent_s > self.plan_now_s():  # shaping: read no faster than the link sends
+                        await self.sleep_until_plan(sent_s)
+                    await send_ch.send((sent_s + timing.owlt_s, chunk))
 
         async def writer() -> None:
             async with recv_ch:
@@ -159,6 +179,27 @@ class LinkEmulator:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
             nursery.start_soon(writer)
+
+    # -- in-memory links (the digital twin) ------------------------------------------------------------------
+    def open_memory_link(self, a: int, b: int) -> tuple["EmulatedStream", "EmulatedStream"] | None:
+        """Two connected stream ends for nodes a and b over the a-b link as it is now, or None if it is down.
+
+        No task per link: each end queues what it sends with its delivery time (DirectionTiming) and the
+        other end's receive_some waits for it; when the window ends both ends see the link vanish (end of
+        stream on receive, BrokenResourceError on send)."""
+        window = self.schedule.window_at(a, b, self.plan_now_s())
+        if window is None:
+            return None
+        record = self._traffic(window)
+        record.sessions += 1
+        a_is_low = a == window.a
+        rate_from_a = window.rate_ab_bytes_per_s if a_is_low else window.rate_ba_bytes_per_s
+        rate_from_b = window.rate_ba_bytes_per_s if a_is_low else window.rate_ab_bytes_per_s
+        owlt_s = window.owlt_s if self.owlt else 0.0
+        end_deadline = self.clock_deadline(window.end_s)
+        from_a = _Direction(DirectionTiming(rate_from_a, owlt_s, self.shape_rate), record, "bytes_ab" if a_is_low else "bytes_ba")
+        from_b = _Direction(DirectionTiming(rate_from_b, owlt_s, self.shape_rate), record, "bytes_ba" if a_is_low else "bytes_ab")
+        return (EmulatedStream(self, from_a, from_b, end_deadline), EmulatedStream(self, from_b, from_a, end_deadline))
 
     # -- TCP (real processes) --------------------------------------------------------------------------------
     async def serve_tcp(
@@ -204,3 +245,92 @@ async def _abort(stream: trio.abc.Stream) -> None:
         await trio.aclose_forcefully(stream)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
+
+
+class _Direction:
+    """Chunks in flight one way, each readable from its delivery time (plan seconds)."""
+
+    __slots__ = ("timing", "queue", "eof", "waiter", "record", "field")
+
+    def __init__(self, timing: DirectionTiming, record: WindowTraffic, field: str) -> None:
+        self.timing = timing
+        self.queue: deque[tuple[float, bytes]] = deque()
+        self.eof = False
+        self.waiter: trio.Event | None = None
+        self.record = record
+        self.field = field
+
+    def wake(self) -> None:
+        if self.waiter is not None:
+            self.waiter.set()
+            self.waiter = None
+
+
+class EmulatedStream(trio.abc.HalfCloseableStream):
+    """One end of an in-memory emulated link (see LinkEmulator.open_memory_link)."""
+
+    def __init__(self, emulator: LinkEmulator, outgoing: _Direction, incoming: _Direction, end_deadline: float):
+        self._emulator = emulator
+        self._out = outgoing
+        self._in = incoming
+        self._end_deadline = end_deadline
+        self._closed = False
+
+    def _link_gone(self) -> bool:
+        return trio.current_time() >= self._end_deadline
+
+    async def send_all(self, data) -> None:
+        await trio.lowlevel.checkpoint()
+        if self._closed:
+            raise trio.ClosedResourceError("stream closed")
+        if self._out.eof or self._link_gone():
+            raise trio.BrokenResourceError("link down")
+        if not data:
+            return
+        chunk = bytes(data)
+        out = self._out
+        out.queue.append((out.timing.delivered_at(self._emulator.plan_now_s(), len(chunk)), chunk))
+        setattr(out.record, out.field, getattr(out.record, out.field) + len(chunk))
+        out.wake()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def send_eof(self) -> None:
+        await trio.lowlevel.checkpoint()
+        self._out.eof = True
+        self._out.wake()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        incoming = self._in
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("stream closed")
+            if self._link_gone():
+                return b""  # the link vanished: what was in flight is lost with it
+            now_s = self._emulator.plan_now_s()
+            if incoming.queue:
+                deliver_s, chunk = incoming.queue[0]
+                if deliver_s <= now_s:
+                    if max_bytes is not None and len(chunk) > max_bytes:
+                        incoming.queue[0] = (deliver_s, chunk[max_bytes:])
+                        return chunk[:max_bytes]
+                    incoming.queue.popleft()
+                    return chunk
+                deadline = min(self._end_deadline, self._emulator.clock_deadline(deliver_s))
+            elif incoming.eof:
+                return b""
+            else:
+                deadline = self._end_deadline
+            incoming.waiter = event = trio.Event()
+            with trio.move_on_at(deadline):
+                await event.wait()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._out.eof = True
+            self._out.wake()
+            self._in.wake()
+        await trio.lowlevel.checkpoint()

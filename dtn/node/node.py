@@ -126,6 +126,7 @@ class Node:
         plan: ContactPlan | None = None,
         event_sink: EventSink | None = None,
         threaded_store: bool = False,
+        archive_db: Any = None,
     ) -> None:
         self.config = config
         self.node_id = config.node_id
@@ -165,6 +166,10 @@ class Node:
         self.ready: dict[str, Any] = {}
         self.metrics: Any = None
         self._sessions = SessionFactory(self)
+        # The archive service (docs/archive.md), started when `[archive]` is configured; `archive_db` an open
+        # dtn.archive.ArchiveDB to use (the digital twin keeps one per node across restarts).
+        self.archive: Any = None
+        self._archive_db = archive_db
 
     # -- time --------------------------------------------------------------------------------------------------
     @property
@@ -289,6 +294,11 @@ class Node:
             ready["metrics"] = await nursery.start(self.metrics.serve, host, port)
         if cfg.echo_service is not None:
             nursery.start_soon(self._echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
+        if cfg.archive is not None:
+            from dtn.node.archive import ArchiveService
+
+            self.archive = ArchiveService(self, cfg.archive, db=self._archive_db)
+            await nursery.start(self.archive.run)
         return ready
 
     async def _graceful_shutdown(self) -> None:

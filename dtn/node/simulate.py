@@ -132,9 +132,10 @@ class DigitalTwin:
             target = self.nodes.get(peer)
             if target is None or not self.schedule.is_up(number, peer, self.plan_now_s()):
                 raise ConnectionRefusedError(f"link {number}-{peer} is down")
-            near, emu_near = trio.testing.memory_stream_pair()
-            emu_far, far = trio.testing.memory_stream_pair()
-            self._nursery.start_soon(self.emulator.pump, number, peer, emu_near, emu_far)
+            ends = self.emulator.open_memory_link(number, peer)
+            if ends is None:
+                raise ConnectionRefusedError(f"link {number}-{peer} is down")
+            near, far = ends
             self._nursery.start_soon(self._serve_inbound, peer, far)
             return near
 

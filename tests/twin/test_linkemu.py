@@ -2,6 +2,7 @@
 
 from functools import partial
 
+import pytest
 import trio
 import trio.testing
 
@@ -76,3 +77,33 @@ async def test_tcp_forwarding_on_loopback():
         assert await stream.receive_some(10) == b"ping"
         await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_memory_link_owlt_shaping_and_window_end(autojump_clock):
+    emu, clock = _emulator([Contact(1, 2, 0, 100, 100, owlt_s=2.0), Contact(2, 1, 0, 100, 100, owlt_s=2.0)],
+                           shape_rate=True)
+    a, b = emu.open_memory_link(1, 2)
+    await a.send_all(b"x" * 500)  # 5 s at 100 bytes/s, then 2 s of light time
+    got = b""
+    while len(got) < 500:
+        got += await b.receive_some(1000)
+    assert abs(clock.now_s() - 7.0) < 1e-6
+    await b.send_all(b"back")
+    assert await a.receive_some(2) == b"ba" and await a.receive_some() == b"ck"
+    assert await a.receive_some() == b""  # the window ends at 100 s
+    assert abs(clock.now_s() - 100) < 1e-6
+    with pytest.raises(trio.BrokenResourceError):
+        await a.send_all(b"late")
+    record = next(iter(emu.traffic.values()))
+    assert (record.bytes_ab, record.bytes_ba, record.sessions) == (500, 4, 1)
+
+
+async def test_memory_link_close_is_end_of_stream_and_down_link_is_none(autojump_clock):
+    emu, clock = _emulator([Contact(1, 2, 10, 20, 100)])
+    assert emu.open_memory_link(1, 2) is None  # not up yet
+    await clock.sleep_until(10)
+    a, b = emu.open_memory_link(2, 1)
+    await a.aclose()
+    assert await b.receive_some() == b""
+    with pytest.raises(trio.ClosedResourceError):
+        await a.receive_some()
