@@ -320,6 +320,61 @@ class Client:
         return rtts
 
 
+    # -- the orbital archive (docs/archive.md) -----------------------------------------------------------------
+    async def archive_put(
+        self,
+        payload: bytes | None = None,
+        *,
+        file: str | os.PathLike | None = None,
+        name: str | None = None,
+        metadata: dict[str, str] | None = None,
+        replicas: int | None = None,
+        chunk_bytes: int | None = None,
+        wait: str = "none",
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Archive an object under `name` (default: the file's name) on `replicas` nodes. `wait` "first" or
+        "all" waits (up to `timeout_s`) for the first or every replica's acknowledgement. Returns `object_id`,
+        `name`, `new`, `size_bytes`, `chunks`, `replicas`, `acked`, `first_replica_unix_s`, `all_replicas_unix_s`."""
+        if (payload is None) == (file is None):
+            raise ClientError("give exactly one of payload or file")
+        if file is not None:
+            path = pathlib.Path(file)
+            try:
+                payload = path.read_bytes()
+            except OSError as exc:
+                raise ClientError(f"cannot read {file}: {exc.strerror or exc}") from None
+            name = name or path.name
+        reply = await self.request("archive_put", payload=payload, name=name, metadata=metadata, replicas=replicas,
+                                   chunk_bytes=chunk_bytes, wait=wait, timeout_s=timeout_s)
+        return _fields_of(reply)
+
+    async def archive_get(self, name: str, *, timeout_s: float | None = None) -> dict[str, Any]:
+        """The object named `name` (`data` bytes), waiting up to `timeout_s` while it is fetched; `data` is None
+        (and `pending` true) when it has not arrived in time."""
+        return _fields_of(await self.request("archive_get", name=name, timeout_s=timeout_s))
+
+    async def archive_ls(self) -> list[dict[str, Any]]:
+        """The archive catalogue as this node knows it."""
+        return (await self.request("archive_ls"))["objects"]
+
+    async def archive_rm(self, name: str) -> dict[str, Any]:
+        """Delete `name` everywhere (a tombstone that replicates)."""
+        return _fields_of(await self.request("archive_rm", name=name))
+
+    async def archive_lost(self, node: int) -> dict[str, Any]:
+        """Declare archive node `node` lost: the surviving holders restore k replicas."""
+        return _fields_of(await self.request("archive_lost", node=node))
+
+    async def archive_status(self, name: str | None = None) -> dict[str, Any]:
+        """The archive service's state, or one object's replicas and acknowledgements."""
+        return (await self.request("archive_status", name=name))["archive"]
+
+
+def _fields_of(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reply.items() if k not in ("id", "ok")}
+
+
 def _delivery(item: dict[str, Any]) -> Delivery:
     known = {"bundle", "endpoint", "source", "destination", "payload", "creation_time_ms", "sequence", "lifetime_ms", "admin"}
     return Delivery(
@@ -375,7 +430,7 @@ class SyncClient:
         finally:
             await self._client.aclose()
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         if self._token is None or not self._thread.is_alive():
             raise ClientError("client is closed")
 
@@ -438,3 +493,21 @@ class SyncClient:
 
     def ping(self, destination: str, **kwargs: Any) -> list[float | None]:
         return self._call("ping", destination, **kwargs)
+
+    def archive_put(self, payload: bytes | None = None, **kwargs: Any) -> dict[str, Any]:
+        return self._call("archive_put", payload, **kwargs)
+
+    def archive_get(self, name: str, *, timeout_s: float | None = None) -> dict[str, Any]:
+        return self._call("archive_get", name, timeout_s=timeout_s)
+
+    def archive_ls(self) -> list[dict[str, Any]]:
+        return self._call("archive_ls")
+
+    def archive_rm(self, name: str) -> dict[str, Any]:
+        return self._call("archive_rm", name)
+
+    def archive_lost(self, node: int) -> dict[str, Any]:
+        return self._call("archive_lost", node)
+
+    def archive_status(self, name: str | None = None) -> dict[str, Any]:
+        return self._call("archive_status", name)

@@ -116,22 +116,29 @@ def encode_asb(asb: AbstractSecurityBlock) -> bytes:
     problems = asb.validate()
     if problems:
         raise EncodeError("abstract security block: " + "; ".join(problems))
-    items: list[Any] = [
-        list(asb.targets),
-        asb.context_id,
-        asb.context_flags,
-        asb.source.to_cbor(),
-    ]
-    if asb.parameters is not None:
-        items.append([[pid, value] for pid, value in asb.parameters])
-    items.append([[[rid, value] for rid, value in result_set] for result_set in asb.results])
     out = bytearray()
     try:
-        for item in items:
-            _encode_value(item, out)
+        _encode_value(asb.targets, out)
+        _encode_value(asb.context_id, out)
+        _encode_value(asb.context_flags, out)
+        _encode_value(asb.source.to_cbor(), out)
+        if asb.parameters is not None:
+            _encode_pairs(asb.parameters, out)
+        _head(4, len(asb.results), out)
+        for result_set in asb.results:
+            _encode_pairs(result_set, out)
     except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError) as exc:
         raise EncodeError(f"abstract security block: cannot encode a value: {exc}") from None
     return bytes(out)
+
+
+def _encode_pairs(pairs: tuple[Parameter, ...], out: bytearray) -> None:
+    """[[id, value], ...]: parameters, or the results for one target."""
+    _head(4, len(pairs), out)
+    for pid, value in pairs:
+        out.append(0x82)  # a two-element array
+        _encode_value(pid, out)
+        _encode_value(value, out)
 
 
 def _head(major: int, value: int, out: bytearray) -> None:
@@ -152,18 +159,29 @@ def _head(major: int, value: int, out: bytearray) -> None:
 
 
 def _encode_value(value: Any, out: bytearray) -> None:
-    """Deterministic CBOR (RFC 8949 §4.2.1) for what ASBs hold; other values go through cbor2 (canonical)."""
+    """Deterministic CBOR (RFC 8949 §4.2.1) for what ASBs hold; other values go through cbor2 (canonical).
+    One-byte heads (small integers, short strings and arrays: nearly everything in an ASB) are written inline."""
     kind = type(value)
     if kind is int:
-        if value >= 0:
+        if 0 <= value < 24:
+            out.append(value)
+        elif value >= 0:
             _head(0, value, out)
         else:
             _head(1, -1 - value, out)
     elif kind is bytes:
-        _head(2, len(value), out)
+        size = len(value)
+        if size < 24:
+            out.append(0x40 | size)
+        else:
+            _head(2, size, out)
         out += value
     elif kind is list or kind is tuple:
-        _head(4, len(value), out)
+        size = len(value)
+        if size < 24:
+            out.append(0x80 | size)
+        else:
+            _head(4, size, out)
         for element in value:
             _encode_value(element, out)
     elif kind is str:

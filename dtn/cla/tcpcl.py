@@ -17,6 +17,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
+import sys
 
 import trio
 
@@ -208,6 +210,8 @@ class TcpclLink:
     def _after_machine(self) -> None:
         """Flush the machine's bytes to the writer and act on its events."""
         session = self.session
+        if not session.has_output:
+            return  # e.g. a chunk of segment data: nothing to send, no event, no earlier deadline
         self._queue(session.data_to_send())
         for event in session.events():
             if isinstance(event, TransferReceived):
@@ -339,24 +343,71 @@ class TcpclLink:
     # ------------------------------------------------------------------------------------------- tasks
     async def _reader(self) -> None:
         try:
-            while not self._ended:
-                if self._out_bytes > HIGH_WATER_BYTES:
-                    await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
-                try:
-                    data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    self.down_reason = self.down_reason or f"connection lost: {exc}"
-                    data = b""
-                self._feed(data)
-                if not data:
-                    break
+            if _DIRECT_IO and type(self._stream) is trio.SocketStream:
+                await self._read_socket(self._stream.socket)
+            else:
+                await self._read_stream()
             if self._error:
                 await self._linger()
         finally:
             self._eof.set()
 
+    async def _read_stream(self) -> None:
+        """Any stream (TLS, in-memory): received chunks go to `Session.receive_data`."""
+        while not self._ended:
+            if self._out_bytes > HIGH_WATER_BYTES:
+                await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
+            try:
+                data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self.down_reason = self.down_reason or f"connection lost: {exc}"
+                data = b""
+            self._feed(data)
+            if not data:
+                return
+
+    async def _read_socket(self, sock) -> None:
+        """Plain TCP: read straight into the machine's buffer (`Session.get_buffer`), so a large transfer's
+        data is written once, by the kernel, into the buffer the node receives.
+
+        The non-blocking socket is read with `os.readv` and waited on with `trio.lowlevel.wait_readable`:
+        trio's socket methods add a scheduler pass after every call, even one that just waited; here a read
+        that had to wait costs one pass and one that did not costs one checkpoint (so a busy peer cannot
+        starve the other tasks)."""
+        session = self.session
+        readv = os.readv
+        while not self._ended:
+            if self._out_bytes > HIGH_WATER_BYTES:
+                await self._wait_for_space()
+            buffer = session.get_buffer(RECEIVE_SIZE_BYTES)
+            waited = False
+            try:
+                while True:
+                    try:
+                        size = readv(sock.fileno(), (buffer,))
+                        break
+                    except BlockingIOError:
+                        await trio.lowlevel.wait_readable(sock)
+                        waited = True
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self.down_reason = self.down_reason or f"connection lost: {exc}"
+                size = 0
+            del buffer  # a view of the machine's memory: never kept past buffer_updated()
+            try:
+                session.buffer_updated(size, now_s=trio.current_time())
+            except RemoteProtocolError as exc:
+                self._error = True
+                self.down_reason = f"protocol error: {exc} ({_name_of(exc.reason_code)})"
+                log.info("TCPCL %s: %s", self._name(), self.down_reason)
+            self._after_machine()
+            if not size:
+                return
+            if not waited:
+                await trio.lowlevel.checkpoint()
+
     async def _writer(self) -> None:
         stream = self._stream
+        sock = stream.socket if _DIRECT_IO and type(stream) is trio.SocketStream else None
         try:
             while True:
                 while not self._out:
@@ -364,14 +415,20 @@ class TcpclLink:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
+                waited = False
                 for data in _coalesce(chunks):
-                    if type(data) is tuple:
+                    if sock is not None:
+                        size, waited_now = await _write_socket(sock, data)
+                        waited = waited or waited_now
+                    elif type(data) is tuple:
                         size = await _send_message_parts(stream, data)
                     else:
                         await stream.send_all(data)
                         size = len(data)
                     self._out_bytes -= size
                     self._space_lot.unpark_all()
+                if sock is not None and not waited:
+                    await trio.lowlevel.checkpoint()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.down_reason = self.down_reason or f"connection lost: {exc}"
             self.session.receive_data(b"")
@@ -408,8 +465,13 @@ class TcpclLink:
     async def _deliver(self, event: TransferReceived) -> None:
         """Hand one bundle to the node; acknowledge it only once `on_bundle` returned (it is durable)."""
         tid = event.transfer_id
+        data = event.data
+        # A large transfer arrives in a bytearray the machine can reuse for a later one once the node kept no
+        # reference to it (CPython reference counts tell exactly; a consumer that kept it, or a view of it,
+        # raised the count). Without reference counts (PyPy) buffers are simply not reused.
+        refs = _getrefcount(data) if type(data) is bytearray else -1
         try:
-            await self._on_bundle(event.data, self)
+            await self._on_bundle(data, self)
         except StoreError as exc:
             log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NO_RESOURCES, now_s=trio.current_time()))
@@ -418,6 +480,8 @@ class TcpclLink:
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
         else:
             self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
+        if refs >= 0 and _getrefcount(data) == refs:
+            self.session.recycle_buffer(data)
         self._after_machine()
 
     async def _run(self) -> None:
@@ -450,6 +514,7 @@ class TcpclLink:
 
 
 COALESCE_MAX_BYTES = 64 * 1024
+_getrefcount = getattr(sys, "getrefcount", lambda obj: -2)  # never equal to the count before: no reuse
 
 
 def _coalesce(chunks: list) -> list:
@@ -469,6 +534,40 @@ def _coalesce(chunks: list) -> list:
     if small:
         out.append(b"".join(small))
     return out
+
+
+_DIRECT_IO = hasattr(os, "readv") and hasattr(os, "writev")
+
+
+async def _write_socket(sock, data: bytes | tuple[bytes, memoryview]) -> tuple[int, bool]:
+    """Write all of `data` (bytes, or one message as (header, data view)) to a non-blocking socket with
+    `os.writev`: the message goes out in one system call when the socket has room (so Nagle never splits it)
+    and the data is never copied. Returns (bytes written, whether it had to wait for room)."""
+    views = [memoryview(part) for part in data] if type(data) is tuple else [memoryview(data)]
+    size = sum(map(len, views))
+    waited = False
+    writev = os.writev
+    try:
+        while views:
+            try:
+                sent = writev(sock.fileno(), views)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                waited = True
+                continue
+            while sent:
+                first = len(views[0])
+                if sent >= first:
+                    sent -= first
+                    views.pop(0)
+                else:
+                    views[0] = views[0][sent:]
+                    sent = 0
+            while views and not len(views[0]):
+                views.pop(0)
+    except OSError as exc:
+        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
+    return size, waited
 
 
 async def _send_message_parts(stream: trio.abc.Stream, parts: tuple[bytes, memoryview]) -> int:

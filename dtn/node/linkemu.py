@@ -248,7 +248,7 @@ async def _abort(stream: trio.abc.Stream) -> None:
 
 
 class _Direction:
-    """Chunks in flight one way, each readable from its delivery time (plan seconds)."""
+    """Chunks in flight one way, each readable from its delivery time (on Trio's clock)."""
 
     __slots__ = ("timing", "queue", "eof", "waiter", "record", "field")
 
@@ -289,7 +289,10 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
             return
         chunk = bytes(data)
         out = self._out
-        out.queue.append((out.timing.delivered_at(self._emulator.plan_now_s(), len(chunk)), chunk))
+        now_s = self._emulator.plan_now_s()
+        # Queue with the delivery time on Trio's clock: comparing Trio times avoids re-deriving plan time
+        # (Unix-second magnitudes) on every wake-up.
+        out.queue.append((trio.current_time() + (out.timing.delivered_at(now_s, len(chunk)) - now_s), chunk))
         setattr(out.record, out.field, getattr(out.record, out.field) + len(chunk))
         out.wake()
 
@@ -309,16 +312,16 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
                 raise trio.ClosedResourceError("stream closed")
             if self._link_gone():
                 return b""  # the link vanished: what was in flight is lost with it
-            now_s = self._emulator.plan_now_s()
+            now = trio.current_time()
             if incoming.queue:
-                deliver_s, chunk = incoming.queue[0]
-                if deliver_s <= now_s:
+                deliver_at, chunk = incoming.queue[0]
+                if deliver_at <= now:
                     if max_bytes is not None and len(chunk) > max_bytes:
-                        incoming.queue[0] = (deliver_s, chunk[max_bytes:])
+                        incoming.queue[0] = (deliver_at, chunk[max_bytes:])
                         return chunk[:max_bytes]
                     incoming.queue.popleft()
                     return chunk
-                deadline = min(self._end_deadline, self._emulator.clock_deadline(deliver_s))
+                deadline = min(self._end_deadline, deliver_at)
             elif incoming.eof:
                 return b""
             else:

@@ -114,6 +114,10 @@ class Node:
     - `plan`: a ContactPlan (default: loaded from `[plan]`).
     - `event_sink`: a callable receiving every event record (in addition to `[log] events`).
     - `threaded_store`: run store calls in a worker thread (a process does; virtual time must not).
+
+    Test hook: `forward_hook`, default None; when set, `forward_hook(store_key, data) -> data` is given every
+    encoded bundle right before it goes to the CLA, and what it returns is sent instead (tests use it to play
+    a relay that tampers with bundles in transit; docs/node.md "Security").
     """
 
     def __init__(
@@ -166,6 +170,7 @@ class Node:
         self.ready: dict[str, Any] = {}
         self.metrics: Any = None
         self._sessions = SessionFactory(self)
+        self.forward_hook: Callable[[str, bytes], bytes] | None = None  # test hook (class docstring)
         # The archive service (docs/archive.md), started when `[archive]` is configured; `archive_db` an open
         # dtn.archive.ArchiveDB to use (the digital twin keeps one per node across restarts).
         self.archive: Any = None
@@ -638,6 +643,10 @@ class Node:
                 return
             data = bp.encode(bundle)
             info = bp.info(bundle)
+        elif self.is_local(info.destination) and bundle.blocks_of(12):  # a BCB (block type 12) and no keys at all:
+            # RFC 9172 §5.1.1 forbids delivering ciphertext; discard as a failed security operation (15).
+            await self._delete_unstored(info, len(data), 15, detail="BCB at its destination, no [security] table")
+            return
         problems = bp.reception_problems(bundle)
         if problems:
             await self._delete_unstored(info, len(data), BLOCK_UNINTELLIGIBLE, detail="; ".join(problems))
@@ -1076,6 +1085,8 @@ class Node:
                 log.warning("bundle %s cannot be forwarded: %s", entry.key, exc)
                 await self._delete_stored(entry, BLOCK_UNINTELLIGIBLE)
                 continue
+            if self.forward_hook is not None:
+                data = self.forward_hook(entry.key, data)
             contact = self.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
                 started = state.contact_started_s if state.contact_started_s is not None else now

@@ -41,6 +41,7 @@ class SimulationOptions:
     fragment: bool = True
     progress: bool = False
     progress_callback: Callable[[float, float], None] | None = None
+    archive: Any = None  # a dtn.archive.workload.ArchiveWorkload: run the archive service and its workload
 
 
 @dataclass
@@ -97,6 +98,11 @@ class DigitalTwin:
         self._nursery: trio.Nursery | None = None
         self.clock: TrioClock | None = None
         self.emulator: LinkEmulator | None = None
+        self.archive = None  # the archive workload driver (docs/archive.md), when options.archive is set
+        if options.archive is not None:
+            from dtn.node.archive import ArchiveTwinDriver
+
+            self.archive = ArchiveTwinDriver(self, options.archive)
 
     # -- plumbing ------------------------------------------------------------------------------------------------
     def plan_now_s(self) -> float:
@@ -114,6 +120,7 @@ class DigitalTwin:
             endpoints=tuple(sorted(self.endpoints.get(number, ()))),
             neighbours={p: NeighbourConfig(node=p, address=None) for p in sorted(self.neighbours.get(number, ()))},
             routing=routing,
+            archive=self.archive.config_for(number) if self.archive else None,
         )
 
     def _store(self, number: int) -> BundleStore:
@@ -163,6 +170,7 @@ class DigitalTwin:
                     dialer=self._dialer(number),
                     plan=self.plan,
                     event_sink=self._sink,
+                    archive_db=self.archive.db_for(number) if self.archive else None,
                 )
                 self.nodes[number] = node
                 await nursery.start(node.run)
@@ -256,6 +264,8 @@ class DigitalTwin:
                 if fault.kind == "kill_node":
                     nursery.start_soon(self._kill_and_restart, fault.node, fault.at_s, fault.restart_after_s)
             nursery.start_soon(self._traffic)
+            if self.archive is not None:
+                nursery.start_soon(self.archive.run)
             if self.options.progress_callback:
                 nursery.start_soon(self._progress)
             await self._sleep_until_plan(self.end_s)
@@ -289,6 +299,12 @@ class DigitalTwin:
         _write_jsonl(self.out_dir / "events.jsonl", self.events)
         _write_jsonl(self.out_dir / "sends.jsonl", self.sends)
         _write_jsonl(self.out_dir / "links.jsonl", links)
+        if self.archive is not None:
+            from dtn.archive.workload import summarize
+
+            _write_jsonl(self.out_dir / "archive.jsonl", self.archive.finish())
+            meta["archive"] = {"mode": self.options.archive.mode, "acks": self.archive.acks(),
+                               **summarize([r for r in self.archive.records if r["kind"] == "get"])}
         (self.out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
         return SimulationRun(self.out_dir, self.events, self.sends, links, meta)
 

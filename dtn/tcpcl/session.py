@@ -13,9 +13,18 @@ state is in `SENDABLE`. A peer violation that ends the session raises `RemotePro
 connection); the bytes to flush before closing are in `data_to_send()`. Lesser violations are answered on the
 wire (MSG_REJECT, XFER_REFUSE) and the session goes on. Our own misuse raises `LocalProtocolError`.
 
+Received bytes come in one of two ways: `receive_data(chunk)` (any bytes-like, any chunking), or the
+buffer protocol (like asyncio's `BufferedProtocol`) that lets the adapter receive straight into the machine's
+memory, so the data of a large transfer is written once, by the kernel, where the node will read it:
+
+    buf = session.get_buffer(256 * 1024)        # writable memoryview
+    n = sock.recv_into(buf)                     # fill a prefix of it
+    session.buffer_updated(n, now_s=t)          # 0 means the peer closed the connection
+
 Memory is bounded by the configuration: segment data streams into the transfer buffer (never re-buffered),
 a partial message header is at most `max_extension_items_bytes` + 65 KiB, and received transfer bytes held
-at once are capped by `max_buffered_bytes`.
+at once are capped by `max_buffered_bytes` (a transfer of at least `PREALLOCATE_MIN_BYTES` that declares its
+length gets a buffer of that length at its first segment, counted against the same limit).
 """
 
 from __future__ import annotations
@@ -125,6 +134,13 @@ _START = int(XferSegmentFlag.START)  # plain ints on the per-segment path: IntFl
 _END = int(XferSegmentFlag.END)
 _SESS_INIT_FIXED_LENGTH = 1 + _SESS_INIT_FIXED.size
 
+PREALLOCATE_MIN_BYTES = 64 * 1024
+"""An incoming transfer that declares (Transfer Length extension, RFC 9174 §5.2.5.1) at least this many bytes
+is received into one buffer of exactly that size, delivered as a `bytearray` (no join at the end). Smaller
+transfers are delivered as `bytes`."""
+SPARE_BUFFERS_MAX_BYTES = 16 * 1024 * 1024
+"""At most this many bytes of delivered transfer buffers handed back with `recycle_buffer` are kept for reuse."""
+
 
 def parse_extension_items(raw: bytes) -> tuple[ExtensionItem, ...] | None:
     """Extension items, RFC 9174 §4.8 / §5.2.5; None when the list does not parse exactly."""
@@ -173,6 +189,9 @@ class Session:
         self._events: list[ev.Event] = []
         self._outbox: list[bytes] = []
         self._buf = bytearray()
+        self._scratch = bytearray()  # reused by get_buffer() outside transfer data
+        self._lent: memoryview | None = None  # the buffer handed out by get_buffer(), until buffer_updated()
+        self._lent_direct = False  # it is a view into the incoming transfer's buffer
         self._can_tls = config.can_tls
         self._contact_sent = False
         self._refuse_after_contact: int | None = None
@@ -198,6 +217,8 @@ class Session:
         self._in_tid: int | None = None
         self._in_refused = False
         self._in_parts: list[bytes] = []  # the transfer's data, kept as received (joined once at END)
+        self._in_buffer: bytearray | None = None  # or, for a large declared transfer, written in place
+        self._spares: list[bytearray] = []  # delivered buffers the node is done with (recycle_buffer)
         self._in_bytes = 0
         self._in_items: tuple[ExtensionItem, ...] = ()
         self._in_declared_bytes: int | None = None
@@ -231,6 +252,13 @@ class Session:
     def sending(self) -> bool:
         """True while an outgoing transfer still has segments to send (a new one must wait)."""
         return self._sending_tid is not None
+
+    @property
+    def has_output(self) -> bool:
+        """True when `events()` or `data_to_send()` has something. When False, `timer_deadline_s()` has not
+        moved earlier either (deadlines only move earlier together with an event or bytes to send), so an
+        adapter may skip all three."""
+        return bool(self._events or self._outbox)
 
     def events(self) -> list[ev.Event]:
         """Events since the last call, in wire order."""
@@ -456,7 +484,7 @@ class Session:
 
     # ------------------------------------------------------------------------------------------- receiving
     def receive_data(self, data: bytes, now_s: float | None = None) -> None:
-        """Feed received bytes (any chunking); b"" means the peer closed the connection."""
+        """Feed received bytes (any bytes-like, any chunking); b"" means the peer closed the connection."""
         self._tick(now_s)
         if self.role is Role.ACTIVE and not self._contact_sent:
             raise LocalProtocolError("the active entity must send its contact header before receiving")
@@ -465,6 +493,78 @@ class Session:
         if not data:
             self._on_eof()
             return
+        self._receive(data)
+
+    def get_buffer(self, size_hint_bytes: int) -> memoryview:
+        """A writable buffer for the next received bytes: fill a prefix of it (e.g. `socket.recv_into`), then
+        call `buffer_updated(nbytes)` before calling anything else that receives.
+
+        Inside the data of a large transfer this is a view into the transfer's own buffer (at most the rest
+        of the segment), so those bytes are never copied again; otherwise it is a reused scratch buffer whose
+        bytes the machine copies as it needs them. Either way at most `size_hint_bytes` (at least 1) long.
+        """
+        if self.role is Role.ACTIVE and not self._contact_sent:
+            raise LocalProtocolError("the active entity must send its contact header before receiving")
+        remaining = self._seg_remaining
+        if remaining and self._seg_accept and self._in_buffer is not None and self._state is not State.CLOSED:
+            start = self._in_bytes
+            self._lent = memoryview(self._in_buffer)[start : start + min(remaining, max(1, size_hint_bytes))]
+            self._lent_direct = True
+            return self._lent
+        size = max(1, int(size_hint_bytes))
+        if len(self._scratch) != size:
+            self._scratch = bytearray(size)
+        self._lent = memoryview(self._scratch)
+        self._lent_direct = False
+        return self._lent
+
+    def buffer_updated(self, nbytes: int, now_s: float | None = None) -> None:
+        """`nbytes` were written at the start of the buffer from `get_buffer`; 0 means the peer closed the
+        connection (like `receive_data(b"")`)."""
+        lent, self._lent = self._lent, None
+        if lent is None:
+            raise LocalProtocolError("buffer_updated() without a buffer from get_buffer()")
+        if not isinstance(nbytes, int) or not 0 <= nbytes <= len(lent):
+            raise LocalProtocolError(f"buffer_updated({nbytes!r}) outside 0..{len(lent)}")
+        self._tick(now_s)
+        if self._state is State.CLOSED:
+            return
+        if nbytes == 0:
+            self._on_eof()
+            return
+        if not self._lent_direct:
+            self._receive(lent[:nbytes])
+            return
+        # The bytes are segment data written in place (get_buffer bounded them by the segment). The transfer
+        # may have been refused meanwhile (refuse_transfer): then they are skipped like any refused data.
+        if self._seg_accept and lent.obj is self._in_buffer:
+            self._in_bytes += nbytes
+        self._seg_remaining -= nbytes
+        if self._seg_remaining == 0:
+            self._finish_segment()
+
+    def recycle_buffer(self, buffer: bytearray) -> None:
+        """The node is done with a delivered transfer's `bytearray` and nothing refers to it any more: a later
+        transfer may be received into it (fresh memory costs a page fault per 4 KiB, a third of the time spent
+        on a large transfer). Keeps at most two, of `SPARE_BUFFERS_MAX_BYTES` in all; others are dropped."""
+        if type(buffer) is not bytearray or len(buffer) < PREALLOCATE_MIN_BYTES or self._state is State.CLOSED:
+            return
+        if len(self._spares) < 2 and sum(map(len, self._spares)) + len(buffer) <= SPARE_BUFFERS_MAX_BYTES:
+            if all(spare is not buffer for spare in self._spares) and buffer is not self._in_buffer:
+                self._spares.append(buffer)
+
+    def _new_buffer(self, size: int) -> bytearray:
+        """A buffer of `size` bytes for an incoming transfer: a recycled one when one is big enough and not
+        more than twice as big (shrinking it then keeps its memory), else a fresh one."""
+        for i, spare in enumerate(self._spares):
+            if size <= len(spare) < 2 * size:
+                del self._spares[i]
+                if len(spare) > size:
+                    del spare[size:]
+                return spare  # old bytes are overwritten: a transfer is delivered only once fully received
+        return bytearray(size)
+
+    def _receive(self, data) -> None:
         if self._state is State.TLS:
             self._buf += data
             return
@@ -486,9 +586,12 @@ class Session:
             if remaining is not None:
                 take = min(remaining, n - pos)
                 if self._seg_accept:
+                    buffer = self._in_buffer
+                    if buffer is not None:
+                        buffer[self._in_bytes : self._in_bytes + take] = view[pos : pos + take]
                     # Large slices of an immutable received chunk are kept as views (joined once at END);
                     # small ones are copied, so a view never pins more than twice the data it holds.
-                    if take * 2 >= n and type(view.obj) is bytes:
+                    elif take * 2 >= n and type(view.obj) is bytes:
                         self._in_parts.append(view[pos : pos + take])
                     else:
                         self._in_parts.append(bytes(view[pos : pos + take]))
@@ -695,6 +798,7 @@ class Session:
             self._in_tid = tid
             self._in_refused = False
             self._in_parts = []
+            self._in_buffer = None
             self._in_bytes = 0
             self._in_declared_bytes = None
             if self._state is State.ENDING:
@@ -718,6 +822,12 @@ class Session:
             if self._in_declared_bytes is not None and self._in_declared_bytes > self.config.transfer_mru_bytes:
                 self._refuse_incoming(XferRefuseReason.NO_RESOURCES)
                 return
+            declared = self._in_declared_bytes
+            if (
+                declared is not None and declared >= PREALLOCATE_MIN_BYTES
+                and self._pending_bytes + declared <= self.config.max_buffered_bytes
+            ):
+                self._in_buffer = self._new_buffer(declared)
         else:
             if tid != self._in_tid:
                 self._reject(MsgRejectReason.MESSAGE_UNEXPECTED, MessageType.XFER_SEGMENT)
@@ -753,9 +863,13 @@ class Session:
             self._refuse_incoming(XferRefuseReason.NOT_ACCEPTABLE)
             self._in_tid = None
             return
-        parts = self._in_parts
-        data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+        if self._in_buffer is not None:
+            data = self._in_buffer  # filled exactly: received == declared == its length
+        else:
+            parts = self._in_parts
+            data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
         self._in_parts = []
+        self._in_buffer = None
         self._in_bytes = 0
         self._in_tid = None
         self._pending[tid] = _Pending(received, flags)
@@ -880,6 +994,7 @@ class Session:
         tid = self._in_tid
         self._in_refused = True
         self._in_parts = []
+        self._in_buffer = None
         self._in_bytes = 0
         self._seg_accept = False
         self._queue(XferRefuse(tid, reason))
@@ -919,6 +1034,8 @@ class Session:
         self._state = State.CLOSED
         self._seg_remaining = None
         self._in_parts = []
+        self._in_buffer = None
+        self._spares = []
         self._in_bytes = 0
         self._buf = bytearray()
         self._events.append(ev.SessionEnded(reason, clean))
