@@ -150,12 +150,7 @@ def check_security_blocks(bundle: Bundle) -> list[str]:
     return _block_problems(bundle, bcbs, encrypted, bibs)
 
 
-def _block_problems(
-    bundle: Bundle,
-    bcbs: list[tuple[CanonicalBlock, AbstractSecurityBlock]],
-    encrypted: set[int],
-    bibs: list[tuple[CanonicalBlock, AbstractSecurityBlock]],
-) -> list[str]:
+def _block_problems(bundle: Bundle, bcbs: SecurityBlocks, encrypted: set[int], bibs: SecurityBlocks) -> list[str]:
     """`check_security_blocks` on security blocks already read."""
     problems: list[str] = []
     numbers = {b.number for b in bundle.blocks} | {PRIMARY_BLOCK_NUMBER}
@@ -198,9 +193,11 @@ def _block_problems(
     return problems
 
 
-def check_received(
-    bundle: Bundle,
-) -> tuple[list[tuple[CanonicalBlock, AbstractSecurityBlock]], set[int], list[tuple[CanonicalBlock, AbstractSecurityBlock]]]:
+SecurityBlocks = list[tuple[CanonicalBlock, AbstractSecurityBlock]]
+"""Security blocks with their decoded ASBs, as `read_bcbs` and `read_bibs` return them."""
+
+
+def check_received(bundle: Bundle) -> tuple[SecurityBlocks, set[int], SecurityBlocks]:
     """Unreadable security blocks raise reason 8 (block unintelligible); rule violations reason 16.
 
     Returns what it read, `(bcbs, encrypted_targets, bibs)` as `read_bcbs`, `encrypted_targets` and

@@ -23,7 +23,7 @@ import trio.testing
 
 from contact_plans.model import ContactPlan
 from dtn.node.clock import TrioClock
-from dtn.node.config import NeighbourConfig, NodeConfig, RoutingConfig
+from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
 from dtn.node.linkemu import LinkEmulator
 from dtn.node.node import Node
 from dtn.store import BundleStore, MemoryStore, open_store
@@ -120,6 +120,7 @@ class DigitalTwin:
             endpoints=tuple(sorted(self.endpoints.get(number, ()))),
             neighbours={p: NeighbourConfig(node=p, address=None) for p in sorted(self.neighbours.get(number, ()))},
             routing=routing,
+            bundles=BundleDefaults(crc_type=2),  # CRC-32C (hardware): the same protection, cheaper per hop
             archive=self.archive.config_for(number) if self.archive else None,
         )
 

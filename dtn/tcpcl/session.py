@@ -23,8 +23,8 @@ memory, so the data of a large transfer is written once, by the kernel, where th
 
 Memory is bounded by the configuration: segment data streams into the transfer buffer (never re-buffered),
 a partial message header is at most `max_extension_items_bytes` + 65 KiB, and received transfer bytes held
-at once are capped by `max_buffered_bytes` (a transfer of at least `PREALLOCATE_MIN_BYTES` that declares its
-length gets a buffer of that length at its first segment, counted against the same limit).
+at once are capped by `max_buffered_bytes` (a transfer of at least `config.preallocate_min_bytes` that declares
+its length gets a buffer of that length at its first segment, counted against the same limit).
 """
 
 from __future__ import annotations
@@ -134,10 +134,6 @@ _START = int(XferSegmentFlag.START)  # plain ints on the per-segment path: IntFl
 _END = int(XferSegmentFlag.END)
 _SESS_INIT_FIXED_LENGTH = 1 + _SESS_INIT_FIXED.size
 
-PREALLOCATE_MIN_BYTES = 64 * 1024
-"""An incoming transfer that declares (Transfer Length extension, RFC 9174 §5.2.5.1) at least this many bytes
-is received into one buffer of exactly that size, delivered as a `bytearray` (no join at the end). Smaller
-transfers are delivered as `bytes`."""
 SPARE_BUFFERS_MAX_BYTES = 16 * 1024 * 1024
 """At most this many bytes of delivered transfer buffers handed back with `recycle_buffer` are kept for reuse."""
 
@@ -547,7 +543,7 @@ class Session:
         """The node is done with a delivered transfer's `bytearray` and nothing refers to it any more: a later
         transfer may be received into it (fresh memory costs a page fault per 4 KiB, a third of the time spent
         on a large transfer). Keeps at most two, of `SPARE_BUFFERS_MAX_BYTES` in all; others are dropped."""
-        if type(buffer) is not bytearray or len(buffer) < PREALLOCATE_MIN_BYTES or self._state is State.CLOSED:
+        if type(buffer) is not bytearray or not buffer or self._state is State.CLOSED:
             return
         if len(self._spares) < 2 and sum(map(len, self._spares)) + len(buffer) <= SPARE_BUFFERS_MAX_BYTES:
             if all(spare is not buffer for spare in self._spares) and buffer is not self._in_buffer:
@@ -824,7 +820,7 @@ class Session:
                 return
             declared = self._in_declared_bytes
             if (
-                declared is not None and declared >= PREALLOCATE_MIN_BYTES
+                declared is not None and declared >= self.config.preallocate_min_bytes
                 and self._pending_bytes + declared <= self.config.max_buffered_bytes
             ):
                 self._in_buffer = self._new_buffer(declared)

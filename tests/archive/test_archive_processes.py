@@ -99,3 +99,22 @@ def test_cli_put_get_ls_rm(chain, tmp_path):
     assert r.returncode == 2 and "no archived object named" in r.stderr and "Traceback" not in r.stderr
     r = _dtn("archive", "put", str(src), "--node", chain.sock(1), "--name", "bad\x01name")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_agent_refuses_bad_archive_requests(chain):
+    from dtn.client import NodeError
+
+    chain.start(1, 2, 3)
+    with SyncClient(chain.sock(1)) as node:
+        for op, fields, code in [
+            ("archive_put", {"payload": b"x"}, "bad_request"),  # no name
+            ("archive_put", {"payload": b"x", "name": "a", "wait": "later"}, "bad_request"),
+            ("archive_put", {"payload": b"x", "name": "a", "metadata": {"k": 1}}, "bad_request"),
+            ("archive_put", {"payload": b"x", "name": "a", "replicas": 99}, "bad_request"),
+            ("archive_get", {"name": "nothing"}, "refused"),
+            ("archive_lost", {"node": 0}, "bad_request"),
+        ]:
+            with pytest.raises(NodeError) as info:
+                node.request(op, **fields)
+            assert info.value.code == code, (op, fields, info.value)
+        assert node.archive_status()["endpoint"] == "ipn:1.64"
