@@ -29,18 +29,31 @@ def register(subparsers) -> None:
 
 def story(report, scenario: str, workload) -> str:
     """One line saying what happened."""
+    from dtn.twin.report import _fmt_s, percentile
+
     names = {int(k): v for k, v in report.meta.get("nodes", {}).items()}
     outages = [f for f in workload.faults if f.kind == "node_down"]
+    losses = [f for f in workload.faults if f.kind == "kill_node" and f.restart_after_s is None]
     delivered = [b for b in report.bundles if b.delivered_s is not None]
     users = sorted({names.get(b.dst, str(b.dst)) for b in delivered})
-    text = f"{report.sent} products sent, {len(delivered)} delivered to {len(users)} user stations"
+    latency = percentile([b.latency_s for b in delivered], 0.5)
+    text = (f"{len(delivered)} of {report.sent} products reached {len(users)} user stations"
+            f"{f' (p50 {_fmt_s(latency)})' if latency is not None else ''}")
+    archive = report.meta.get("archive")
     if outages:
         start_s = min(f.from_s for f in outages)
         end_s = max(f.to_s for f in outages)
-        down = ", ".join(sorted({names.get(f.node, str(f.node)) for f in outages}))
-        during = sum(1 for b in delivered if start_s <= b.delivered_s < end_s)
-        text += (f"; {down} were down from {start_s / 3600:.0f} h to {end_s / 3600:.0f} h and {during} products "
-                 f"reached users from orbit during the outage")
+        down = " and ".join(sorted({names.get(f.node, str(f.node)) for f in outages}))
+        text += f"; {down} were down from {start_s / 3600:g} h to {end_s / 3600:g} h"
+        if losses:
+            text += f" and {len(losses)} satellites were lost"
+    if archive:
+        acks = archive.get("acks") or []
+        held = sum(1 for a in acks if a.get("all_replicas_s") is not None)
+        text += (f"; the {len(acks)} products backed up in orbit ({held} on all replicas) were retrieved "
+                 f"{archive.get('answered', 0)} of {archive.get('requests', 0)} times during the outage")
+        if archive.get("p95_s") is not None:
+            text += f" (p95 {_fmt_s(archive['p95_s'])})"
     text += f"; {report.lost} lost."
     return text
 
@@ -65,7 +78,13 @@ def run(args) -> int:
     with console.status("computing the contact plan from orbits"):
         plan = build_plan(args.scenario, duration_s=duration_s)
     console.print(f"contact plan: {len(plan.nodes)} nodes, {len(plan.contacts)} contacts (generated from TLEs)")
-    workload = default_workload(plan, args.scenario, duration_s, bundles)
+    archive = None
+    if args.scenario == "milsca" and not args.processes:
+        from dtn.twin.defaults import milsca_demo
+
+        workload, archive = milsca_demo(plan, duration_s, bundles, seed=args.seed)
+    else:
+        workload = default_workload(plan, args.scenario, duration_s, bundles)
     progress, update = progress_bar("replaying" if args.processes else "simulating")
     with progress:
         if args.processes:
@@ -76,11 +95,13 @@ def run(args) -> int:
         else:
             from dtn.node.simulate import SimulationOptions, simulate
 
-            simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed,
+            simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive,
                                                               progress_callback=update))
     report = load_report(out)
     render_report(report, console)
     page = write_html(report, out, write_plots(report, out))
     console.print(f"plots and report page: {page} ({time.monotonic() - started:.0f} s)")
     console.print(f"[bold]{story(report, args.scenario, workload)}[/]")
-    return 0 if report.lost == 0 else 1
+    archive = report.meta.get("archive")
+    unanswered = archive["requests"] - archive["answered"] if archive else 0
+    return 0 if report.lost == 0 and unanswered == 0 else 1

@@ -66,3 +66,33 @@ def default_workload(plan: ContactPlan, scenario: str | None, duration_s: float,
         traffic, faults = generic_tables(plan, duration_s, bundles)
     flows, seed = parse_traffic(traffic, plan, source=f"default traffic of {scenario or 'plan'}")
     return Workload(flows=flows, faults=parse_faults(faults, plan, source="default faults"), seed=seed)
+
+
+def milsca_demo(plan: ContactPlan, duration_s: float, bundles: int, *, satellite_losses: int = 2, seed: int = 1):
+    """The demo: the milsca default traffic and outage, plus the orbital archive. Fucino backs up its products
+    (objects of 500 kB, three replicas on distinct orbital planes) in the first hour; during the outage of
+    Fucino and Matera, `satellite_losses` satellites are lost for good, and the user stations ask for every
+    product every two hours. Returns (Workload, ArchiveWorkload) for `SimulationOptions(archive=...)`."""
+    import random
+
+    from dtn.archive.workload import ArchiveWorkload
+    from dtn.twin.workload import Fault
+
+    workload = default_workload(plan, "milsca", duration_s, bundles)
+    outage = [f for f in workload.faults if f.kind == "node_down"]
+    outage_from_s = min(f.from_s for f in outage)
+    outage_to_s = max(f.to_s for f in outage)
+    rng = random.Random(seed)
+    satellites = sorted(n.number for n in plan.nodes if "plane" in (n.metadata or {}))
+    for sat in sorted(rng.sample(satellites, min(satellite_losses, len(satellites)))):
+        workload.faults.append(Fault(kind="kill_node", node=sat, at_s=outage_from_s + rng.uniform(0, 1800.0)))
+    fucino = plan.node_by_name("Fucino").number
+    users = tuple(plan.node_by_name(name).number for name in MILSCA_USERS)
+    objects = max(1, min(10, bundles // 40))
+    puts = tuple((600.0 + 120.0 * i, f"fucino/eo-product-{i:02d}", 500_000) for i in range(objects))
+    gets, t = [], outage_from_s + 1800.0
+    while t < min(outage_to_s, duration_s):
+        gets.append(t)
+        t += 2 * HOUR_S
+    archive = ArchiveWorkload(origin=fucino, users=users, puts=puts, gets_at_s=tuple(gets), seed=seed)
+    return workload, archive

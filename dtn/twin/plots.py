@@ -116,7 +116,9 @@ def write_html(report: Report, out_dir: pathlib.Path, plots: dict[str, pathlib.P
     """index.html with the summary, per-reason deletions, per-bundle fates and the plots inlined."""
     s = report.summary()
     names = {int(k): v for k, v in report.meta.get("nodes", {}).items()}
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in s.items())
+    archive = {f"archive {k}": v for k, v in (report.meta.get("archive") or {}).items() if k != "acks"}
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+                   for k, v in {**s, **archive}.items())
     imgs = "".join(
         f'<h2>{html.escape(name)}</h2><img alt="{html.escape(name)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}">'

@@ -62,6 +62,23 @@ def render_report(report: Report, console: Console | None = None, *, top_links: 
                     _bytes(r.get("bytes_ba", 0)), _bytes(r.get("capacity_ba_bytes", 0)),
                 )
             console.print(lt)
+    archive = report.meta.get("archive")
+    if archive:
+        a = Table(title=f"orbital archive ({archive.get('mode', 'archive')})", show_header=False)
+        a.add_column("what")
+        a.add_column("value", justify="right")
+        acks = archive.get("acks") or []
+        firsts = [x["first_replica_s"] - x["put_s"] for x in acks if x.get("first_replica_s") is not None]
+        alls = [x["all_replicas_s"] - x["put_s"] for x in acks if x.get("all_replicas_s") is not None]
+        a.add_row("objects put", str(len(acks)))
+        a.add_row("first replica held after (max)", _fmt_s(max(firsts)) if firsts else "-")
+        a.add_row("all replicas held after (max)", f"{_fmt_s(max(alls))} ({len(alls)} objects)" if alls else "-")
+        a.add_row("GET requests / answered", f"{archive.get('requests', 0)} / {archive.get('answered', 0)}")
+        for key, label in (("within_1h", "answered within 1 h"), ("within_6h", "answered within 6 h")):
+            if archive.get(key) is not None:
+                a.add_row(label, f"{archive[key]:.1%}")
+        a.add_row("retrieval latency p50 / p95", f"{_fmt_s(archive.get('p50_s'))} / {_fmt_s(archive.get('p95_s'))}")
+        console.print(a)
     console.print(report.one_line())
 
 
