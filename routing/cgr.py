@@ -319,6 +319,16 @@ class Router:
         self._live(cid, False)
         self._invalidate_using({cid})
 
+    def restore_contact(self, contact: Contact) -> None:
+        """A contact marked failed works again (e.g. the session came back within the same contact): routing
+        uses it again. A contact that was not marked failed is left as it is."""
+        cid = self._id(contact)
+        if cid not in self._failed:
+            return
+        self._failed.discard(cid)
+        self._live(cid, True)
+        self._invalidate_improvable([contact])
+
     # -- volume booking ---------------------------------------------------------------------------------------
     def book(self, route: Route, size_bytes: float) -> None:
         """A bundle was assigned to `route`: its size is booked on every contact of the route (residual volume

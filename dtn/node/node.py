@@ -1029,6 +1029,11 @@ class Node:
         state.contact_started_s = self.plan_now_s()
         state.sent_bytes_in_contact = 0
         contact = self.schedule.outbound_contact(peer, state.contact_started_s)
+        if contact is not None and self.router is not None:
+            try:  # the link is back within a contact we had marked failed (e.g. the neighbour restarted)
+                self.router.restore_contact(contact)
+            except DtnError:
+                pass  # not a contact the router knows (removed from the plan)
         self.events.emit("contact_up", peer=peer, contact=_contact_name(contact) if contact else None,
                          tls=getattr(session, "tls", None))
         if old is not None and self._nursery is not None:

@@ -263,3 +263,17 @@ def test_copy_is_independent_and_equal():
     assert original.best_route(1, 3, 0, 100).arrival_s < 300
     copy.remove_contact(contacts[2])
     assert original.best_route(1, 3, 0, 1000) is not None
+
+
+def test_restore_contact_after_mark_failed():
+    from contact_plans.model import Contact
+    from routing import Router
+
+    direct = Contact(1, 2, 0, 100, 10)
+    router = Router([direct, Contact(1, 3, 0, 100, 10), Contact(3, 2, 200, 300, 10)])
+    assert router.best_route(1, 2, 0, 10).arrival_s < 100
+    router.mark_failed(direct)
+    assert router.best_route(1, 2, 0, 10).arrival_s >= 200
+    router.restore_contact(direct)
+    assert router.best_route(1, 2, 0, 10).arrival_s < 100 and router.failed_contacts() == []
+    router.restore_contact(direct)  # not failed: nothing happens
