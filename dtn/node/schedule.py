@@ -8,6 +8,7 @@ replaces the plan for that neighbour until it is set back to "plan".
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -48,6 +49,25 @@ class LinkSchedule:
                 spans.setdefault(c.from_node, []).append((c.start_s, c.end_s))
         self._outbound = {p: sorted(cs, key=lambda c: (c.start_s, c.end_s)) for p, cs in outbound.items()}
         self._windows = {p: _merge(p, s) for p, s in spans.items()}
+        self._index_all()
+
+    def _index_all(self) -> None:
+        """Sorted look-up arrays per peer, so every query is a bisection (a ground station meets each satellite
+        a few times a day; a long replay or a dense plan would otherwise make each query linear)."""
+        self._window_starts: dict[int, list[float]] = {}
+        self._changes: dict[int, list[float]] = {}
+        self._outbound_starts: dict[int, list[float]] = {}
+        for peer in set(self._windows) | set(self._outbound):
+            self._index(peer)
+
+    def _index(self, peer: int) -> None:
+        windows = self._windows.get(peer, [])
+        outbound = self._outbound.get(peer, [])
+        self._window_starts[peer] = [w.start_s for w in windows]
+        self._outbound_starts[peer] = [c.start_s for c in outbound]
+        times = {w.start_s for w in windows} | {w.end_s for w in windows}
+        times |= {c.start_s for c in outbound} | {c.end_s for c in outbound}
+        self._changes[peer] = sorted(times)
 
     def add_contact(self, contact: Contact) -> None:
         """Add one contact (an admin "up" with no planned contact)."""
@@ -57,6 +77,7 @@ class LinkSchedule:
             self._outbound[peer].sort(key=lambda c: (c.start_s, c.end_s))
         spans = [(w.start_s, w.end_s) for w in self._windows.get(peer, [])] + [(contact.start_s, contact.end_s)]
         self._windows[peer] = _merge(peer, spans)
+        self._index(peer)
 
     def peers(self) -> set[int]:
         return set(self._windows) | set(self.overrides)
@@ -64,8 +85,19 @@ class LinkSchedule:
     def windows(self, peer: int) -> list[Window]:
         return list(self._windows.get(peer, []))
 
+    def _window_at(self, peer: int, t_s: float) -> Window | None:
+        starts = self._window_starts.get(peer)
+        if not starts:
+            return None
+        i = bisect.bisect_right(starts, t_s) - 1  # windows are merged: at most one can hold t_s
+        if i >= 0:
+            w = self._windows[peer][i]
+            if w.start_s <= t_s < w.end_s:
+                return w
+        return None
+
     def planned_up(self, peer: int, t_s: float) -> bool:
-        return any(w.start_s <= t_s < w.end_s for w in self._windows.get(peer, ()))
+        return self._window_at(peer, t_s) is not None
 
     def link_wanted(self, peer: int, t_s: float) -> bool:
         """Should a session to `peer` exist at plan time `t_s`?"""
@@ -78,7 +110,11 @@ class LinkSchedule:
 
     def outbound_contact(self, peer: int, t_s: float) -> Contact | None:
         """The planned contact this node -> peer active at `t_s` (the one ending last if several)."""
-        active = [c for c in self._outbound.get(peer, ()) if c.start_s <= t_s < c.end_s]
+        contacts = self._outbound.get(peer)
+        if not contacts:
+            return None
+        started = bisect.bisect_right(self._outbound_starts[peer], t_s)
+        active = [c for c in contacts[:started] if t_s < c.end_s]
         return max(active, key=lambda c: c.end_s) if active else None
 
     def may_send(self, peer: int, t_s: float) -> bool:
@@ -93,17 +129,15 @@ class LinkSchedule:
         """The first plan time after `t_s` at which `link_wanted` or `may_send` may change (inf: never)."""
         if self.overrides.get(peer) in (UP, DOWN):
             return math.inf
-        times = [w.start_s for w in self._windows.get(peer, ()) if w.start_s > t_s]
-        times += [w.end_s for w in self._windows.get(peer, ()) if w.end_s > t_s]
-        for c in self._outbound.get(peer, ()):
-            times += [x for x in (c.start_s, c.end_s) if x > t_s]
-        return min(times, default=math.inf)
+        changes = self._changes.get(peer)
+        if not changes:
+            return math.inf
+        i = bisect.bisect_right(changes, t_s)
+        return changes[i] if i < len(changes) else math.inf
 
     def window_end_s(self, peer: int, t_s: float) -> float | None:
-        for w in self._windows.get(peer, ()):
-            if w.start_s <= t_s < w.end_s:
-                return w.end_s
-        return None
+        w = self._window_at(peer, t_s)
+        return None if w is None else w.end_s
 
 
 def _merge(peer: int, spans: list[tuple[float, float]]) -> list[Window]:
