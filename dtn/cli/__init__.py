@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    return call_command(args)
+
+
+def call_command(args) -> int:
+    """Run a parsed command: a DtnError or OSError becomes one line on stderr and exit status 2."""
     try:
         return int(args.func(args) or 0)
     except DtnError as exc:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dtn.errors import DtnError
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dtn.cli import call_command
     from dtn.cli import node as node_cli
 
     parser = argparse.ArgumentParser(prog="python -m dtn.node", description="run or check a DTN router node")
@@ -25,17 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     check_p.add_argument("--json", action="store_true")
     check_p.set_defaults(func=node_cli.check)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except DtnError as exc:
-        print(f"dtn: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"dtn: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
+    return call_command(args)
 
 if __name__ == "__main__":
     sys.exit(main())
