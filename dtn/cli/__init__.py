@@ -74,6 +74,23 @@ def call_command(args) -> int:
     except KeyboardInterrupt:
         print("dtn: interrupted", file=sys.stderr)
         return 130
+    except BaseExceptionGroup as group:  # from Trio nurseries: report what it holds, the same way
+        interrupted, rest = group.split(KeyboardInterrupt)
+        if rest is None:
+            print("dtn: interrupted", file=sys.stderr)
+            return 130
+        ours, other = rest.split((DtnError, OSError))
+        if other is None:
+            print(f"dtn: error: {_leaves(ours)[0]}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
 
 
 def run() -> None:

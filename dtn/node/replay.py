@@ -173,6 +173,9 @@ class Replay:
         proc = await trio.to_thread.run_sync(lambda: NodeProcess.start(self.configs[n], log_path=log, timeout_s=120))
         self.procs[n] = proc
         self.pids.append(proc.pid)
+        # Written as processes start, so an operator (or a test) can check that none outlives the replay,
+        # also when it is interrupted before meta.json is written.
+        (self.out_dir / "pids.json").write_text(json.dumps(self.pids))
 
     # -- drivers -------------------------------------------------------------------------------------------------
     async def _client(self, n: int) -> Client:

@@ -51,3 +51,41 @@ def test_replay_four_nodes_cut_and_kill(tmp_path, four_node_files, four_node_pla
              SimulationOptions(duration_s=3600, seed=5))
     _, sim_order = delivery_order(sim)
     assert sim_order == replay_order
+
+
+def test_replay_interrupted_stops_every_process(tmp_path, four_node_files):
+    """Ctrl-C (SIGINT) in the middle of a replay: every node process it started is gone afterwards."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    plan, traffic, faults = four_node_files
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dtn", "replay", str(plan), "--traffic", str(traffic), "--speed", "60",
+         "--duration", "1h", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    pids_file = out / "pids.json"
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        if pids_file.exists():
+            try:
+                if len(json.loads(pids_file.read_text())) == 4:
+                    break
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("the replay did not start its four nodes")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) != 0
+    pids = json.loads(pids_file.read_text())
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    assert b"Traceback" not in proc.stderr.read()
