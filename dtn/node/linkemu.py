@@ -206,21 +206,26 @@ class LinkEmulator:
         self,
         a: int,
         b: int,
-        target: tuple[str, int],
+        target: tuple[str, int] | Callable[[], tuple[str, int] | None],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         task_status=trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen for node a's connections meant for node b; forward to b's listener at `target` while up."""
+        """Listen for node a's connections meant for node b; forward to b's listener at `target` (an address, or a
+        callable giving the current one, None while b is down) while the link is up."""
 
         async def handle(stream: trio.SocketStream) -> None:
             _nodelay(stream)
             if not self.schedule.is_up(a, b, self.plan_now_s()):
                 await _abort(stream)
                 return
+            address = target() if callable(target) else target
+            if address is None:  # b is not running (killed, restarting): like a station that does not answer
+                await _abort(stream)
+                return
             try:
-                upstream = await trio.open_tcp_stream(*target)
+                upstream = await trio.open_tcp_stream(*address)
             except OSError:
                 await _abort(stream)
                 return

@@ -32,7 +32,7 @@ from dtn.client import Client
 from dtn.errors import ClientError, DtnError, ScenarioError
 from dtn.node.clock import TrioClock
 from dtn.node.linkemu import LinkEmulator
-from dtn.node.process import NodeProcess, free_port
+from dtn.node.process import NodeProcess
 from dtn.node.simulate import endpoints_by_node, predicted_arrival
 from dtn.twin.links import LinkSchedule
 from dtn.twin.workload import Fault, Workload
@@ -118,15 +118,14 @@ class Replay:
         return self.options.start_s + (t_unix_s - self.t0_wall) * self.options.speed
 
     # -- setup ---------------------------------------------------------------------------------------------------
-    def _write_configs(self, scaled: ContactPlan, schedule: LinkSchedule) -> dict[tuple[int, int], int]:
-        """Configs for every node; returns the emulator port of each pair (low, high)."""
+    def _write_configs(self, scaled: ContactPlan, pair_ports: dict[tuple[int, int], int]) -> None:
+        """Configs for every node: neighbours reached through the emulator port of each pair (low, high); each
+        node's own listener binds a free port (read from its ready line)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "stores").mkdir(exist_ok=True)
         for old in self.out_dir.glob("events-*.jsonl"):
             old.unlink()
         save_plan(scaled, self.out_dir / "plan-scaled.json", "json")
-        listen = {n.number: free_port() for n in self.plan.nodes}
-        pair_ports = {pair: free_port() for pair in schedule.pairs()}
         neighbours: dict[int, dict[int, str]] = {n.number: {} for n in self.plan.nodes}
         for (a, b), port in pair_ports.items():
             neighbours[a][b] = f"127.0.0.1:{port}"  # a < b: a dials through the emulator
@@ -145,7 +144,7 @@ class Replay:
                 "[[listen]]",
                 'cla = "tcpcl"',
                 'host = "127.0.0.1"',
-                f"port = {listen[n]}",
+                "port = 0",
                 "[agent]",
                 f'socket = "{self.sock_dir / f"n{n}.sock"}"',
                 "[routing]",
@@ -165,8 +164,6 @@ class Replay:
             path = self.out_dir / f"node{n}.toml"
             path.write_text("\n".join(lines) + "\n")
             self.configs[n] = path
-        self._listen = listen
-        return pair_ports
 
     async def _start_node(self, n: int) -> None:
         log = self.out_dir / f"node{n}.log"
@@ -263,13 +260,14 @@ class Replay:
         scaled = scale_plan(self.plan, start_s=self.options.start_s, speed=self.options.speed, epoch_unix_s=self.t0_wall)
         faults = scale_faults(self.workload.faults, start_s=self.options.start_s, speed=self.options.speed)
         schedule = LinkSchedule(scaled, faults)
-        pair_ports = self._write_configs(scaled, schedule)
         clock = TrioClock()  # wall clock; emulator plan time = unix - scaled epoch
         self.emulator = LinkEmulator(schedule, clock, self.t0_wall, shape_rate=self.options.shape_rate)
         try:
             async with trio.open_nursery() as nursery:
-                for (a, b), port in sorted(pair_ports.items()):
-                    await nursery.start(self._serve_pair, a, b, port)
+                pair_ports = {}
+                for a, b in schedule.pairs():
+                    pair_ports[(a, b)] = await nursery.start(self._serve_pair, a, b)
+                self._write_configs(scaled, pair_ports)
                 async with trio.open_nursery() as starters:
                     for node in self.plan.nodes:
                         starters.start_soon(self._start_node, node.number)
@@ -295,8 +293,14 @@ class Replay:
             shutil.rmtree(self.sock_dir, ignore_errors=True)
         self._write()
 
-    async def _serve_pair(self, a: int, b: int, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        await self.emulator.serve_tcp(a, b, ("127.0.0.1", self._listen[b]), port=port, task_status=task_status)
+    async def _serve_pair(self, a: int, b: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        await self.emulator.serve_tcp(a, b, lambda: self._listen_address(b), port=0, task_status=task_status)
+
+    def _listen_address(self, n: int) -> tuple[str, int] | None:
+        proc = self.procs.get(n)
+        if proc is None or not proc.alive():
+            return None
+        return ("127.0.0.1", proc.port())
 
     async def _progress(self) -> None:
         total = self.end_s - self.options.start_s
