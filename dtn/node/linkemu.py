@@ -181,12 +181,15 @@ class LinkEmulator:
             nursery.start_soon(writer)
 
     # -- in-memory links (the digital twin) ------------------------------------------------------------------
-    def open_memory_link(self, a: int, b: int) -> tuple["EmulatedStream", "EmulatedStream"] | None:
+    def open_memory_link(
+        self, a: int, b: int, nursery: trio.Nursery | None = None
+    ) -> tuple["EmulatedStream", "EmulatedStream"] | None:
         """Two connected stream ends for nodes a and b over the a-b link as it is now, or None if it is down.
 
         No task per link: each end queues what it sends with its delivery time (DirectionTiming) and the
         other end's receive_some waits for it; when the window ends both ends see the link vanish (end of
-        stream on receive, BrokenResourceError on send)."""
+        stream on receive, BrokenResourceError on send). With a `nursery`, one small task wakes idle readers
+        at the window end, so an idle read needs no timeout of its own."""
         window = self.schedule.window_at(a, b, self.plan_now_s())
         if window is None:
             return None
@@ -199,7 +202,11 @@ class LinkEmulator:
         end_deadline = self.clock_deadline(window.end_s)
         from_a = _Direction(DirectionTiming(rate_from_a, owlt_s, self.shape_rate), record, "bytes_ab" if a_is_low else "bytes_ba")
         from_b = _Direction(DirectionTiming(rate_from_b, owlt_s, self.shape_rate), record, "bytes_ba" if a_is_low else "bytes_ab")
-        return (EmulatedStream(self, from_a, from_b, end_deadline), EmulatedStream(self, from_b, from_a, end_deadline))
+        watched = nursery is not None
+        if watched:
+            nursery.start_soon(_wake_at_end, end_deadline, (from_a, from_b))
+        return (EmulatedStream(self, from_a, from_b, end_deadline, watched),
+                EmulatedStream(self, from_b, from_a, end_deadline, watched))
 
     # -- TCP (real processes) --------------------------------------------------------------------------------
     async def serve_tcp(
@@ -274,11 +281,13 @@ class _Direction:
 class EmulatedStream(trio.abc.HalfCloseableStream):
     """One end of an in-memory emulated link (see LinkEmulator.open_memory_link)."""
 
-    def __init__(self, emulator: LinkEmulator, outgoing: _Direction, incoming: _Direction, end_deadline: float):
+    def __init__(self, emulator: LinkEmulator, outgoing: _Direction, incoming: _Direction, end_deadline: float,
+                 watched: bool = False):
         self._emulator = emulator
         self._out = outgoing
         self._in = incoming
         self._end_deadline = end_deadline
+        self._watched = watched  # a task wakes readers at the window end (see _wake_at_end)
         self._closed = False
 
     def _link_gone(self) -> bool:
@@ -330,8 +339,11 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
             elif incoming.eof:
                 return b""
             else:
-                deadline = self._end_deadline
+                deadline = math.inf if self._watched else self._end_deadline
             incoming.waiter = event = trio.Event()
+            if deadline == math.inf:
+                await event.wait()
+                continue
             with trio.move_on_at(deadline):
                 await event.wait()
 
@@ -342,3 +354,10 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
             self._out.wake()
             self._in.wake()
         await trio.lowlevel.checkpoint()
+
+
+async def _wake_at_end(end_deadline: float, directions: tuple[_Direction, ...]) -> None:
+    """At the window end, wake whoever waits on the link so they see it is gone."""
+    await trio.sleep_until(end_deadline)
+    for direction in directions:
+        direction.wake()

@@ -140,7 +140,7 @@ class DigitalTwin:
             target = self.nodes.get(peer)
             if target is None or not self.schedule.is_up(number, peer, self.plan_now_s()):
                 raise ConnectionRefusedError(f"link {number}-{peer} is down")
-            ends = self.emulator.open_memory_link(number, peer)
+            ends = self.emulator.open_memory_link(number, peer, self._nursery)
             if ends is None:
                 raise ConnectionRefusedError(f"link {number}-{peer} is down")
             near, far = ends

@@ -20,6 +20,9 @@ class Wakeup:
     async def wait(self, deadline: float = math.inf) -> bool:
         """Wait for the next fire (True) or until Trio time `deadline` (False)."""
         event = self._event
+        if deadline == math.inf:  # no cancel scope needed (most waits in a busy node are of this kind)
+            await event.wait()
+            return True
         with trio.move_on_at(deadline):
             await event.wait()
             return True

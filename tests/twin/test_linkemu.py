@@ -107,3 +107,11 @@ async def test_memory_link_close_is_end_of_stream_and_down_link_is_none(autojump
     assert await b.receive_some() == b""
     with pytest.raises(trio.ClosedResourceError):
         await a.receive_some()
+
+
+async def test_memory_link_watched_by_a_task_ends_idle_reads(autojump_clock):
+    emu, clock = _emulator([Contact(1, 2, 0, 50, 100)])
+    async with trio.open_nursery() as nursery:
+        a, b = emu.open_memory_link(1, 2, nursery)
+        assert await b.receive_some() == b""  # idle until the window ends at 50 s
+        assert abs(clock.now_s() - 50) < 1e-6
