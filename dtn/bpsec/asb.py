@@ -26,7 +26,7 @@ from dtn.errors import DecodeError, EncodeError
 Parameter = tuple[int, Any]
 """One (id, value) pair of security context parameters or results."""
 
-_MAX_UINT64 = 2**64 - 1
+_MAX_UINT64 = MAX_UINT64 = 2**64 - 1
 _PARAMETERS_PRESENT = int(SecurityContextFlag.PARAMETERS_PRESENT)
 
 
@@ -142,6 +142,7 @@ def _encode_pairs(pairs: tuple[Parameter, ...], out: bytearray) -> None:
 
 
 def _head(major: int, value: int, out: bytearray) -> None:
+    """Append the shortest CBOR head of major type `major` with argument `value` (RFC 8949 §4.2.1)."""
     mt = major << 5
     if value < 24:
         out.append(mt | value)
@@ -191,6 +192,11 @@ def _encode_value(value: Any, out: bytearray) -> None:
     else:
         out += cbor2.dumps(value, canonical=True)
 
+
+encode_value = _encode_value
+"""`encode_value(value, out)`: append the deterministic CBOR encoding of an ASB value to `out`."""
+encode_value_head = _head
+"""`encode_value_head(major, value, out)`: append a shortest-form CBOR head to `out`."""
 
 _ALLOWED_SCALARS = (int, bytes, str, bool, float, type(None))
 

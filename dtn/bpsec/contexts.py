@@ -8,7 +8,7 @@ and the parameter sets as they appear in an abstract security block. Bundle-leve
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from dtn.bpsec.asb import AbstractSecurityBlock, Parameter
+from dtn.bpsec.asb import MAX_UINT64, AbstractSecurityBlock, Parameter, encode_value, encode_value_head
 from dtn.bpsec.constants import (
     CANONICAL_BLOCK_FLAGS_MASK,
     DEFAULT_AES_VARIANT,
@@ -37,7 +37,7 @@ from dtn.bpsec.constants import (
     ReasonCode,
     ShaVariant,
 )
-from dtn.errors import SecurityError
+from dtn.errors import EncodeError, SecurityError
 
 _HASHES = {
     ShaVariant.HMAC_256_256: hashes.SHA256,
@@ -55,6 +55,7 @@ _AES_VARIANTS = {int(v): v for v in AesVariant}
 _SHA_VARIANTS = {int(v): v for v in ShaVariant}
 _DEFAULT_AES_VARIANT = int(DEFAULT_AES_VARIANT)
 _ALL_SCOPE = int(AadScopeFlag.ALL)
+_ALL_SCOPE_HEAD = bytes((_ALL_SCOPE,))  # a CBOR unsigned integer below 24 is its own head
 _SHA_VARIANT_ID = int(BibParameter.SHA_VARIANT)
 _BIB_WRAPPED_KEY_ID = int(BibParameter.WRAPPED_KEY)
 _INTEGRITY_SCOPE_ID = int(BibParameter.INTEGRITY_SCOPE_FLAGS)
@@ -64,6 +65,9 @@ _BCB_WRAPPED_KEY_ID = int(BcbParameter.WRAPPED_KEY)
 _AAD_SCOPE_ID = int(BcbParameter.AAD_SCOPE_FLAGS)
 GCM_STREAM_MIN_BYTES = 128 * 1024
 """Targets this large are decrypted with the streaming API (see `gcm_decrypt`); measured crossover ~100 KiB."""
+GCM_INTO_MIN_BYTES = 64 * 1024
+"""Targets this large are encrypted into an uninitialised buffer (see `gcm_encrypt`)."""
+_AES_BLOCK_BYTES = 16
 
 
 def _failed(message: str) -> SecurityError:
@@ -272,12 +276,87 @@ class AesGcmParameters:
         return cls(iv, _AES_VARIANTS[variant], scope, wrapped)
 
 
+_BCB_AES_GCM_CONTEXT = 2  # SecurityContextId.BCB_AES_GCM (RFC 9173 §4.1)
+
+
+@functools.lru_cache(maxsize=256)
+def _bcb_asb_template(
+    targets: tuple[int, ...], source_cbor: bytes, aes_variant: int, scope_flags: int, wrapped: bool
+) -> tuple[bytes, bytes, bytes]:
+    """A BCB-AES-GCM ASB around its variable parts, which go between these three pieces:
+
+        before IV | IV item | up to the wrapped key | [wrapped key item] | up to the first tag (results head)
+
+    The targets are checked as `encode_asb` checks them (errors are not cached)."""
+    if not targets:
+        raise EncodeError("abstract security block: security targets: at least one target is required")
+    if len(set(targets)) != len(targets):
+        raise EncodeError(f"abstract security block: security targets: duplicate block numbers in {list(targets)}")
+    if any(type(t) is not int or not 0 <= t <= MAX_UINT64 for t in targets):
+        raise EncodeError("abstract security block: security targets: block numbers must be unsigned integers")
+    head = bytearray()
+    encode_value(targets, head)
+    head.append(_BCB_AES_GCM_CONTEXT)
+    head.append(1)  # security context flags: parameters present (RFC 9172 §3.6)
+    head += source_cbor
+    head.append(0x84 if wrapped else 0x83)  # the parameter array, ids in order (RFC 9173 §4.3)
+    head += b"\x82\x01"  # [1, IV]
+    variant = bytearray(b"\x82\x02")  # [2, AES variant]
+    encode_value(aes_variant, variant)
+    if wrapped:
+        variant += b"\x82\x03"  # [3, wrapped key]
+    rest = bytearray(b"\x82\x04")  # [4, AAD scope flags]
+    encode_value(scope_flags, rest)
+    encode_value_head(4, len(targets), rest)  # the security results: one set per target
+    return bytes(head), bytes(variant), bytes(rest)
+
+
+def _bytes_item(value: bytes) -> bytes:
+    size = len(value)
+    return (bytes((0x40 | size,)) if size < 24 else cbor_head(2, size)) + value
+
+
+_ONE_TAG_HEAD = b"\x81\x82\x01\x50"  # [[1, <16-byte string>]]: the one result of a target, its tag
+
+
+def encode_bcb_asb(
+    targets: tuple[int, ...],
+    source_cbor: bytes,
+    iv: bytes,
+    aes_variant: int,
+    scope_flags: int,
+    wrapped_key: bytes | None,
+    tags: Sequence[bytes],
+) -> bytes:
+    """The ASB of a BCB-AES-GCM block (RFC 9172 §3.6, RFC 9173 §4.3 and §4.4): byte for byte what
+    `encode_asb` writes for `AbstractSecurityBlock(targets, 2, source, AesGcmParameters(iv, aes_variant,
+    scope_flags, wrapped_key).to_asb_parameters(), ((1, tag),) per target)`, from a cached template.
+
+    `source_cbor` is the deterministic CBOR encoding of the security source EID; `tags[i]` (16 bytes) is the
+    authentication tag of `targets[i]`. Only the IV, the wrapped key and the tags change from one bundle to the
+    next, so everything around them is encoded once per (targets, source, variant, scope)."""
+    if len(tags) != len(targets) or any(type(t) is not bytes or len(t) != GCM_TAG_BYTES for t in tags):
+        raise EncodeError("abstract security block: one 16-byte authentication tag per target is required")
+    wrapped = wrapped_key is not None
+    head, variant, rest = _bcb_asb_template(targets, source_cbor, int(aes_variant), int(scope_flags), wrapped)
+    iv_item = _bytes_item(iv)
+    if wrapped:
+        out = head + iv_item + variant + _bytes_item(wrapped_key) + rest
+    else:
+        out = head + iv_item + variant + rest
+    for tag in tags:
+        out += _ONE_TAG_HEAD + tag
+    return out
+
+
 def additional_authenticated_data(
     scope_flags: int, *, primary_block: bytes, target_header: bytes, security_header: bytes
 ) -> bytes:
     """The AAD of RFC 9173 §4.7.2: scope flags, then the primary block, target header and security header as
     the flags select."""
     scope_flags = int(scope_flags)
+    if scope_flags == _ALL_SCOPE:  # the default: everything, in this order
+        return _ALL_SCOPE_HEAD + primary_block + target_header + security_header
     aad = bytearray(cbor_uint(scope_flags))
     if scope_flags & _PRIMARY:
         aad += primary_block
@@ -294,50 +373,118 @@ def check_aes_key(variant: AesVariant, key: bytes) -> None:
         raise _failed(f"BCB-AES-GCM: {AesVariant(variant).name} needs a {expected}-byte key, got {len(key)} bytes")
 
 
+_KEY_CACHE_SIZE = 16
+_aesgcm_by_key: dict[bytes, AESGCM] = {}
+_aes_by_key: dict[bytes, algorithms.AES] = {}
+
+
+def _cached_cipher(cache: dict, key: bytes, make: Any) -> Any:
+    """`make(key)` (an `AESGCM` or an `algorithms.AES`), kept for reuse: setting one up costs about as much as
+    encrypting a few KiB. Only long-term keys the caller passes in are cached (`reuse_key=True`), never
+    one-time content keys; the cache is small and emptied when full."""
+    found = cache.get(key)
+    if found is None:
+        found = make(key)
+        if len(cache) >= _KEY_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+def _uninitialised(size_bytes: int) -> Any:
+    """A writable byte buffer (a numpy array) that is not zero-filled first: `bytearray(n)` and the one-shot
+    AESGCM calls fill their output with zeros before the cipher overwrites it (~6 us per MiB). Every byte of it
+    that is ever returned is written by the cipher first. numpy is imported on first use (it is a project
+    dependency, but the BPSec CLI should not pay its import for small bundles)."""
+    global _empty_buffer
+    if _empty_buffer is None:
+        import numpy
+
+        dtype = numpy.dtype(numpy.uint8)
+        _empty_buffer = functools.partial(numpy.empty, dtype=dtype)
+    return _empty_buffer(size_bytes)
+
+
+_empty_buffer: Any = None
+_HAS_ENCRYPT_INTO = hasattr(AESGCM, "encrypt_into")
+
+
 def gcm_encrypt(
-    variant: AesVariant, key: bytes, iv: bytes, plaintext: bytes | memoryview, aad: bytes
+    variant: AesVariant,
+    key: bytes,
+    iv: bytes,
+    plaintext: bytes | memoryview,
+    aad: bytes,
+    *,
+    reuse_key: bool = False,
 ) -> tuple[bytes | memoryview, bytes]:
     """AES-GCM encryption, RFC 9173 §4.8.1: (ciphertext of the same length, 16-byte authentication tag).
 
-    The one-shot AESGCM call is several times faster than the streaming Cipher API on large data; the ciphertext
-    is returned as a view of its output so that a 1 MiB payload is not copied again."""
+    The ciphertext is a read-only view of the cipher's output buffer, so that a large payload is never copied:
+    below `GCM_INTO_MIN_BYTES` the one-shot `AESGCM.encrypt` output, from there on an uninitialised buffer that
+    `AESGCM.encrypt_into` fills (no zero-filling pass first). `reuse_key=True` (a long-term key, used again and
+    again) keeps the `AESGCM` object for the next call with the same key."""
     check_aes_key(variant, key)
+    size = len(plaintext)
     try:
-        sealed = AESGCM(key).encrypt(iv, plaintext, aad)
-    except (ValueError, OverflowError) as exc:
+        aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key and type(key) is bytes else AESGCM(key)
+        if size >= GCM_INTO_MIN_BYTES and _HAS_ENCRYPT_INTO:
+            buffer = _uninitialised(size + GCM_TAG_BYTES)
+            aead.encrypt_into(iv, plaintext, aad, buffer)  # writes every byte: ciphertext, then the tag
+            sealed = memoryview(buffer).toreadonly()
+            return sealed[:size], bytes(sealed[size:])
+        sealed = aead.encrypt(iv, plaintext, aad)
+    except (ValueError, OverflowError, TypeError) as exc:
         raise _failed(f"BCB-AES-GCM: cannot encrypt: {exc}") from None
     return memoryview(sealed)[:-GCM_TAG_BYTES], sealed[-GCM_TAG_BYTES:]
 
 
 def gcm_decrypt(
-    variant: AesVariant, key: bytes, iv: bytes, ciphertext: bytes | memoryview, tag: Any, aad: bytes
+    variant: AesVariant,
+    key: bytes,
+    iv: bytes,
+    ciphertext: bytes | memoryview,
+    tag: Any,
+    aad: bytes,
+    *,
+    reuse_key: bool = False,
 ) -> bytes | memoryview:
     """AES-GCM decryption, RFC 9173 §4.8.2; `SecurityError` (reason 15) when the tag does not authenticate.
-    No plaintext is returned unless authentication succeeds.
+    No plaintext is returned unless authentication succeeds; it is a read-only view of the output buffer.
 
     BPSec carries the tag in the BCB, apart from the ciphertext, while the one-shot `AESGCM` call wants
     ciphertext || tag in one buffer. Small targets are copied into such a buffer and decrypted in place (the
     one-shot call has the least fixed cost); from `GCM_STREAM_MIN_BYTES` on, the streaming `Cipher` API, which
-    takes the tag separately, reads the ciphertext where it lies: a 1 MiB copy costs more than its set-up."""
+    takes the tag separately, reads the ciphertext where it lies (a 1 MiB copy costs more than its set-up) and
+    writes the plaintext into an uninitialised buffer (`update_into`: no zero-filling pass, no second copy, as
+    `update` would make). `reuse_key=True` as for `gcm_encrypt`."""
     check_aes_key(variant, key)
+    reuse_key = reuse_key and type(key) is bytes
     if not isinstance(tag, bytes) or len(tag) != GCM_TAG_BYTES:
         raise _failed("BCB-AES-GCM: the authentication tag must be a 16-byte string")
     size = len(ciphertext)
     try:
         if size >= GCM_STREAM_MIN_BYTES:
-            decryptor = Cipher(algorithms.AES(key), modes.GCM(iv, tag)).decryptor()
+            algorithm = _cached_cipher(_aes_by_key, key, algorithms.AES) if reuse_key else algorithms.AES(key)
+            decryptor = Cipher(algorithm, modes.GCM(iv, tag)).decryptor()
             decryptor.authenticate_additional_data(aad)
-            plaintext = decryptor.update(ciphertext)
+            # update_into wants room for a block more than it writes; a stream mode writes exactly `size`.
+            buffer = _uninitialised(size + _AES_BLOCK_BYTES - 1)
+            written = decryptor.update_into(ciphertext, buffer)
             decryptor.finalize()  # checks the tag; the plaintext is dropped unless it passes
-            return plaintext
+            if written != size:
+                raise _failed(f"BCB-AES-GCM: the cipher wrote {written} bytes for {size}")
+            buffer[size:] = 0  # the unwritten tail of the buffer: never expose uninitialised memory
+            return memoryview(buffer).toreadonly()[:size]
         buffer = bytearray(ciphertext)
         buffer += tag
-        AESGCM(key).decrypt_into(iv, buffer, aad, memoryview(buffer)[:size])
+        aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key else AESGCM(key)
+        aead.decrypt_into(iv, buffer, aad, memoryview(buffer)[:size])
     except InvalidTag:
         raise _failed("BCB-AES-GCM: decryption failed (authentication tag mismatch)") from None
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, TypeError) as exc:
         raise _failed(f"BCB-AES-GCM: cannot decrypt: {exc}") from None
-    return memoryview(buffer)[:size]
+    return memoryview(buffer).toreadonly()[:size]
 
 
 # -- AES key wrap (RFC 3394), RFC 9173 §3.3.2 and §4.3.3 ------------------------------------------------

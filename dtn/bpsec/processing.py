@@ -25,16 +25,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
-from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb
+from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb, encode_value
 from dtn.bpsec.constants import (
     BCB_BLOCK_TYPE,
     BIB_BLOCK_TYPE,
     BLOCK_DISCARD_IF_UNPROCESSABLE,
     BLOCK_MUST_BE_REPLICATED,
     BLOCK_UNINTELLIGIBLE,
+    BUNDLE_IS_FRAGMENT,
+    GCM_IV_BYTES,
     PAYLOAD_BLOCK_NUMBER,
     PRIMARY_BLOCK_NUMBER,
     AadScopeFlag,
@@ -52,6 +54,7 @@ from dtn.bpsec.contexts import (
     additional_authenticated_data,
     block_header,
     check_aes_key,
+    encode_bcb_asb,
     gcm_decrypt,
     gcm_encrypt,
     hmac_sha2,
@@ -153,11 +156,14 @@ def check_security_blocks(bundle: Bundle) -> list[str]:
 def _block_problems(bundle: Bundle, bcbs: SecurityBlocks, encrypted: set[int], bibs: SecurityBlocks) -> list[str]:
     """`check_security_blocks` on security blocks already read."""
     problems: list[str] = []
-    numbers = {b.number for b in bundle.blocks} | {PRIMARY_BLOCK_NUMBER}
-    by_number = {b.number: b for b in bundle.blocks}
-    for block, asb in bcbs + bibs:
+    blocks = bundle.blocks
+    by_number = {b.number: b for b in blocks}  # every block number in the bundle but the primary block's (0)
+    for block, asb in bcbs:
         if asb.reserved_flags:
             # RFC 9172 §3.6 defines bit 0 only; refusing the others keeps every bit of the block meaningful.
+            problems.append(f"security block {block.number} sets reserved security context flags")
+    for block, asb in bibs:
+        if asb.reserved_flags:
             problems.append(f"security block {block.number} sets reserved security context flags")
     bcb_seen: dict[int, int] = {}
     for block, asb in bcbs:
@@ -167,13 +173,16 @@ def _block_problems(bundle: Bundle, bcbs: SecurityBlocks, encrypted: set[int], b
             bcb_seen[target] = block.number
             if target == PRIMARY_BLOCK_NUMBER:
                 problems.append(f"BCB {block.number} targets the primary block (RFC 9172 §3.8)")
-            elif target not in numbers:
-                problems.append(f"BCB {block.number} targets block {target}, which is not in the bundle")
-            elif by_number[target].type == BCB_BLOCK_TYPE:
-                problems.append(f"BCB {block.number} targets BCB {target} (RFC 9172 §3.8)")
-        if PAYLOAD_BLOCK_NUMBER in asb.targets and not int(block.flags) & BLOCK_MUST_BE_REPLICATED:
+            else:
+                target_block = by_number.get(target)
+                if target_block is None:
+                    problems.append(f"BCB {block.number} targets block {target}, which is not in the bundle")
+                elif target_block.type == BCB_BLOCK_TYPE:
+                    problems.append(f"BCB {block.number} targets BCB {target} (RFC 9172 §3.8)")
+        flags = int(block.flags)
+        if not flags & BLOCK_MUST_BE_REPLICATED and PAYLOAD_BLOCK_NUMBER in asb.targets:
             problems.append(f"BCB {block.number} targets the payload but lacks the replicate-in-fragments flag")
-        if int(block.flags) & BLOCK_DISCARD_IF_UNPROCESSABLE:
+        if flags & BLOCK_DISCARD_IF_UNPROCESSABLE:
             problems.append(f"BCB {block.number} has the discard-if-unprocessable flag (RFC 9172 §3.8)")
     bib_seen: dict[int, int] = {}
     for block, asb in bibs:
@@ -181,11 +190,13 @@ def _block_problems(bundle: Bundle, bcbs: SecurityBlocks, encrypted: set[int], b
             if target in bib_seen:
                 problems.append(f"block {target} is the target of two BIBs ({bib_seen[target]} and {block.number})")
             bib_seen[target] = block.number
-            if target != PRIMARY_BLOCK_NUMBER and target not in numbers:
+            if target != PRIMARY_BLOCK_NUMBER and target not in by_number:
                 problems.append(f"BIB {block.number} targets block {target}, which is not in the bundle")
             elif target in by_number and by_number[target].type in (BIB_BLOCK_TYPE, BCB_BLOCK_TYPE):
                 problems.append(f"BIB {block.number} targets security block {target} (RFC 9172 §3.7)")
-    for bib_number in sorted(encrypted & {b.number for b in bundle.blocks if b.type == BIB_BLOCK_TYPE}):
+    if not encrypted:
+        return problems
+    for bib_number in sorted(encrypted & {b.number for b in blocks if b.type == BIB_BLOCK_TYPE}):
         # RFC 9172 §3.8: a BIB is encrypted only together with some block it protects; its targets are hidden
         # now, so the check is that some other block is encrypted too (by this or another BCB).
         if not encrypted - {bib_number}:
@@ -202,9 +213,16 @@ def check_received(bundle: Bundle) -> tuple[SecurityBlocks, set[int], SecurityBl
 
     Returns what it read, `(bcbs, encrypted_targets, bibs)` as `read_bcbs`, `encrypted_targets` and
     `read_bibs` give them, so that callers do not parse the security blocks again."""
-    bcbs = read_bcbs(bundle)
-    encrypted = encrypted_targets(bcbs)
-    bibs = read_bibs(bundle, encrypted)
+    bcbs: SecurityBlocks = []
+    bib_blocks: list[CanonicalBlock] = []
+    for block in bundle.blocks:  # one pass; BCBs are read (and fail) before BIBs, as read_bcbs/read_bibs do
+        kind = block.type
+        if kind == BCB_BLOCK_TYPE:
+            bcbs.append((block, _read_asb(block)))
+        elif kind == BIB_BLOCK_TYPE:
+            bib_blocks.append(block)
+    encrypted = {t for _, asb in bcbs for t in asb.targets}
+    bibs = [(b, _read_asb(b)) for b in bib_blocks if b.number not in encrypted]
     problems = _block_problems(bundle, bcbs, encrypted, bibs)
     if problems:
         raise _conflict("; ".join(problems))
@@ -220,21 +238,76 @@ def _as_eid(value: EID | str) -> EID:
 
 _parse_eid_cached = functools.lru_cache(maxsize=256)(parse_eid)
 
+_eid_cbor_by_id: dict[int, tuple[EID, bytes]] = {}
+
+
+def _eid_cbor(eid: EID) -> bytes:
+    """The deterministic CBOR encoding of an EID, cached by identity (EIDs are frozen; an entry keeps its
+    object alive, so its id is not reused meanwhile). Not by equality: an ipn EID compares equal to its
+    three-element form, which encodes differently."""
+    found = _eid_cbor_by_id.get(id(eid))
+    if found is not None and found[0] is eid:
+        return found[1]
+    out = bytearray()
+    try:
+        encode_value(eid.to_cbor(), out)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EncodeError(f"abstract security block: cannot encode the security source: {exc}") from None
+    if len(_eid_cbor_by_id) >= 256:
+        _eid_cbor_by_id.clear()
+    encoded = bytes(out)
+    _eid_cbor_by_id[id(eid)] = (eid, encoded)
+    return encoded
+
+
+def _source_cbor(source: EID | str) -> bytes:
+    """The CBOR encoding of a security source given as an EID or as text (cached by the text)."""
+    if type(source) is str:
+        found = _source_cbor_by_text.get(source)
+        if found is None:
+            found = _eid_cbor(_as_eid(source))
+            if len(_source_cbor_by_text) >= 256:
+                _source_cbor_by_text.clear()
+            _source_cbor_by_text[source] = found
+        return found
+    return _eid_cbor(_as_eid(source))
+
+
+_source_cbor_by_text: dict[str, bytes] = {}
+
+
+def _block_flag(value: int) -> BlockFlag:
+    """`BlockFlag(value)`, cached (the enum call costs more than building the block)."""
+    found = _BLOCK_FLAGS.get(value)
+    if found is None:
+        found = BlockFlag(value)
+        if len(_BLOCK_FLAGS) < 256:
+            _BLOCK_FLAGS[value] = found
+    return found
+
+
+_BLOCK_FLAGS: dict[int, BlockFlag] = {}
+
 
 def _with_data(block: CanonicalBlock, data: bytes | memoryview, crc_type: CrcType | None = None) -> CanonicalBlock:
     """`dataclasses.replace(block, data=...)`, faster (this is on the per-bundle path)."""
     return CanonicalBlock(block.type, block.number, block.flags, block.crc_type if crc_type is None else crc_type, data)
 
 
-def _check_targets(bundle: Bundle, targets: Sequence[int], service: str) -> tuple[int, ...]:
-    if bundle.primary.is_fragment:
+def _check_targets(
+    bundle: Bundle, targets: Sequence[int], service: str, numbers: Container[int] | None = None
+) -> tuple[int, ...]:
+    """`targets` as a tuple of ints after the checks every new security block needs. `numbers`: the bundle's
+    block numbers when the caller has them already."""
+    if int(bundle.primary.flags) & BUNDLE_IS_FRAGMENT:
         raise _conflict(f"cannot add a {service} block to a fragment (RFC 9172 §5.2)")
-    targets = tuple(int(t) for t in targets)
+    targets = tuple(map(int, targets))
     if not targets:
         raise _conflict(f"a {service} block needs at least one target")
-    if len(set(targets)) != len(targets):
+    if len(targets) > 1 and len(set(targets)) != len(targets):
         raise _conflict(f"duplicate targets in {list(targets)}")
-    numbers = {b.number for b in bundle.blocks}
+    if numbers is None:
+        numbers = {b.number for b in bundle.blocks}
     for target in targets:
         if target != PRIMARY_BLOCK_NUMBER and target not in numbers:
             raise _conflict(f"target block {target} is not in the bundle")
@@ -242,7 +315,16 @@ def _check_targets(bundle: Bundle, targets: Sequence[int], service: str) -> tupl
 
 
 def _next_numbers(bundle: Bundle, count: int, first: int | None) -> list[int]:
-    used = {b.number for b in bundle.blocks} | {PRIMARY_BLOCK_NUMBER, PAYLOAD_BLOCK_NUMBER}
+    return _free_numbers([b.number for b in bundle.blocks], count, first)
+
+
+def _free_numbers(numbers: Iterable[int], count: int, first: int | None) -> list[int]:
+    """`count` unused block numbers: `first` (when given; it must be free) and then the next ones after the
+    highest number in use."""
+    if first is None:
+        start = max(PAYLOAD_BLOCK_NUMBER, *numbers) + 1
+        return list(range(start, start + count))
+    used = {*numbers, PRIMARY_BLOCK_NUMBER, PAYLOAD_BLOCK_NUMBER}
     if first is not None:
         if first in used:
             raise _conflict(f"block number {first} is already used")
@@ -259,7 +341,9 @@ def _next_numbers(bundle: Bundle, count: int, first: int | None) -> list[int]:
 
 def _insert(blocks: list[CanonicalBlock], new: Sequence[CanonicalBlock], position: int | None) -> list[CanonicalBlock]:
     """New security blocks go first (after the primary block) unless a position is given; never after the payload."""
-    index = 0 if position is None else max(0, min(int(position), len(blocks)))
+    if position is None:
+        return [*new, *blocks]
+    index = max(0, min(int(position), len(blocks)))
     payload_index = next((i for i, b in enumerate(blocks) if b.number == PAYLOAD_BLOCK_NUMBER), len(blocks))
     index = min(index, payload_index)
     return blocks[:index] + list(new) + blocks[index:]
@@ -292,10 +376,22 @@ _encode_primary_cached = functools.lru_cache(maxsize=128)(encode_primary)
 
 
 def _primary_bytes(bundle: Bundle) -> bytes:
+    global _last_primary
+    primary = bundle.primary
+    last = _last_primary
+    if last[0] is primary:  # the same (immutable) object as last time: skip hashing the whole primary block
+        return last[1]
     try:
-        return _encode_primary_cached(bundle.primary)
+        encoded = _encode_primary_cached(primary)
     except EncodeError as exc:
         raise _failed(f"cannot form the canonical primary block: {exc}") from None
+    _last_primary = (primary, encoded)
+    return encoded
+
+
+_last_primary: tuple[object, bytes] = (None, b"")
+"""(primary block, its canonical encoding) of the last call: encrypting and then decrypting, or processing
+several security blocks, asks for the same primary block object again."""
 
 
 # -- BIB-HMAC-SHA2 ----------------------------------------------------------------------------------------------
@@ -491,22 +587,93 @@ def encrypt(
     (`content_key`, random when None). With `iv=None` each target gets its own BCB and a fresh random IV; an
     explicit `iv` puts every target in one BCB (RFC 9173 Appendix A.4).
     """
-    aes_variant = AesVariant(aes_variant)
+    try:
+        variant = _AES_VARIANT_OF.get(aes_variant)
+    except TypeError:  # unhashable
+        variant = None
+    if variant is None:
+        raise _conflict(f"unknown AES variant {aes_variant!r} (1: A128GCM, 3: A256GCM)")
     scope_flags = int(scope_flags)
-    if scope_flags & ~int(AadScopeFlag.ALL) or scope_flags < 0:
+    if scope_flags & ~_ALL_AAD_SCOPE or scope_flags < 0:
         raise _conflict(f"invalid AAD scope flags {scope_flags:#x}")
+    block_flags = int(block_flags)
     if block_flags & BLOCK_DISCARD_IF_UNPROCESSABLE:
         raise _conflict("a BCB must not have the discard-if-unprocessable flag (RFC 9172 §3.8)")
-    targets = _check_targets(bundle, targets, "BCB")
+    crc = _CRC_TYPES.get(crc_type)
+    if crc is None:
+        crc = CrcType(crc_type)  # ValueError for an unknown CRC type, as before
+    blocks = bundle.blocks
+    by_number = {b.number: b for b in blocks}
+    targets = _check_targets(bundle, targets, "BCB", by_number)
+    if iv is not None:
+        iv = bytes(iv)
     if wrap:
         if content_key is not None:
-            check_aes_key(aes_variant, content_key)
+            check_aes_key(variant, content_key)
         wrap_key(key, bytes(16))  # checks the key-encryption key's length before anything is changed
     else:
         if content_key is not None:
             raise _conflict("content_key is only used with wrap=True")
-        check_aes_key(aes_variant, key)
+        check_aes_key(variant, key)
 
+    for b in blocks:
+        if b.type in _SECURITY_BLOCK_TYPES:
+            has_security_blocks = True
+            break
+    else:
+        has_security_blocks = False
+    if has_security_blocks:
+        blocks, all_targets = _encrypt_with_security_blocks(bundle, targets, position)
+        by_number = {b.number: b for b in blocks}
+    else:
+        # No BIB or BCB yet: of the checks above only "not the primary block" can fail, and no BIB moves.
+        if PRIMARY_BLOCK_NUMBER in targets:
+            raise _conflict("a BCB must not target the primary block (RFC 9172 §3.8)")
+        all_targets = targets
+
+    groups = [all_targets] if iv is not None else [(t,) for t in all_targets]
+    numbers = _free_numbers(by_number, len(groups), block_number)
+    primary = _primary_bytes(bundle)
+    source_cbor = _source_cbor(security_source)
+    new_bcbs: list[CanonicalBlock] = []
+    for group, number in zip(groups, numbers):
+        flags = block_flags | (BLOCK_MUST_BE_REPLICATED if PAYLOAD_BLOCK_NUMBER in group else 0)
+        group_iv = iv if iv is not None else random_bytes(GCM_IV_BYTES)
+        cek = key
+        wrapped = None
+        if wrap:
+            cek = content_key if content_key is not None else random_bytes(_AES_KEY_BYTES[variant])
+            wrapped = wrap_key(key, cek)
+        security_header = block_header(BCB_BLOCK_TYPE, number, flags)
+        tags = []
+        for target in group:
+            block = by_number[target]
+            aad = additional_authenticated_data(
+                scope_flags, primary_block=primary,
+                target_header=block_header(block.type, block.number, block.flags),
+                security_header=security_header,
+            )
+            ciphertext, tag = gcm_encrypt(variant, cek, group_iv, block.data, aad, reuse_key=not wrap)
+            # The ciphertext replaces the data; the target's CRC goes: AES-GCM authenticates it (RFC 9173 §4.8.1).
+            by_number[target] = CanonicalBlock(block.type, block.number, block.flags, CrcType.NONE, ciphertext)
+            tags.append(tag)
+        asb = encode_bcb_asb(group, source_cbor, group_iv, variant, scope_flags, wrapped, tags)
+        new_bcbs.append(CanonicalBlock(BCB_BLOCK_TYPE, number, _block_flag(flags), crc, asb))
+    blocks = [by_number[b.number] for b in blocks]
+    return Bundle(bundle.primary, tuple(_insert(blocks, new_bcbs, position)))
+
+
+_AES_VARIANT_OF = {int(v): v for v in AesVariant}
+_ALL_AAD_SCOPE = int(AadScopeFlag.ALL)
+_SECURITY_BLOCK_TYPES = frozenset((BIB_BLOCK_TYPE, BCB_BLOCK_TYPE))
+_CRC_TYPES = {int(c): c for c in CrcType}
+
+
+def _encrypt_with_security_blocks(
+    bundle: Bundle, targets: tuple[int, ...], position: int | None
+) -> tuple[list[CanonicalBlock], tuple[int, ...]]:
+    """`encrypt` on a bundle that has security blocks already: the RFC 9172 checks against them, and the BIBs
+    to encrypt along (RFC 9172 §3.9). Returns the blocks (with any BIB split off) and every block to encrypt."""
     bcbs = read_bcbs(bundle)
     encrypted = encrypted_targets(bcbs)
     bibs = read_bibs(bundle, encrypted)
@@ -563,48 +730,9 @@ def encrypt(
         blocks = [dataclasses.replace(b, data=encode_asb(kept)) if b.number == bib.number else b for b in blocks]
         new_bibs.append(CanonicalBlock(BIB_BLOCK_TYPE, moved_number, bib.flags, CrcType.NONE, encode_asb(moved)))
         extra_bibs.append(moved_number)
-    all_targets = tuple(extra_bibs) + targets  # BIBs first, as RFC 9173 Appendix A.4 lists them
     if new_bibs:
         blocks = _insert(blocks, new_bibs, position)
-    bundle = bundle.with_blocks(blocks)
-
-    groups = [all_targets] if iv is not None else [(t,) for t in all_targets]
-    numbers = _next_numbers(bundle, len(groups), block_number)
-    primary = _primary_bytes(bundle)
-    by_number = {b.number: b for b in blocks}
-    new_bcbs: list[CanonicalBlock] = []
-    for group, number in zip(groups, numbers):
-        flags = int(block_flags) | (BLOCK_MUST_BE_REPLICATED if PAYLOAD_BLOCK_NUMBER in group else 0)
-        group_iv = iv if iv is not None else random_bytes(12)
-        cek = key
-        wrapped = None
-        if wrap:
-            cek = content_key if content_key is not None else random_bytes(_AES_KEY_BYTES[aes_variant])
-            wrapped = wrap_key(key, cek)
-        params = AesGcmParameters(group_iv, aes_variant, scope_flags, wrapped)
-        security_header = block_header(BCB_BLOCK_TYPE, number, flags)
-        results = []
-        for target in group:
-            block = by_number[target]
-            aad = additional_authenticated_data(
-                scope_flags, primary_block=primary,
-                target_header=block_header(int(block.type), block.number, int(block.flags)),
-                security_header=security_header,
-            )
-            ciphertext, tag = gcm_encrypt(aes_variant, cek, group_iv, block.data, aad)
-            # The ciphertext replaces the data; the target's CRC goes: AES-GCM authenticates it (RFC 9173 §4.8.1).
-            by_number[target] = _with_data(block, ciphertext, CrcType.NONE)
-            results.append(((BcbResult.AUTHENTICATION_TAG.value, tag),))
-        asb = AbstractSecurityBlock(
-            targets=group,
-            context_id=SecurityContextId.BCB_AES_GCM.value,
-            source=_as_eid(security_source),
-            parameters=params.to_asb_parameters(),
-            results=tuple(results),
-        )
-        new_bcbs.append(CanonicalBlock(BCB_BLOCK_TYPE, number, BlockFlag(flags), CrcType(crc_type), encode_asb(asb)))
-    blocks = [by_number[b.number] for b in blocks]
-    return bundle.with_blocks(_insert(blocks, new_bcbs, position))
+    return blocks, tuple(extra_bibs) + targets  # BIBs first, as RFC 9173 Appendix A.4 lists them
 
 
 def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool = False) -> Bundle:
@@ -618,6 +746,8 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
     operations on it (RFC 9172 §5.1.1); a payload that does not decrypt always raises.
     """
     bcbs, _, _ = check_received(bundle)
+    if not bcbs:
+        return bundle
     primary: bytes | None = None
     by_number = {b.number: b for b in bundle.blocks}
     removed: set[int] = set()
@@ -626,34 +756,59 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
         found = _key_for(key, asb)
         if found is None:
             continue
-        if asb.context_id != SecurityContextId.BCB_AES_GCM:
+        if asb.context_id != _BCB_AES_GCM:
             raise SecurityError(
                 f"BCB {block.number}: unknown security context {asb.context_id}",
                 reason_code=ReasonCode.UNKNOWN_SECURITY_OPERATION,
             )
-        params = AesGcmParameters.from_asb(asb)
+        params = _bcb_parameters(asb)
         cek = _session_key(found, params.wrapped_key)
         if primary is None:
             primary = _primary_bytes(bundle)
-        security_header = block_header(BCB_BLOCK_TYPE, block.number, int(block.flags))
+        security_header = block_header(BCB_BLOCK_TYPE, block.number, block.flags)
         for target, result_set in zip(asb.targets, asb.results):
-            tag = single_result(result_set, BcbResult.AUTHENTICATION_TAG, f"BCB {block.number}", target)
+            if len(result_set) == 1 and result_set[0][0] == _AUTHENTICATION_TAG:
+                tag = result_set[0][1]
+            else:  # raises, with the details
+                single_result(result_set, _AUTHENTICATION_TAG, f"BCB {block.number}", target)
             target_block = by_number[target]
             aad = additional_authenticated_data(
                 params.scope_flags, primary_block=primary,
-                target_header=block_header(int(target_block.type), target_block.number, int(target_block.flags)),
+                target_header=block_header(target_block.type, target_block.number, target_block.flags),
                 security_header=security_header,
             )
             try:
-                plaintext = gcm_decrypt(params.aes_variant, cek, params.iv, target_block.data, tag, aad)
+                plaintext = gcm_decrypt(
+                    params.aes_variant, cek, params.iv, target_block.data, tag, aad, reuse_key=cek is found
+                )
             except SecurityError as exc:
                 if drop_failed_blocks and target != PAYLOAD_BLOCK_NUMBER:
                     dropped.add(target)
                     continue
                 raise _failed(f"BCB {block.number}, target block {target}: {exc}") from None
-            by_number[target] = _with_data(target_block, plaintext)
+            by_number[target] = CanonicalBlock(
+                target_block.type, target_block.number, target_block.flags, target_block.crc_type, plaintext
+            )
         removed.add(block.number)
     if not removed:
         return bundle
-    opened = bundle.with_blocks(by_number[b.number] for b in bundle.blocks if b.number not in removed)
+    opened = Bundle(bundle.primary, tuple([by_number[b.number] for b in bundle.blocks if b.number not in removed]))
     return _drop_blocks(opened, dropped)
+
+
+_BCB_AES_GCM = int(SecurityContextId.BCB_AES_GCM)
+_AUTHENTICATION_TAG = int(BcbResult.AUTHENTICATION_TAG)
+_bcb_parameters_by_id: dict[int, tuple[AbstractSecurityBlock, AesGcmParameters]] = {}
+
+
+def _bcb_parameters(asb: AbstractSecurityBlock) -> AesGcmParameters:
+    """`AesGcmParameters.from_asb(asb)`, cached by identity: `decode_asb` hands out the same (frozen) ASB object
+    for the same bytes, so a BCB seen again is not checked again. Failures are never cached."""
+    found = _bcb_parameters_by_id.get(id(asb))
+    if found is not None and found[0] is asb:
+        return found[1]
+    params = AesGcmParameters.from_asb(asb)
+    if len(_bcb_parameters_by_id) >= 256:
+        _bcb_parameters_by_id.clear()
+    _bcb_parameters_by_id[id(asb)] = (asb, params)
+    return params

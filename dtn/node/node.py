@@ -17,7 +17,7 @@ import itertools
 import logging
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -61,6 +61,7 @@ REASON_NAMES = {
     16: "conflicting_security_services",
 }
 LIFETIME_EXPIRED = 1
+DECODED_CACHE_ENTRIES = 256  # decoded bundles kept for forwarding (see Node._remember_decoded)
 DEPLETED_STORAGE = 4
 NO_KNOWN_ROUTE = 6
 BLOCK_UNINTELLIGIBLE = 8
@@ -159,6 +160,7 @@ class Node:
         self._delivery_wake = Wakeup()
         self._bookings: dict[str, Any] = {}  # store key -> Route booked for it
         self._crossed: dict[str, set[int]] = {}  # store key -> peers that sent us a bundle we hold
+        self._decoded: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # see _remember_decoded
         self._expiry_heap: list[tuple[float, str]] = []
         self._expiry_wake = Wakeup()
         self._reassembly: dict[tuple, bp.Reassembly] = {}
@@ -679,8 +681,18 @@ class Node:
                              size_bytes=len(data), **{"from": peer})
             return
         self._after_store(entry)
+        if route is not None:
+            self._remember_decoded(key, bundle, info)
         await self._report(entry, bp.REPORT_RECEPTION, 0)
         await self._dispatch(entry, info, data, route)
+
+    def _remember_decoded(self, key: str, bundle: Any, info: Any) -> None:
+        """Keep the decoded form of a bundle just stored for forwarding, so that sending it soon after (the usual
+        case in a relay) needs neither a store read nor a second decode. Bundles are immutable values, and the
+        store keeps the bytes they were decoded from: the cache can only be missing, never stale."""
+        self._decoded[key] = (bundle, info)
+        if len(self._decoded) > DECODED_CACHE_ENTRIES:
+            self._decoded.popitem(last=False)
 
     async def _delete_unstored(self, info: bp.Info, size_bytes: int, reason: int, detail: str | None = None) -> None:
         """Delete a bundle we never stored (RFC 9171 §5.11), reporting deletion if asked."""
@@ -1082,7 +1094,10 @@ class Node:
             if entry is None or entry.next_hop != peer:
                 continue  # delivered elsewhere, expired or rerouted since the batch was read
             try:
-                data = self._prepare_forward(entry, await self._db(self.store.read, entry.key))
+                decoded = self._decoded.pop(entry.key, None)
+                data = self._prepare_forward(
+                    entry, None if decoded else await self._db(self.store.read, entry.key), decoded
+                )
             except _Drop as drop:
                 await self._delete_stored(entry, drop.reason)
                 continue
@@ -1137,12 +1152,16 @@ class Node:
             state.wake.fire()
         state.wake.fire()
 
-    def _prepare_forward(self, entry: StoredBundle, data: bytes) -> bytes:
-        """RFC 9171 §5.4 step 4: previous node, hop count and bundle age updated for this transmission."""
+    def _prepare_forward(self, entry: StoredBundle, data: bytes | None, decoded: tuple[Any, Any] | None = None) -> bytes:
+        """RFC 9171 §5.4 step 4: previous node, hop count and bundle age updated for this transmission.
+        `decoded`: the (bundle, info) remembered when it was stored, instead of decoding `data`."""
         meta = entry.metadata or {}
         held_ms = max(0, int(round((self.clock.unix_s() - float(meta.get("rx_s", entry.received_s))) * 1000)))
-        bundle = bp.decode(data)
-        info = bp.info(bundle)
+        if decoded is not None:
+            bundle, info = decoded
+        else:
+            bundle = bp.decode(data)
+            info = bp.info(bundle)
         if info.hop_limit is not None and info.hop_count + 1 > info.hop_limit:
             raise _Drop(HOP_LIMIT_EXCEEDED)
         bundle = bp.for_forwarding(bundle, self.node_id, int(meta.get("age_ms", 0)) + held_ms)
