@@ -370,28 +370,25 @@ def _target_data(bundle: Bundle, target: int, primary_bytes: bytes) -> tuple[byt
     return block.data, block_header(int(block.type), block.number, int(block.flags))
 
 
-# The canonical primary block goes into every IPPT and AAD; a bundle's primary block does not change while
-# its security blocks are processed, so cache the encoding (PrimaryBlock is frozen and hashable).
-_encode_primary_cached = functools.lru_cache(maxsize=128)(encode_primary)
-
-
 def _primary_bytes(bundle: Bundle) -> bytes:
-    global _last_primary
+    """The canonical primary block for the IPPT and AAD, cached by identity: a bundle's primary block does not
+    change while its security blocks are processed (nor from encrypt to decrypt), and PrimaryBlock is frozen.
+    Not by equality: an ipn EID compares equal to its three-element form, which encodes differently."""
     primary = bundle.primary
-    last = _last_primary
-    if last[0] is primary:  # the same (immutable) object as last time: skip hashing the whole primary block
-        return last[1]
+    found = _primary_bytes_by_id.get(id(primary))
+    if found is not None and found[0] is primary:
+        return found[1]
     try:
-        encoded = _encode_primary_cached(primary)
+        encoded = encode_primary(primary)
     except EncodeError as exc:
         raise _failed(f"cannot form the canonical primary block: {exc}") from None
-    _last_primary = (primary, encoded)
+    if len(_primary_bytes_by_id) >= 128:
+        _primary_bytes_by_id.clear()
+    _primary_bytes_by_id[id(primary)] = (primary, encoded)  # the entry keeps the object, so its id stays its own
     return encoded
 
 
-_last_primary: tuple[object, bytes] = (None, b"")
-"""(primary block, its canonical encoding) of the last call: encrypting and then decrypting, or processing
-several security blocks, asks for the same primary block object again."""
+_primary_bytes_by_id: dict[int, tuple[object, bytes]] = {}
 
 
 # -- BIB-HMAC-SHA2 ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ three-element form of `ipn:N.S`. Both name the same endpoint and compare equal.
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -151,8 +152,11 @@ def _check_dtn_ssp(ssp: str) -> None:
         raise ValueError(f"invalid demux {demux!r} in dtn:{ssp} (visible ASCII only)")
 
 
-def parse_eid(text: str) -> EID:
+def _parse_eid(text: str) -> EID:
     """Parse an EID from its text form; raises DecodeError (offset None) if it is not a valid EID.
+
+    A node parses the same few EIDs over and over (every hop of every bundle), and EIDs are immutable values,
+    so valid texts are remembered (bounded; errors are not cached).
 
     >>> str(parse_eid("ipn:2.1")), str(parse_eid("dtn://gs1/inbox")), parse_eid("dtn:none") == DTN_NONE
     ('ipn:2.1', 'dtn://gs1/inbox', True)
@@ -225,3 +229,15 @@ def _eid_from_cbor(value: object, offset: int | None) -> EID:
         except ValueError as exc:
             raise DecodeError(str(exc), offset=offset) from None
     raise DecodeError(f"unknown EID scheme code {scheme!r}", offset=offset)
+
+
+_parse_eid_cached = functools.lru_cache(maxsize=4096)(_parse_eid)
+
+
+def parse_eid(text: str) -> EID:  # noqa: F811 - the public, cached entry point
+    if type(text) is not str:  # only exact str values are hashable keys we want (and error paths stay exact)
+        return _parse_eid(text)
+    return _parse_eid_cached(text)
+
+
+parse_eid.__doc__ = _parse_eid.__doc__
