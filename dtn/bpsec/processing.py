@@ -289,11 +289,6 @@ def _block_flag(value: int) -> BlockFlag:
 _BLOCK_FLAGS: dict[int, BlockFlag] = {}
 
 
-def _with_data(block: CanonicalBlock, data: bytes | memoryview, crc_type: CrcType | None = None) -> CanonicalBlock:
-    """`dataclasses.replace(block, data=...)`, faster (this is on the per-bundle path)."""
-    return CanonicalBlock(block.type, block.number, block.flags, block.crc_type if crc_type is None else crc_type, data)
-
-
 def _check_targets(
     bundle: Bundle, targets: Sequence[int], service: str, numbers: Container[int] | None = None
 ) -> tuple[int, ...]:
