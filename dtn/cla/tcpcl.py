@@ -112,6 +112,10 @@ class TcpclLink:
         self.keepalive_s = 0
         self.down_reason: str | None = None
         self._stream = stream
+        # A stream that can take bytes without waiting (the digital twin's emulated links) gets them at once,
+        # without a writer task switch per message, whenever nothing is queued before them.
+        self._send_nowait = getattr(stream, "send_nowait", None)
+        self._writing = False
         self._server_hostname = server_hostname
         self._on_bundle = on_bundle
         self._out: list[bytes] = []
@@ -189,6 +193,12 @@ class TcpclLink:
 
     def _queue(self, data: bytes) -> None:
         if data:
+            if self._send_nowait is not None and not self._out and not self._writing:
+                try:
+                    self._send_nowait(data)
+                    return
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass  # queue it: the writer meets the same error and ends the session as usual
             self._out.append(data)
             self._out_bytes += len(data)
             self._writer_lot.unpark_all()
@@ -324,6 +334,7 @@ class TcpclLink:
             self.down_reason = f"TLS handshake failed: {cause}"
             raise ClaError(f"TCPCL TLS handshake with {self._name()} failed: {cause}") from exc
         self._stream = ssl_stream
+        self._send_nowait = None
         if ssl_stream.version() != "TLSv1.3":
             # RFC 9174 §4.4: TLS 1.3 or later.
             raise ClaError(f"TCPCL peer {self._name()} negotiated {ssl_stream.version()}, TLS 1.3 is required")
@@ -416,6 +427,7 @@ class TcpclLink:
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
                 waited = False
+                self._writing = True  # bytes taken from the queue are not sent yet: no direct send may overtake
                 for data in _coalesce(chunks):
                     if sock is not None:
                         size, waited_now = await _write_socket(sock, data)
@@ -427,6 +439,7 @@ class TcpclLink:
                         size = len(data)
                     self._out_bytes -= size
                     self._space_lot.unpark_all()
+                self._writing = False
                 if sock is not None and not waited:
                     await trio.lowlevel.checkpoint()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -434,6 +447,7 @@ class TcpclLink:
             self.session.receive_data(b"")
             self._after_machine()
         finally:
+            self._writing = False
             self._out.clear()
             self._out_bytes = 0
             self._space_lot.unpark_all()
