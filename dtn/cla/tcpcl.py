@@ -116,6 +116,9 @@ class TcpclLink:
         # without a writer task switch per message, whenever nothing is queued before them.
         self._send_nowait = getattr(stream, "send_nowait", None)
         self._writing = False
+        # On such a stream the reader also hands received bundles to the node itself (no deliverer task, two
+        # task switches less per bundle): the twin's stores never block, so reading pauses only briefly.
+        self._inline: list[TransferReceived] | None = [] if self._send_nowait is not None else None
         self._server_hostname = server_hostname
         self._on_bundle = on_bundle
         self._out: list[bytes] = []
@@ -225,7 +228,10 @@ class TcpclLink:
         self._queue(session.data_to_send())
         for event in session.events():
             if isinstance(event, TransferReceived):
-                self._deliver_send.send_nowait(event)
+                if self._inline is not None:
+                    self._inline.append(event)
+                else:
+                    self._deliver_send.send_nowait(event)
             elif isinstance(event, TransferAcked):
                 waiter = self._waiters.pop(event.transfer_id, None)
                 if waiter is not None:
@@ -335,6 +341,7 @@ class TcpclLink:
             raise ClaError(f"TCPCL TLS handshake with {self._name()} failed: {cause}") from exc
         self._stream = ssl_stream
         self._send_nowait = None
+        self._inline = None  # TLS happens before any transfer: bundles go through the deliverer task
         if ssl_stream.version() != "TLSv1.3":
             # RFC 9174 §4.4: TLS 1.3 or later.
             raise ClaError(f"TCPCL peer {self._name()} negotiated {ssl_stream.version()}, TLS 1.3 is required")
@@ -374,6 +381,9 @@ class TcpclLink:
                 self.down_reason = self.down_reason or f"connection lost: {exc}"
                 data = b""
             self._feed(data)
+            inline = self._inline
+            while inline:
+                await self._deliver(inline.pop(0))
             if not data:
                 return
 
@@ -502,7 +512,8 @@ class TcpclLink:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._reader)
             nursery.start_soon(self._timer)
-            nursery.start_soon(self._deliverer)
+            if self._inline is None:
+                nursery.start_soon(self._deliverer)
             nursery.start_soon(self._writer)
             await self._ended_event.wait()
             # Let the writer flush the last bytes (SESS_TERM), but never wait forever for a peer that does not
