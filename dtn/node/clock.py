@@ -13,8 +13,7 @@ from typing import Protocol
 
 import trio
 
-# Seconds between the Unix epoch and the DTN epoch (2000-01-01T00:00:00Z).
-DTN_EPOCH_UNIX_S = 946_684_800
+from dtn.bpv7.time import unix_to_dtn_ms
 
 
 class Clock(Protocol):
@@ -67,6 +66,7 @@ class TrioClock:
         return self._unix_at_zero_s + self.now_s()
 
     def dtn_time_ms(self) -> int:
+        """Now as DTN time (ms since 2000-01-01T00:00:00Z), converted at the codec edge."""
         return unix_to_dtn_ms(self.unix_s())
 
     async def sleep_until(self, t_s: float) -> None:
@@ -74,11 +74,3 @@ class TrioClock:
 
     async def sleep(self, duration_s: float) -> None:
         await self.sleep_until(self.now_s() + max(0.0, duration_s))
-
-
-def unix_to_dtn_ms(unix_s: float) -> int:
-    return max(0, int(round((unix_s - DTN_EPOCH_UNIX_S) * 1000)))
-
-
-def dtn_ms_to_unix(dtn_ms: int) -> float:
-    return dtn_ms / 1000.0 + DTN_EPOCH_UNIX_S
