@@ -19,6 +19,7 @@ import os
 import pathlib
 import resource
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -316,7 +317,7 @@ class Replay:
         for proc in list(self.procs.values()):
             try:
                 proc.popen.wait(timeout=max(0.1, deadline - time.time()))
-            except Exception:
+            except subprocess.TimeoutExpired:
                 proc.kill()
             proc._close_pipes()
 
@@ -365,7 +366,7 @@ class Replay:
 async def _quiet_close(client: Client) -> None:
     try:
         await client.aclose()
-    except Exception:
+    except (DtnError, OSError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass
 
 

@@ -22,6 +22,7 @@ import trio
 import trio.testing
 
 from contact_plans.model import ContactPlan
+from dtn.errors import DtnError
 from dtn.node.clock import TrioClock
 from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
 from dtn.node.linkemu import LinkEmulator
@@ -68,7 +69,7 @@ def predicted_arrival(router, send: SendEvent) -> float | None:
     """CGR's best arrival (plan seconds) for this send on the unloaded plan, or None when there is no route."""
     try:
         route = router.best_route(send.source, send.destination, send.t_s, send.size_bytes)
-    except Exception:  # a node without contacts is unknown to the router: no route
+    except DtnError:  # a node without contacts is unknown to the router: no route
         return None
     return None if route is None else round(route.arrival_s, 6)
 
@@ -209,9 +210,9 @@ class DigitalTwin:
 
     # -- traffic -------------------------------------------------------------------------------------------------
     async def _traffic(self) -> None:
-        from routing import Router
+        from dtn.node.bundles import make_router
 
-        oracle = Router(self.plan)  # predictions on the unloaded plan
+        oracle = make_router(self.plan)  # predictions on the unloaded plan (a copy: no node's bookings)
         payload_cache: dict[int, bytes] = {}
         for send in self.workload.sends():
             if send.t_s < self.options.start_s or send.t_s >= self.end_s:
@@ -238,7 +239,7 @@ class DigitalTwin:
                 result = await node.send_from_application(
                     f"ipn:{send.destination}.{send.service}", payload, lifetime_s=send.lifetime_s
                 )
-            except Exception as exc:  # a refused bundle (e.g. storage full) is a result, not a crash
+            except DtnError as exc:  # a refused bundle (e.g. storage full) is a result, not a crash
                 record.update(bundle=None, error=str(exc)[:200])
             else:
                 record["bundle"] = result["bundle"]
