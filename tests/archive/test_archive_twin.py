@@ -1,6 +1,7 @@
 """The archive in the digital twin: the milsca constellation, satellites lost for good and the origin ground
 centre (Fucino) down; every object put before the outage is retrievable by every user station, and the run
-directory says when (archive.jsonl, meta.json). Reduced to three hours here; benchmarks/bench_archive.py runs a day."""
+directory says when (archive.jsonl, meta.json). Run for three hours and for the whole day the issue asks for
+(about a minute); benchmarks/bench_archive.py adds the ground-only comparison."""
 
 from __future__ import annotations
 
@@ -12,27 +13,27 @@ from contact_plans.scenarios import build_plan
 from dtn.archive.workload import outage_experiment
 from dtn.node.simulate import SimulationOptions, simulate
 
-DURATION_S = 3 * 3600.0
+HOUR_S = 3600.0
 
 
-@pytest.fixture(scope="module")
-def milsca():
-    return build_plan("milsca", duration_s=DURATION_S)
-
-
-def test_every_user_gets_every_object_during_the_outage(milsca, tmp_path):
-    workload, archive = outage_experiment(milsca, duration_s=DURATION_S, outage_from_s=1800.0,
-                                          outage_s=6 * 3600.0, satellite_losses=3, gets_every_s=DURATION_S,
+@pytest.mark.parametrize(
+    "duration_s, gets_every_s",
+    [pytest.param(3 * HOUR_S, 3 * HOUR_S, id="3h"), pytest.param(24 * HOUR_S, 8 * HOUR_S, id="day", marks=pytest.mark.slow)],
+)
+def test_every_user_gets_every_object_during_the_outage(duration_s, gets_every_s, tmp_path):
+    milsca = build_plan("milsca", duration_s=duration_s)
+    workload, archive = outage_experiment(milsca, duration_s=duration_s, outage_from_s=1800.0,
+                                          outage_s=6 * 3600.0, satellite_losses=3, gets_every_s=gets_every_s,
                                           seed=3)
     assert len(archive.users) >= 10  # the baseline ground stations
-    run = simulate(milsca, workload, tmp_path / "run", SimulationOptions(duration_s=DURATION_S, archive=archive))
+    run = simulate(milsca, workload, tmp_path / "run", SimulationOptions(duration_s=duration_s, archive=archive))
     records = [json.loads(line) for line in (tmp_path / "run" / "archive.jsonl").read_text().splitlines()]
     puts = [r for r in records if r["kind"] == "put"]
     gets = [r for r in records if r["kind"] == "get"]
     assert len(puts) == 3 and all(len(r["replicas"]) == 3 for r in puts)
     planes = {n.number: n.metadata["plane"] for n in milsca.nodes if "plane" in n.metadata}
     assert all(len({planes[x] for x in r["replicas"]}) == 3 for r in puts)
-    assert len(gets) == len(puts) * len(archive.users)
+    assert len(gets) == len(puts) * len(archive.users) * len(archive.gets_at_s)
     assert all(g["verified"] and g["latency_s"] is not None for g in gets), [g for g in gets if not g["verified"]]
     assert all(g["requested_s"] >= 1800.0 for g in gets)  # asked while Fucino was down
     summary = run.meta["archive"]
