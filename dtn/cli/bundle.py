@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
 import time
 
 from dtn.bpv7 import BlockType, Bundle, BundleFlag, CrcType, decode, encode_parts, parse_eid
 from dtn.bpv7.time import dtn_ms_to_unix, unix_to_dtn_ms
-from dtn.cli.common import add_parser, parse_duration_s
+from dtn.cli.common import add_parser, parse_duration_s, read_input, write_output
 from dtn.errors import DecodeError, DtnError
 
 _CRC_CHOICES = {"0": CrcType.NONE, "16": CrcType.CRC16, "32": CrcType.CRC32C}
@@ -107,21 +106,6 @@ def register(subparsers) -> None:
         bundle_security.register(verbs)
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def _write(path: str, parts) -> None:
-    if path == "-":
-        for part in parts:
-            sys.stdout.buffer.write(part)
-        sys.stdout.buffer.flush()
-        return
-    with open(path, "wb") as handle:
-        handle.writelines(parts)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -130,7 +114,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     bundle = Bundle.create(
         parse_eid(args.src),
         parse_eid(args.dst),
-        _read(args.payload_file),
+        read_input(args.payload_file),
         creation_time_ms=creation_time_ms,
         sequence=args.sequence,
         lifetime_ms=lifetime_ms,
@@ -139,7 +123,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         crc_type=_CRC_CHOICES[args.crc],
         hop_limit=args.hop_limit,
     )
-    _write(args.output, encode_parts(bundle))
+    write_output(args.output, encode_parts(bundle))
     return 0
 
 
@@ -157,7 +141,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    data = _read(args.file)
+    data = read_input(args.file)
     bundle = decode(data)
     p = bundle.primary
     console = Console()
@@ -213,7 +197,7 @@ def _content(bundle: Bundle, block) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    bundle = decode(_read(args.file))
+    bundle = decode(read_input(args.file))
     problems = bundle.validate()
     if not problems:
         print(f"{args.file}: valid")
@@ -226,8 +210,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     from dtn.bpv7.jsonform import to_json
 
-    text = json.dumps(to_json(decode(_read(args.file))), indent=2) + "\n"
-    _write(args.output, [text.encode()])
+    text = json.dumps(to_json(decode(read_input(args.file))), indent=2) + "\n"
+    write_output(args.output, [text.encode()])
     return 0
 
 
@@ -235,8 +219,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from dtn.bpv7.jsonform import from_json
 
     try:
-        obj = json.loads(_read(args.file))
+        obj = json.loads(read_input(args.file))
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"{args.file}: not valid JSON ({exc})") from None
-    _write(args.output, encode_parts(from_json(obj)))
+    write_output(args.output, encode_parts(from_json(obj)))
     return 0

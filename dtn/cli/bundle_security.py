@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import sys
 
 from rich.console import Console
 
@@ -17,7 +16,7 @@ from dtn.bpsec.constants import PAYLOAD_BLOCK_NUMBER, PRIMARY_BLOCK_NUMBER, Reas
 from dtn.bpsec.keys import load_key_file
 from dtn.bpv7.codec import decode, encode_parts
 from dtn.bpv7.eid import parse_eid
-from dtn.cli.common import add_parser
+from dtn.cli.common import add_parser, read_input, write_output
 from dtn.errors import DtnError, SecurityError
 
 _SHA = {"256": ShaVariant.HMAC_256_256, "384": ShaVariant.HMAC_384_384, "512": ShaVariant.HMAC_512_512}
@@ -109,22 +108,8 @@ def _parse_targets(values: list[str] | None) -> list[int]:
     return targets
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
 def _write(path: str, bundle) -> None:
-    parts = encode_parts(bundle)
-    if path == "-":
-        for part in parts:
-            sys.stdout.buffer.write(part)
-        sys.stdout.buffer.flush()
-        return
-    with open(path, "wb") as handle:
-        handle.writelines(parts)
+    write_output(path, encode_parts(bundle))
 
 
 def _console() -> Console:
@@ -140,7 +125,7 @@ def _by_source(pattern: str, key: bytes):
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    bundle = decode(_read(args.file))
+    bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     targets = _parse_targets(args.target)
     source = _security_source(args, bundle)
@@ -159,7 +144,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.accept and not args.output:
         raise DtnError("--accept removes the verified operations: give -o OUTPUT")
-    bundle = decode(_read(args.file))
+    bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     checked = [
         op for op in security_operations(bundle)
@@ -181,7 +166,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_encrypt(args: argparse.Namespace) -> int:
-    bundle = decode(_read(args.file))
+    bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     targets = _parse_targets(args.target)
     source = _security_source(args, bundle)
@@ -196,7 +181,7 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
-    bundle = decode(_read(args.file))
+    bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     before = [
         op for op in security_operations(bundle)

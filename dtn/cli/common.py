@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+from typing import Iterable
 
 from dtn.errors import DtnError
 
@@ -29,3 +31,22 @@ def add_parser(subparsers, name: str, *, help: str, example: str, **kwargs) -> a
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
     )
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of a file, or of standard input for "-"."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def write_output(path: str, parts: Iterable[bytes | memoryview]) -> None:
+    """Write buffers to a file, or to standard output for "-" (no joined copy of large payloads)."""
+    if path == "-":
+        for part in parts:
+            sys.stdout.buffer.write(part)
+        sys.stdout.buffer.flush()
+        return
+    with open(path, "wb") as handle:
+        handle.writelines(parts)
