@@ -457,7 +457,7 @@ class LtpEngine:
                     self._cancel_timer(span, im.cancel, ("cr", key, 0), now_s, lambda im=im: self._close_import(im))
                     continue
                 if im.idle.deadline_s is not None and im.idle.deadline_s <= now_s:
-                    if im.delivered or not im.red_seen:
+                    if im.delivered or not self._may_have_red(im):
                         self._close_import(im)  # nothing red is missing: green-only or finished
                     else:
                         self._cancel_import(im, CancelReason.SYS_CNCLD)
@@ -606,6 +606,7 @@ class LtpEngine:
                 return
             if len(self._imports) >= self.config.max_import_sessions:
                 self._remember_import(key, None)
+                self._events.append(ImportCancelled(span.peer, seg.session_number, CancelReason.SYS_CNCLD, False))
                 self._queue_control(span, encode_cancel(SegmentType.CANCEL_FROM_RECEIVER, span.peer,
                                                         seg.session_number, CancelReason.SYS_CNCLD))
                 return
@@ -718,8 +719,13 @@ class LtpEngine:
         acknowledged, and the end of the block seen (else the inactivity timer closes it quietly)."""
         if im.cancel is not None or im.reports or not im.eob:
             return
-        if im.delivered or (not im.red_seen and im.red_len is None):
+        if im.delivered or not self._may_have_red(im):
             self._close_import(im)
+
+    @staticmethod
+    def _may_have_red(im: _Import) -> bool:
+        """Green data starts where red data ends: green seen above offset 0 means red data may be missing."""
+        return im.red_seen or bool(im.green_start)
 
     def _close_import(self, im: _Import, *, cancelled: bool = False) -> None:
         key = (im.peer, im.number)
