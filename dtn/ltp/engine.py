@@ -484,6 +484,9 @@ class LtpEngine:
         self._queue_control(span, item)
 
     # -- receiving ---------------------------------------------------------------------------------------------
+    def has_events(self) -> bool:
+        return bool(self._events)
+
     def events(self) -> list[Event]:
         out, self._events = self._events, []
         return out

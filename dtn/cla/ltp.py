@@ -1,0 +1,328 @@
+"""LTP over UDP (Trio): one `dtn.ltp.LtpEngine` on one UDP socket, one `LtpLink` per neighbour engine.
+
+    endpoint = LtpEndpoint(LtpConfig(engine_id=1), peers={2: ("127.0.0.1", 1113)}, on_bundle=...)
+    port = await nursery.start(endpoint.run, "127.0.0.1", 1113)
+    link = await endpoint.open_span(2, rate_bytes_per_s=1e6, owlt_s=1.3)   # the contact opened
+    await link.send_bundle(bundle)
+    await endpoint.close_span(2)                                            # the contact ended
+
+Datagrams for engine N always go to the address configured for N (`peers`), never to the source address of
+what arrived, so a relay or emulator in the path works (ION's udplso does the same). Each span sends at most at
+its rate (a pacing clock per span: one datagram every len/rate seconds). The engine's timers run on Trio's
+clock and are suspended while the span is closed.
+
+`send_bundle` returns once the bundle is in a block handed to the engine: from then on the LTP link owns it (in
+memory) until the receiver has claimed the whole red part. A block whose session is cancelled is sent again in
+a new session, up to `max_block_retries` times, then dropped with a log line; see docs/ltp.md for what that
+means for custody.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket as _stdlib_socket
+
+import trio
+
+from dtn.errors import ClaError, DecodeError, DtnError, LocalProtocolError
+from dtn.ltp import Aggregator, LtpConfig, LtpEngine, split_bundles
+from dtn.ltp.engine import BlockReceived, ExportCancelled, ExportCompleted, ImportCancelled
+
+from .base import OnBundle, OnLinkDown, OnLinkUp, call_link_down
+
+log = logging.getLogger(__name__)
+
+SOCKET_BUFFER_BYTES = 8 * 1024 * 1024
+DELIVERY_QUEUE_BLOCKS = 64
+_TIMED_TYPES = frozenset({0x1, 0x2, 0x3, 0x8, 0xC, 0xE})  # checkpoints, reports, cancels: they start timers
+
+
+class _Wake:
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+    async def wait(self, deadline: float = math.inf) -> None:
+        event = self._event
+        with trio.move_on_at(deadline):
+            await event.wait()
+
+
+class LtpLink:
+    """The span to one neighbour engine as a `dtn.cla.base.Link`. Open while the contact is."""
+
+    cla_name = "ltp"
+
+    def __init__(self, endpoint: "LtpEndpoint", peer: int) -> None:
+        self._endpoint = endpoint
+        self.peer = peer
+        self.peer_node_id = f"ipn:{peer}.0"
+        host, port = endpoint.peers[peer]
+        self.peer_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.rate_bytes_per_s = 0.0
+        self._open = False
+        self.wake = _Wake()
+        self.aggregator: Aggregator | None = None
+        if endpoint.aggregation_bytes > 0:
+            self.aggregator = Aggregator(size_limit_bytes=endpoint.aggregation_bytes,
+                                         time_limit_s=endpoint.aggregation_s)
+        self.next_send_at = 0.0
+
+    @property
+    def closed(self) -> bool:
+        return not self._open
+
+    async def send_bundle(self, data: bytes) -> None:
+        if not self._open:
+            raise ClaError(f"LTP span to engine {self.peer} is closed")
+        if self.aggregator is None:
+            await self._endpoint.submit(self.peer, bytes(data), 1)
+            return
+        for block in self.aggregator.add(bytes(data), trio.current_time()):
+            await self._endpoint.submit(self.peer, block, 0)
+        self.wake.fire()  # the flusher re-reads the aggregation deadline
+
+    async def flush(self) -> None:
+        if self.aggregator is not None:
+            block = self.aggregator.flush()
+            if block is not None:
+                await self._endpoint.submit(self.peer, block, 0)
+
+    async def close(self, reason: int | None = None) -> None:
+        await self._endpoint.close_span(self.peer)
+
+
+class LtpEndpoint:
+    """An LTP engine bound to one UDP socket, with a span (an `LtpLink`) per configured peer engine."""
+
+    def __init__(
+        self,
+        config: LtpConfig,
+        *,
+        peers: dict[int, tuple[str, int]],
+        on_bundle: OnBundle,
+        on_link_up: OnLinkUp | None = None,
+        on_link_down: OnLinkDown | None = None,
+        default_rate_bytes_per_s: float = 0.0,
+        default_owlt_s: float = 0.0,
+        aggregation_bytes: int = 0,
+        aggregation_s: float = 0.1,
+        max_block_retries: int = 5,
+    ) -> None:
+        self.config = config
+        self.engine = LtpEngine(config)
+        self.peers = dict(peers)
+        self.on_bundle = on_bundle
+        self.on_link_up = on_link_up
+        self.on_link_down = on_link_down
+        self.default_rate_bytes_per_s = default_rate_bytes_per_s
+        self.aggregation_bytes = aggregation_bytes
+        self.aggregation_s = aggregation_s
+        self.max_block_retries = max_block_retries
+        self.links: dict[int, LtpLink] = {}
+        for peer in self.peers:
+            self.engine.add_span(peer, owlt_s=default_owlt_s)
+            self.links[peer] = LtpLink(self, peer)
+        self._blocks: dict[int, tuple[int, bytes, int]] = {}  # session -> (peer, block, tries)
+        self._timer_wake = _Wake()
+        self._capacity = _Wake()
+        self._socket: trio.socket.SocketType | None = None
+        self._nursery: trio.Nursery | None = None
+        self._deliveries_in, self._deliveries_out = trio.open_memory_channel(DELIVERY_QUEUE_BLOCKS)
+        self.stats = {"blocks_sent": 0, "blocks_completed": 0, "blocks_resent": 0, "blocks_dropped": 0,
+                      "blocks_received": 0, "bundles_received": 0, "datagrams_malformed": 0}
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    async def run(self, host: str = "127.0.0.1", port: int = 0, *,
+                  task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind the UDP socket, report the bound port, and run until cancelled."""
+        family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
+        sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
+        for option in (_stdlib_socket.SO_RCVBUF, _stdlib_socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(_stdlib_socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
+            except OSError:
+                pass  # the kernel caps it; a smaller buffer only means more loss under bursts
+        try:
+            await sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise ClaError(f"cannot bind LTP UDP socket {host}:{port}: {exc.strerror or exc}") from exc
+        self._socket = sock
+        bound = sock.getsockname()[1]
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._receive_loop)
+                nursery.start_soon(self._timer_loop)
+                nursery.start_soon(self._delivery_loop)
+                for link in self.links.values():
+                    nursery.start_soon(self._send_loop, link)
+                    if link.aggregator is not None:
+                        nursery.start_soon(self._flush_loop, link)
+                task_status.started(bound)
+        finally:
+            sock.close()
+
+    async def open_span(self, peer: int, *, rate_bytes_per_s: float | None = None,
+                        owlt_s: float | None = None) -> LtpLink:
+        """The contact with `peer` began: transmit (at `rate_bytes_per_s`, 0 = unlimited) and run its timers."""
+        link = self._link(peer)
+        rate = self.default_rate_bytes_per_s if rate_bytes_per_s is None else rate_bytes_per_s
+        link.rate_bytes_per_s = max(0.0, rate)
+        self.engine.set_span_up(peer, True, trio.current_time(), owlt_s=owlt_s)
+        was_open, link._open = link._open, True
+        link.next_send_at = trio.current_time()
+        link.wake.fire()
+        self._timer_wake.fire()
+        if not was_open and self.on_link_up is not None:
+            await self.on_link_up(link)
+        return link
+
+    async def close_span(self, peer: int) -> None:
+        """The contact ended: stop transmitting, suspend the span's timers (queued data waits for the next)."""
+        link = self._link(peer)
+        if not link._open:
+            return
+        await link.flush()
+        link._open = False
+        self.engine.set_span_up(peer, False, trio.current_time())
+        link.wake.fire()
+        await call_link_down(self.on_link_down, link, None)
+
+    def _link(self, peer: int) -> LtpLink:
+        link = self.links.get(peer)
+        if link is None:
+            raise ClaError(f"no LTP span configured for engine {peer}")
+        return link
+
+    # -- sending -------------------------------------------------------------------------------------------------
+    async def submit(self, peer: int, block: bytes, tries: int) -> None:
+        """Hand one block to the engine, waiting while the export session limit is reached."""
+        while not self.engine.can_send():
+            await self._capacity.wait()
+        try:
+            number = self.engine.send_block(peer, block, trio.current_time())
+        except LocalProtocolError as exc:
+            raise ClaError(f"LTP: {exc}") from None
+        self._blocks[number] = (peer, block, tries)
+        self.stats["blocks_sent"] += 1
+        self.links[peer].wake.fire()
+
+    async def _send_loop(self, link: LtpLink) -> None:
+        sock = self._socket
+        engine = self.engine
+        while True:
+            if link.closed or not engine.has_pending(link.peer):
+                await link.wake.wait()
+                continue
+            now = trio.current_time()
+            if link.rate_bytes_per_s and link.next_send_at > now:
+                await trio.sleep_until(link.next_send_at)
+                now = trio.current_time()
+            datagram = engine.next_segment(link.peer, now)
+            if datagram is None:
+                continue
+            if datagram[0] & 0x0F in _TIMED_TYPES:
+                self._timer_wake.fire()  # a timer started: the timer task must look at the new deadline
+            try:
+                await sock.sendto(datagram, self.peers[link.peer])
+            except OSError as exc:  # e.g. nobody listening (ICMP refused): LTP retransmits on its own timers
+                log.debug("LTP sendto %s: %s", address, exc)
+            if link.rate_bytes_per_s:
+                link.next_send_at = max(link.next_send_at, now - 0.01) + len(datagram) / link.rate_bytes_per_s
+            else:
+                await trio.lowlevel.checkpoint()
+            if engine.has_events():  # pulling the last green segment finishes a session
+                await self._process_events()
+
+    async def _flush_loop(self, link: LtpLink) -> None:
+        while True:
+            deadline = link.aggregator.deadline_s() if link.aggregator else None
+            if deadline is None:
+                await link.wake.wait()
+                continue
+            if trio.current_time() < deadline:
+                await link.wake.wait(deadline)
+                continue
+            await link.flush()
+
+    # -- receiving and timers --------------------------------------------------------------------------------------
+    async def _receive_loop(self) -> None:
+        sock = self._socket
+        while True:
+            try:
+                datagram, _source = await sock.recvfrom(65536)  # the source is never used to reply
+            except OSError as exc:  # ICMP errors from earlier sends surface here on some systems
+                log.debug("LTP recvfrom: %s", exc)
+                continue
+            try:
+                self.engine.receive_datagram(datagram, trio.current_time())
+            except DecodeError as exc:
+                self.stats["datagrams_malformed"] += 1
+                log.debug("LTP: malformed datagram ignored: %s", exc)
+                continue
+            await self._process_events()
+            for link in self.links.values():
+                if not link.closed and self.engine.has_pending(link.peer):
+                    link.wake.fire()
+            self._timer_wake.fire()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.engine.next_deadline_s()
+            await self._timer_wake.wait(math.inf if deadline is None else deadline)
+            now = trio.current_time()
+            deadline = self.engine.next_deadline_s()
+            if deadline is not None and deadline <= now:
+                self.engine.handle_timers(now)
+                await self._process_events()
+                for link in self.links.values():
+                    link.wake.fire()
+
+    async def _process_events(self) -> None:
+        for event in self.engine.events():
+            if isinstance(event, BlockReceived):
+                self.stats["blocks_received"] += 1
+                await self._deliveries_in.send(event)
+            elif isinstance(event, ExportCompleted):
+                self._blocks.pop(event.session_number, None)
+                self.stats["blocks_completed"] += 1
+                self._capacity.fire()
+            elif isinstance(event, ExportCancelled):
+                entry = self._blocks.pop(event.session_number, None)
+                self._capacity.fire()
+                if entry is None:
+                    continue
+                peer, block, tries = entry
+                log.info("LTP session %s to engine %s cancelled (reason %s, by %s)", event.session_number, peer,
+                         event.reason, "peer" if event.by_peer else "us")
+                if tries < self.max_block_retries:
+                    self.stats["blocks_resent"] += 1
+                    self._nursery.start_soon(self.submit, peer, block, tries + 1)
+                else:
+                    self.stats["blocks_dropped"] += 1
+                    log.warning("LTP block of %d bytes to engine %s dropped after %d sessions", len(block), peer,
+                                tries + 1)
+            elif isinstance(event, ImportCancelled):
+                log.info("LTP import session %s from engine %s cancelled (reason %s, by %s)", event.session_number,
+                         event.peer, event.reason, "peer" if event.by_peer else "us")
+
+    async def _delivery_loop(self) -> None:
+        async for event in self._deliveries_out:
+            link = self.links.get(event.peer)
+            try:
+                bundles = split_bundles(event.data)
+            except DecodeError as exc:
+                log.info("LTP block from engine %s is not a sequence of bundles: %s", event.peer, exc)
+                continue
+            for bundle in bundles:
+                self.stats["bundles_received"] += 1
+                try:
+                    await self.on_bundle(bundle, link)
+                except DtnError as exc:  # LTP cannot refuse after the fact: the bundle is dropped
+                    log.info("LTP bundle from engine %s dropped: %s", event.peer, exc)
