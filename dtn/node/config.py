@@ -22,7 +22,7 @@ _IPN_ENDPOINT = re.compile(r"^ipn:(\d+)\.(\d+)$")
 _DTN_NODE = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/$")
 _DTN_ENDPOINT = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/[!-~]*$")
 
-CLA_KINDS = ("tcpcl", "mtcp")
+CLA_KINDS = ("tcpcl", "mtcp", "ltp")
 DIAL_MODES = ("auto", "always", "never")
 NO_ROUTE_ACTIONS = ("wait", "delete")
 MAX_IPN_NUMBER = 2**64 - 1
@@ -162,6 +162,7 @@ class NodeConfig:
     metrics: str | None = None  # "host:port"
     security: Mapping[str, Any] | None = None
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
+    ltp: Any = None  # dtn.ltp.settings.LtpSettings from `[ltp]` (docs/ltp.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
 
     @classmethod
@@ -195,7 +196,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive",
+        "log", "metrics", "security", "archive", "ltp",
     )
 
     node = top.table("node", required=True)
@@ -309,6 +310,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
             nb = NeighbourConfig(node=number, address=sub.str("address"), cla=cla, dial=dial)
         if nb.address is not None:
             split_host_port(nb.address, key=f"{key}.address")
+        elif nb.cla == "ltp":
+            raise ConfigError("an LTP neighbour needs the UDP address of its engine", key=f"{key}.address")
         elif nb.dial == "always":
             raise ConfigError("dial = 'always' needs an address", key=f"{key}.address")
         neighbours[number] = nb
@@ -400,6 +403,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         metrics=metrics,
         security=dict(security) if security is not None else None,
         archive=_archive_table(top.raw("archive"), base),
+        ltp=_ltp_table(top.raw("ltp")),
         base_dir=base,
     )
 
@@ -408,6 +412,12 @@ def _archive_table(data: Any, base: pathlib.Path) -> Any:
     from dtn.archive.config import parse_archive_table
 
     return parse_archive_table(data, base_dir=base)
+
+
+def _ltp_table(data: Any) -> Any:
+    from dtn.ltp.settings import parse_ltp_table
+
+    return parse_ltp_table(data)
 
 
 def split_host_port(text: str, *, key: str) -> tuple[str, int]:

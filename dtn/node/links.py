@@ -103,6 +103,11 @@ class SessionFactory:
     # -- sessions ----------------------------------------------------------------------------------------------
     async def serve(self, listen: ListenConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Listen with the configured CLA; `task_status.started(port)`."""
+        if listen.cla == "ltp":  # one LTP engine on a UDP socket (docs/ltp.md)
+            from dtn.node.ltp import serve_ltp
+
+            await serve_ltp(self, listen, task_status=task_status)
+            return
         if listen.cla == "mtcp":
             from dtn.cla.mtcp import serve_mtcp
 

@@ -983,6 +983,8 @@ class Node:
         if nb is not None:
             if nb.dial == "never" or (nb.address is None and not self._custom_dialer):
                 return False
+            if nb.cla == "ltp":  # each side opens its own LTP span for its own direction
+                return True
             return nb.dial == "always" or self.node_number < peer
         return self._custom_dialer and self.node_number < peer
 
@@ -1021,6 +1023,10 @@ class Node:
 
     async def _dial(self, state: PeerState) -> None:
         nb = self.config.neighbours.get(state.number)
+        if nb is not None and nb.cla == "ltp":
+            from dtn.node.ltp import open_span
+
+            return await open_span(self, state.number)
         address = nb.address if nb else None
         dialer = self._dialer or tcp_dialer_for(self.config)
         self._dialer = dialer

@@ -10,7 +10,7 @@ What arrives on the A-side socket is forwarded to `b_address` from the B-side so
 LTP because an engine sends to the address configured for its neighbour, never back to a datagram's source.
 
 CLI: `python -m dtn.node.udp_emulator --a 127.0.0.1:4556 --b 127.0.0.1:4557 --owlt 1.3 --loss 0.05` prints the
-two relay ports and runs until interrupted (Ctrl-C). Loopback addresses only.
+two relay ports and runs until SIGINT/SIGTERM, then prints its counters as JSON on stderr. Loopback addresses only.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import heapq
 import ipaddress
+import json
+import signal
 import sys
 
 import trio
@@ -156,14 +158,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     async def serve() -> None:
-        async with trio.open_nursery() as nursery:
-            a_port, b_port = await nursery.start(relay.run)
-            print(f"relay: A sends to 127.0.0.1:{a_port}, B sends to 127.0.0.1:{b_port}", flush=True)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                a_port, b_port = await nursery.start(relay.run)
+                print(f"relay: A sends to 127.0.0.1:{a_port}, B sends to 127.0.0.1:{b_port}", flush=True)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+        print(f"stats: {json.dumps(relay.stats)}", file=sys.stderr, flush=True)
 
     try:
         trio.run(serve)
-    except KeyboardInterrupt:
-        print(f"stats: {relay.stats}", file=sys.stderr)
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
