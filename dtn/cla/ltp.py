@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 SOCKET_BUFFER_BYTES = 8 * 1024 * 1024
 DELIVERY_QUEUE_BLOCKS = 64
+SEND_BATCH = 32
+PACING_SLACK_S = 0.004
+RECEIVE_BATCH = 256
+TIMER_POLL_S = 1.0
 _TIMED_TYPES = frozenset({0x1, 0x2, 0x3, 0x8, 0xC, 0xE})  # checkpoints, reports, cancels: they start timers
 
 
@@ -130,7 +134,7 @@ class LtpEndpoint:
         self._blocks: dict[int, tuple[int, bytes, int]] = {}  # session -> (peer, block, tries)
         self._timer_wake = _Wake()
         self._capacity = _Wake()
-        self._socket: trio.socket.SocketType | None = None
+        self._socket: _stdlib_socket.socket | None = None
         self._nursery: trio.Nursery | None = None
         self._deliveries_in, self._deliveries_out = trio.open_memory_channel(DELIVERY_QUEUE_BLOCKS)
         self.stats = {"blocks_sent": 0, "blocks_completed": 0, "blocks_resent": 0, "blocks_dropped": 0,
@@ -140,15 +144,18 @@ class LtpEndpoint:
     async def run(self, host: str = "127.0.0.1", port: int = 0, *,
                   task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Bind the UDP socket, report the bound port, and run until cancelled."""
-        family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
-        sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
+        # A plain non-blocking socket driven by trio.lowlevel.wait_readable/wait_writable: the loops drain or fill
+        # it in batches instead of one scheduling round trip per datagram (a datagram is ~1.4 kB).
+        family = _stdlib_socket.AF_INET6 if ":" in host else _stdlib_socket.AF_INET
+        sock = _stdlib_socket.socket(family, _stdlib_socket.SOCK_DGRAM)
+        sock.setblocking(False)
         for option in (_stdlib_socket.SO_RCVBUF, _stdlib_socket.SO_SNDBUF):
             try:
                 sock.setsockopt(_stdlib_socket.SOL_SOCKET, option, SOCKET_BUFFER_BYTES)
             except OSError:
                 pass  # the kernel caps it; a smaller buffer only means more loss under bursts
         try:
-            await sock.bind((host, port))
+            sock.bind((host, port))
         except OSError as exc:
             sock.close()
             raise ClaError(f"cannot bind LTP UDP socket {host}:{port}: {exc.strerror or exc}") from exc
@@ -216,29 +223,45 @@ class LtpEndpoint:
     async def _send_loop(self, link: LtpLink) -> None:
         sock = self._socket
         engine = self.engine
+        peer = link.peer
         while True:
-            if link.closed or not engine.has_pending(link.peer):
+            if link.closed or not engine.has_pending(peer):
                 await link.wake.wait()
                 continue
+            rate = link.rate_bytes_per_s
             now = trio.current_time()
-            if link.rate_bytes_per_s and link.next_send_at > now:
-                await trio.sleep_until(link.next_send_at)
+            if rate and link.next_send_at > now + PACING_SLACK_S:
+                await trio.sleep_until(link.next_send_at - PACING_SLACK_S)
                 now = trio.current_time()
-            datagram = engine.next_segment(link.peer, now)
-            if datagram is None:
-                continue
-            if datagram[0] & 0x0F in _TIMED_TYPES:
+            timed = False
+            address = self.peers[peer]
+            for _ in range(SEND_BATCH):  # then yield, so receiving and timers keep up
+                datagram = engine.next_segment(peer, now)
+                if datagram is None:
+                    break
+                timed = timed or datagram[0] & 0x0F in _TIMED_TYPES
+                await self._sendto(sock, datagram, address)
+                if rate:  # a pacing clock: on average `rate`, in bursts of at most PACING_SLACK_S of it
+                    link.next_send_at = max(link.next_send_at, now - PACING_SLACK_S) + len(datagram) / rate
+                    if link.next_send_at > now + PACING_SLACK_S:
+                        break
+            if timed:
                 self._timer_wake.fire()  # a timer started: the timer task must look at the new deadline
-            try:
-                await sock.sendto(datagram, self.peers[link.peer])
-            except OSError as exc:  # e.g. nobody listening (ICMP refused): LTP retransmits on its own timers
-                log.debug("LTP sendto %s: %s", address, exc)
-            if link.rate_bytes_per_s:
-                link.next_send_at = max(link.next_send_at, now - 0.01) + len(datagram) / link.rate_bytes_per_s
-            else:
-                await trio.lowlevel.checkpoint()
             if engine.has_events():  # pulling the last green segment finishes a session
                 await self._process_events()
+            await trio.lowlevel.checkpoint()
+
+    @staticmethod
+    async def _sendto(sock, datagram: bytes, address) -> None:
+        while True:
+            try:
+                sock.sendto(datagram, address)
+                return
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+            except OSError as exc:  # e.g. ICMP port unreachable: LTP retransmits on its own timers
+                log.debug("LTP sendto %s: %s", address, exc)
+                return
 
     async def _flush_loop(self, link: LtpLink) -> None:
         while True:
@@ -254,28 +277,35 @@ class LtpEndpoint:
     # -- receiving and timers --------------------------------------------------------------------------------------
     async def _receive_loop(self) -> None:
         sock = self._socket
+        engine = self.engine
         while True:
-            try:
-                datagram, _source = await sock.recvfrom(65536)  # the source is never used to reply
-            except OSError as exc:  # ICMP errors from earlier sends surface here on some systems
-                log.debug("LTP recvfrom: %s", exc)
-                continue
-            try:
-                self.engine.receive_datagram(datagram, trio.current_time())
-            except DecodeError as exc:
-                self.stats["datagrams_malformed"] += 1
-                log.debug("LTP: malformed datagram ignored: %s", exc)
-                continue
+            await trio.lowlevel.wait_readable(sock)
+            now = trio.current_time()
+            for _ in range(RECEIVE_BATCH):
+                try:
+                    datagram, _source = sock.recvfrom(65536)  # the source is never used to reply
+                except BlockingIOError:
+                    break
+                except OSError as exc:  # ICMP errors from earlier sends surface here on some systems
+                    log.debug("LTP recvfrom: %s", exc)
+                    continue
+                try:
+                    engine.receive_datagram(datagram, now)
+                except DecodeError as exc:
+                    self.stats["datagrams_malformed"] += 1
+                    log.debug("LTP: malformed datagram ignored: %s", exc)
             await self._process_events()
             for link in self.links.values():
-                if not link.closed and self.engine.has_pending(link.peer):
+                if not link.closed and engine.has_pending(link.peer):
                     link.wake.fire()
-            self._timer_wake.fire()
 
     async def _timer_loop(self) -> None:
+        # Receiving only removes timers or sets inactivity deadlines far ahead, so only sending (which starts
+        # checkpoint, report and cancel timers) wakes this task; it also looks again at least every second.
         while True:
             deadline = self.engine.next_deadline_s()
-            await self._timer_wake.wait(math.inf if deadline is None else deadline)
+            now = trio.current_time()
+            await self._timer_wake.wait(min(now + TIMER_POLL_S, math.inf if deadline is None else deadline))
             now = trio.current_time()
             deadline = self.engine.next_deadline_s()
             if deadline is not None and deadline <= now:

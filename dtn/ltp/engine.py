@@ -169,7 +169,7 @@ class _Export:
         self.claimed = Ranges()
         self.checkpoints: dict[int, _Checkpoint] = {}
         self.next_cp = next_cp
-        self.handled_rs: set[int] = set()
+        self.handled_rs: set[tuple[int, int, int]] = set()  # (checkpoint serial, lower, upper) answered
         self.cycles = 0
         self.cancel: _Cancel | None = None
         self.green_unsent = 0
@@ -570,9 +570,13 @@ class LtpEngine:
             if ex.green_unsent == 0:
                 self._complete_export(ex)
             return
-        if rs.report_serial in ex.handled_rs:
-            return  # a retransmitted report: its gaps were already resent
-        ex.handled_rs.add(rs.report_serial)
+        scope = (rs.checkpoint_serial, rs.lower_bound, rs.upper_bound)
+        if scope in ex.handled_rs:
+            # The same report again (retransmitted), or a second answer to a checkpoint we retransmitted
+            # because its report was late: its gaps were already resent, and resending them again would only
+            # chase data that is still in flight.
+            return
+        ex.handled_rs.add(scope)
         gaps = ex.claimed.missing(rs.lower_bound, min(rs.upper_bound, ex.red_len))
         if not gaps:
             return

@@ -19,7 +19,9 @@ import argparse
 import heapq
 import ipaddress
 import json
+import math
 import signal
+import socket
 import sys
 
 import trio
@@ -64,17 +66,20 @@ class UdpRelay:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Bind both sockets, report (a_side_port, b_side_port), relay until cancelled."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         socks = {}
-        for side, port in (("a", self.a_port), ("b", self.b_port)):
-            sock = trio.socket.socket(trio.socket.AF_INET6 if ":" in self.host else trio.socket.AF_INET,
-                                      trio.socket.SOCK_DGRAM)
-            try:
-                sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 8 * 1024 * 1024)
-            except OSError:
-                pass
-            await sock.bind((self.host, port))
-            socks[side] = sock
         try:
+            for side, port in (("a", self.a_port), ("b", self.b_port)):
+                # Non-blocking stdlib sockets driven by trio.lowlevel.wait_readable: drained in batches.
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                sock.setblocking(False)
+                for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, option, 8 * 1024 * 1024)
+                    except OSError:
+                        pass
+                socks[side] = sock
+                sock.bind((self.host, port))
             async with trio.open_nursery() as nursery:
                 # A sends to the A-side socket; that traffic goes to B (from the B-side socket), and back.
                 nursery.start_soon(self._receive, socks["a"], "a_to_b")
@@ -85,40 +90,49 @@ class UdpRelay:
             for sock in socks.values():
                 sock.close()
 
-    async def _receive(self, sock, direction: str) -> None:
+    async def _receive(self, sock: socket.socket, direction: str) -> None:
         model = self.models[direction]
         while True:
-            try:
-                datagram, _ = await sock.recvfrom(65536)
-            except OSError:
-                continue
+            await trio.lowlevel.wait_readable(sock)
             now = trio.current_time()
-            for t in model.transmit(now):
-                if len(self._queue) >= MAX_QUEUED_DATAGRAMS:
-                    self.overflow += 1
+            for _ in range(256):
+                try:
+                    datagram = sock.recv(65536)
+                except BlockingIOError:
+                    break
+                except OSError:
                     continue
-                self._seq += 1
-                heapq.heappush(self._queue, (t, self._seq, direction, datagram))
-                self._wake.set()
+                for t in model.transmit(now):
+                    if len(self._queue) >= MAX_QUEUED_DATAGRAMS:
+                        self.overflow += 1
+                        continue
+                    self._seq += 1
+                    heapq.heappush(self._queue, (t, self._seq, direction, datagram))
+            self._wake.set()
 
     async def _deliver(self, socks) -> None:
         while True:
-            if not self._queue:
-                self._wake = trio.Event()
+            now = trio.current_time()
+            sent = 0
+            while self._queue and self._queue[0][0] <= now and sent < 256:
+                _, _, direction, datagram = heapq.heappop(self._queue)
+                sock, dest = (socks["b"], self.b_address) if direction == "a_to_b" else (socks["a"], self.a_address)
+                while True:
+                    try:
+                        sock.sendto(datagram, dest)
+                        break
+                    except BlockingIOError:
+                        await trio.lowlevel.wait_writable(sock)
+                    except OSError:
+                        break  # nobody listening there (yet): a lost datagram, as on a real link
+                sent += 1
+            if sent:
+                await trio.lowlevel.checkpoint()
+                continue
+            self._wake = trio.Event()
+            deadline = self._queue[0][0] if self._queue else math.inf
+            with trio.move_on_at(deadline):
                 await self._wake.wait()
-                continue
-            t = self._queue[0][0]
-            if t > trio.current_time():
-                self._wake = trio.Event()
-                with trio.move_on_at(t):
-                    await self._wake.wait()
-                continue
-            _, _, direction, datagram = heapq.heappop(self._queue)
-            sock, dest = (socks["b"], self.b_address) if direction == "a_to_b" else (socks["a"], self.a_address)
-            try:
-                await sock.sendto(datagram, dest)
-            except OSError:
-                pass  # nobody listening there (yet): a lost datagram, as on a real link
 
 
 def _address(text: str) -> tuple[str, int]:
