@@ -173,12 +173,15 @@ class LtpEndpoint:
                         nursery.start_soon(self._flush_loop, link)
                 task_status.started(bound)
         finally:
+            self._socket = None
             sock.close()
 
     async def open_span(self, peer: int, *, rate_bytes_per_s: float | None = None,
                         owlt_s: float | None = None) -> LtpLink:
         """The contact with `peer` began: transmit (at `rate_bytes_per_s`, 0 = unlimited) and run its timers."""
         link = self._link(peer)
+        if self._socket is None:
+            raise ClaError("the LTP endpoint is not running")
         rate = self.default_rate_bytes_per_s if rate_bytes_per_s is None else rate_bytes_per_s
         link.rate_bytes_per_s = max(0.0, rate)
         self.engine.set_span_up(peer, True, trio.current_time(), owlt_s=owlt_s)

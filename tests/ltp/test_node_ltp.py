@@ -96,3 +96,28 @@ def test_bundles_over_ltp_with_loss_and_moon_delay_all_delivered(ltp_cluster):
     _, err = relay.communicate(timeout=10)
     stats = json.loads(err.split("stats: ", 1)[1])
     assert stats["a_to_b"]["lost"] > 0 and stats["b_to_a"]["lost"] > 0, stats  # loss really happened
+
+
+def test_spans_open_and_close_with_the_plan_contacts(ltp_cluster):
+    """No relay: contacts [0, 3) and [6, 600) s. A bundle sent in the gap waits and crosses in the second."""
+    cluster, _ = ltp_cluster
+    rate = 1_000_000
+    contacts = [(1, 2, 0, 3, rate, 0.0), (2, 1, 0, 3, rate, 0.0), (1, 2, 6, 600, rate, 0.0),
+                (2, 1, 6, 600, rate, 0.0)]
+    cluster.plan(contacts, start_in_s=5.0)  # node processes start slowly on a loaded machine
+    ltp = {1: free_port(), 2: free_port()}
+    _config(cluster, 1, 2, ltp[1], f"127.0.0.1:{ltp[2]}")
+    _config(cluster, 2, 1, ltp[2], f"127.0.0.1:{ltp[1]}")
+    cluster.start(1, 2)
+    cluster.wait_event(1, lambda e: e["event"] == "contact_up" and e.get("peer") == 2, timeout_s=15)
+    cluster.wait_event(1, lambda e: e["event"] == "contact_down" and e.get("peer") == 2, timeout_s=15)
+    if cluster.plan_now_s() >= 6:
+        pytest.skip("the machine was too slow to send within the contact gap")
+    with SyncClient(cluster.sock(1)) as client:
+        client.send("ipn:2.1", b"waits for the next contact", lifetime_s=600)
+    with SyncClient(cluster.sock(2)) as client:
+        delivery = client.receive("ipn:2.1", timeout_s=20)
+        assert delivery is not None and delivery.payload == b"waits for the next contact"
+    assert cluster.plan_now_s() >= 6
+    ups = [e for e in cluster.events(1) if e["event"] == "contact_up" and e.get("peer") == 2]
+    assert len(ups) == 2
