@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 SOCKET_BUFFER_BYTES = 8 * 1024 * 1024
 DELIVERY_QUEUE_BLOCKS = 64
-SEND_BATCH = 32
-PACING_SLACK_S = 0.004
+SEND_BATCH = 64
+PACING_SLACK_S = 0.004  # wake this early: sleeping is coarse, a few ms of burst are not
+PACING_CREDIT_S = 0.05  # unused rate a late sender may still use (a loaded machine wakes tasks late)
 RECEIVE_BATCH = 256
 TIMER_POLL_S = 1.0
 _TIMED_TYPES = frozenset({0x1, 0x2, 0x3, 0x8, 0xC, 0xE})  # checkpoints, reports, cancels: they start timers
@@ -244,8 +245,8 @@ class LtpEndpoint:
                     break
                 timed = timed or datagram[0] & 0x0F in _TIMED_TYPES
                 await self._sendto(sock, datagram, address)
-                if rate:  # a pacing clock: on average `rate`, in bursts of at most PACING_SLACK_S of it
-                    link.next_send_at = max(link.next_send_at, now - PACING_SLACK_S) + len(datagram) / rate
+                if rate:  # a token bucket: on average `rate`; a late wake-up may catch up PACING_CREDIT_S of it
+                    link.next_send_at = max(link.next_send_at, now - PACING_CREDIT_S) + len(datagram) / rate
                     if link.next_send_at > now + PACING_SLACK_S:
                         break
             if timed:

@@ -122,7 +122,7 @@ async def test_rate_limit_paces_the_span():
         await link.send_bundle(bundles[0])
         await wait_for(lambda: len(got[2]) == 1, 10)
         elapsed = trio.current_time() - start
-        assert elapsed >= 0.18  # 200 kB plus headers at 1 MB/s
+        assert elapsed >= 0.15  # 200 kB plus headers at 1 MB/s, less at most 50 ms of burst credit
         nursery.cancel_scope.cancel()
 
 
