@@ -57,6 +57,7 @@ class LtpConfig:
     max_export_sessions: int = 64  # blocks in flight, all spans together
     max_import_sessions: int = 1024
     max_block_bytes: int = 256 * 1024 * 1024
+    max_import_bytes: int = 1024 * 1024 * 1024  # red data held by all import sessions together
     max_retransmissions: int = 20  # per checkpoint, report or cancel segment
     max_retransmission_cycles: int = 200  # report-driven retransmission rounds per export session
     timer_margin_s: float = 0.5  # added to 2 x OWLT (queueing, processing)
@@ -181,12 +182,15 @@ class _Export:
 
 
 class _Import:
-    __slots__ = ("peer", "number", "csid", "buf", "got", "red_len", "green_start", "delivered", "reports",
+    __slots__ = ("peer", "number", "csid", "parts", "held_bytes", "got", "red_len", "green_start", "delivered", "reports",
                  "scopes", "next_rs", "cancel", "eob", "idle", "red_seen")
 
     def __init__(self, peer: int, number: int, csid: int, next_rs: int) -> None:
         self.peer, self.number, self.csid = peer, number, csid
-        self.buf = bytearray()
+        # Received red data as (offset, bytes) pieces, assembled once complete: memory follows what arrived,
+        # not the highest offset a (hostile) segment names.
+        self.parts: list[tuple[int, bytes]] = []
+        self.held_bytes = 0
         self.got = Ranges()
         self.red_len: int | None = None
         self.green_start: int | None = None
@@ -233,6 +237,7 @@ class LtpEngine:
         self._closed_imports: OrderedDict[tuple[int, int], int | None] = OrderedDict()  # key -> red_len | None
         self._next_session = self._rng.randrange(1, 2**31)
         self._events: list[Event] = []
+        self._import_bytes = 0  # red data held by all import sessions
         self.stats: dict[str, int] = {
             "segments_sent": 0, "segments_received": 0, "data_retransmitted_bytes": 0, "malformed": 0,
             "unknown_span": 0, "checkpoint_retransmissions": 0, "report_retransmissions": 0,
@@ -641,14 +646,20 @@ class LtpEngine:
             if seg.is_eob:
                 im.eob = True
             if not im.delivered and c.data and not im.got.covers(c.offset, end):
-                if len(im.buf) < end:
-                    im.buf.extend(bytes(end - len(im.buf)))
-                im.buf[c.offset:end] = c.data
+                if self._import_bytes + len(c.data) > self.config.max_import_bytes:
+                    self._cancel_import(im, CancelReason.SYS_CNCLD)
+                    return
+                im.parts.append((c.offset, bytes(c.data)))
+                im.held_bytes += len(c.data)
+                self._import_bytes += len(c.data)
                 im.got.add(c.offset, end)
             if im.red_complete and not im.delivered:
                 im.delivered = True
-                data = bytes(memoryview(im.buf)[: im.red_len])
-                im.buf = bytearray()
+                block = bytearray(im.red_len)
+                for offset, piece in im.parts:
+                    block[offset : offset + len(piece)] = piece
+                self._release(im)
+                data = bytes(block)
                 self._events.append(BlockReceived(span.peer, im.number, im.csid, data))
             if seg.is_checkpoint and len(im.reports) < MAX_OPEN_REPORTS:
                 self._report(im, span, c, end)
@@ -716,10 +727,14 @@ class LtpEngine:
     def _cancel_import(self, im: _Import, reason: int) -> None:
         im.cancel = _Cancel(reason)
         im.reports.clear()
-        im.buf = bytearray()
+        self._release(im)
         im.idle.deadline_s = None
         self._events.append(ImportCancelled(im.peer, im.number, int(reason), False))
         self._queue_control(self._spans[im.peer], ("cr", (im.peer, im.number), 0))
+
+    def _release(self, im: _Import) -> None:
+        self._import_bytes -= im.held_bytes
+        im.parts, im.held_bytes = [], 0
 
     def _maybe_close_import(self, im: _Import) -> None:
         """Close once nothing is left to say: the red part delivered (or none seen) and every report
@@ -738,6 +753,7 @@ class LtpEngine:
         key = (im.peer, im.number)
         if self._imports.pop(key, None) is None:
             return
+        self._release(im)
         self._spans[im.peer].imports.discard(im.number)
         self._remember_import(key, None if cancelled or im.cancel is not None or not im.delivered else im.red_len)
 
@@ -748,6 +764,10 @@ class LtpEngine:
             self._closed_imports.popitem(last=False)
 
     # -- introspection (tests, status) -------------------------------------------------------------------------
+    def import_bytes(self) -> int:
+        """Red data currently held by import sessions (bounded by `max_import_bytes`)."""
+        return self._import_bytes
+
     def session_counts(self) -> tuple[int, int]:
         """(open export sessions, open import sessions)."""
         return len(self._exports), len(self._imports)

@@ -27,6 +27,7 @@ class Outcome:
     end_s: float = 0.0
     quiet: bool = False
     counts: tuple = ()
+    import_bytes_left: int = 0
 
 
 def run_pair(blocks: list[tuple[bytes, int]], *, forward: Impairments, backward: Impairments, seed: int = 0,
@@ -120,4 +121,5 @@ def run_pair(blocks: list[tuple[bytes, int]], *, forward: Impairments, backward:
         now = max(min(candidates), now + 1e-6)
     out.end_s = now
     out.counts = (a.session_counts(), b.session_counts())
+    out.import_bytes_left = b.import_bytes()
     return out, a, b

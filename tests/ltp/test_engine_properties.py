@@ -25,6 +25,7 @@ def _blocks(draw_sizes, seed):
 def check_guarantees(out, *, expect_all_delivered: bool = False):
     assert out.quiet, f"still busy at {out.end_s} s"
     assert out.counts == ((0, 0), (0, 0)), f"sessions left open: {out.counts}"
+    assert out.import_bytes_left == 0
     for number, (data, red) in out.sent.items():
         delivered = out.delivered.get(number, [])
         assert len(delivered) <= 1, "a red part delivered twice"
@@ -128,3 +129,20 @@ def test_import_session_limit_refuses_with_a_cancel():
     assert out.max_imports <= 2
     refused = [n for n, c in out.export_cancelled.items() if c[0].reason == CancelReason.SYS_CNCLD and c[0].by_peer]
     assert refused and len(refused) + len(out.completed) == 6
+
+
+def test_a_hostile_offset_does_not_allocate_the_block():
+    """One segment naming offset 200 MiB holds its own bytes only; the import byte budget refuses the rest."""
+    from dtn.ltp import LtpConfig, LtpEngine
+    from dtn.ltp.engine import ImportCancelled
+    from dtn.ltp.segments import SegmentType, encode_data
+
+    b = LtpEngine(LtpConfig(engine_id=2, max_import_bytes=10_000))
+    b.add_span(1)
+    b.set_span_up(1, True, 0.0)
+    b.receive_datagram(encode_data(SegmentType.RED, 1, 7, 1, 200 * 1024 * 1024, b"x" * 1000), 0.0)
+    assert b.import_bytes() == 1000
+    for i in range(20):
+        b.receive_datagram(encode_data(SegmentType.RED, 1, 8 + i, 1, 0, b"y" * 1000), 0.0)
+    assert b.import_bytes() <= 10_000
+    assert any(isinstance(e, ImportCancelled) and e.reason == CancelReason.SYS_CNCLD for e in b.events())
