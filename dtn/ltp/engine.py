@@ -701,8 +701,10 @@ class LtpEngine:
 
     # -- session ends ------------------------------------------------------------------------------------------
     def _queue_control(self, span: _Span, item) -> None:
-        if len(span.control) >= self.config.max_queued_control:
-            return  # a flood of control traffic: drop ours (each is retransmitted or answered again later)
+        if isinstance(item, bytes) and len(span.control) >= self.config.max_queued_control:
+            # A flood of segments that each want a one-shot answer (RA, CAS, CAR, late reports): drop the answer,
+            # the peer asks again. Timed items are never dropped: there are at most a few per open session.
+            return
         span.control.append(item)
 
     def _complete_export(self, ex: _Export) -> None:
