@@ -1,4 +1,4 @@
-"""Licklider Transmission Protocol (RFC 5326, CCSDS 734.1), sans-IO: no sockets, no clock, no trio.
+"""Licklider Transmission Protocol (RFC 5326), sans-IO: no sockets, no clock, no trio.
 
 `segments` encodes and decodes segments (SDNVs, extensions); `engine.LtpEngine` runs export and import sessions
 (red and green parts, checkpoints, reports, retransmission, cancellation, timers suspended while a span is down);

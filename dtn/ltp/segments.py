@@ -6,8 +6,8 @@ the high nibble, trailer count in the low nibble), the header extensions, the co
 Extensions are kept as (tag, value) pairs: we never add any and pass through the ones we receive.
 
 Every integer field is an SDNV (RFC 5326 §2 refers to RFC 6256's encoding: 7 bits per byte, high bit set on all
-but the last byte). As the CCSDS 734.1 profile does, an integer must fit in 64 bits; a longer SDNV is a
-`DecodeError`, so a hostile peer cannot make us build huge integers.
+but the last byte). An integer must fit in 64 bits, as in ION and HDTN; a longer SDNV is a `DecodeError`, so a
+hostile peer cannot make us build huge integers.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -69,7 +70,7 @@ impairments = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("LTP_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sizes=sizes, forward=impairments, backward=impairments, seed=st.integers(0, 2**16))
 def test_red_delivered_once_or_cancelled_on_both_sides(sizes, forward, backward, seed):
     backward = backward.with_(owlt_s=forward.owlt_s)
@@ -77,7 +78,7 @@ def test_red_delivered_once_or_cancelled_on_both_sides(sizes, forward, backward,
     check_guarantees(out)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=int(os.environ.get("LTP_EXAMPLES", 25)), deadline=None)
 @given(sizes=sizes, seed=st.integers(0, 2**16), loss=st.floats(0, 0.1))
 def test_moderate_loss_delivers_everything(sizes, seed, loss):
     imp = Impairments(owlt_s=1.3, loss=loss, duplicate=0.02, reorder=0.05, reorder_s=0.05)
@@ -86,7 +87,7 @@ def test_moderate_loss_delivers_everything(sizes, seed, loss):
     check_guarantees(out, expect_all_delivered=True)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=int(os.environ.get("LTP_EXAMPLES", 15)), deadline=None)
 @given(sizes=sizes, seed=st.integers(0, 2**16), down_s=st.floats(50, 500))
 def test_timers_suspended_while_the_span_is_down(sizes, seed, down_s):
     """A contact gap far longer than every retransmission limit cancels nothing (RFC 5326 §6.2)."""
