@@ -26,7 +26,7 @@ import sys
 
 import trio
 
-from dtn.errors import ConfigError, DtnError
+from dtn.errors import ClaError, ConfigError, DtnError
 from dtn.twin.udp_emulator import Impairments, LinkModel
 
 MAX_QUEUED_DATAGRAMS = 200_000  # bounded memory: beyond this the relay drops (counted as overflow)
@@ -79,7 +79,10 @@ class UdpRelay:
                     except OSError:
                         pass
                 socks[side] = sock
-                sock.bind((self.host, port))
+                try:
+                    sock.bind((self.host, port))
+                except OSError as exc:
+                    raise ClaError(f"cannot bind {self.host}:{port}: {exc.strerror or exc}") from None
             async with trio.open_nursery() as nursery:
                 # A sends to the A-side socket; that traffic goes to B (from the B-side socket), and back.
                 nursery.start_soon(self._receive, socks["a"], "a_to_b")
@@ -181,10 +184,15 @@ def main(argv: list[str] | None = None) -> int:
                     break
         print(f"stats: {json.dumps(relay.stats)}", file=sys.stderr, flush=True)
 
+    error: BaseException | None = None
     try:
         trio.run(serve)
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except* (OSError, DtnError) as group:
+        error = group
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 
