@@ -1,4 +1,5 @@
-"""LTP over UDP (Trio): one `dtn.ltp.LtpEngine` on one UDP socket, one `LtpLink` per neighbour engine.
+"""LTP over UDP (Trio): one `dtn.ltp.LtpEngine` on one UDP socket, a span per neighbour engine, and one
+`LtpLink` per contact (each opening of a span).
 
     endpoint = LtpEndpoint(LtpConfig(engine_id=1), peers={2: ("127.0.0.1", 1113)}, on_bundle=...)
     port = await nursery.start(endpoint.run, "127.0.0.1", 1113)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import socket as _stdlib_socket
+from collections.abc import Callable
 
 import trio
 
@@ -57,48 +59,59 @@ class _Wake:
             await event.wait()
 
 
+class _Span:
+    """What the endpoint keeps per neighbour engine across contacts: pacing, aggregation, the open link."""
+
+    def __init__(self, endpoint: "LtpEndpoint", peer: int) -> None:
+        self.peer = peer
+        self.rate_bytes_per_s = 0.0
+        self.next_send_at = 0.0
+        self.wake = _Wake()
+        self.link: LtpLink | None = None  # the link of the contact in progress (None: closed)
+        self.aggregator: Aggregator | None = None
+        if endpoint.aggregation_bytes > 0:
+            self.aggregator = Aggregator(size_limit_bytes=endpoint.aggregation_bytes,
+                                         time_limit_s=endpoint.aggregation_s)
+
+    @property
+    def closed(self) -> bool:
+        return self.link is None
+
+
 class LtpLink:
-    """The span to one neighbour engine as a `dtn.cla.base.Link`. Open while the contact is."""
+    """One opening of the span to a neighbour engine (one contact), as a `dtn.cla.base.Link`. A new contact
+    gives a new LtpLink, as a new TCP connection gives a new session; bundles received while no contact is open
+    come with a closed LtpLink for that neighbour."""
 
     cla_name = "ltp"
 
-    def __init__(self, endpoint: "LtpEndpoint", peer: int) -> None:
+    def __init__(self, endpoint: "LtpEndpoint", peer: int, *, open_: bool) -> None:
         self._endpoint = endpoint
         self.peer = peer
         self.peer_node_id = f"ipn:{peer}.0"
         host, port = endpoint.peers[peer]
         self.peer_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.rate_bytes_per_s = 0.0
-        self._open = False
-        self.wake = _Wake()
-        self.aggregator: Aggregator | None = None
-        if endpoint.aggregation_bytes > 0:
-            self.aggregator = Aggregator(size_limit_bytes=endpoint.aggregation_bytes,
-                                         time_limit_s=endpoint.aggregation_s)
-        self.next_send_at = 0.0
+        self._open = open_
 
     @property
     def closed(self) -> bool:
         return not self._open
 
     async def send_bundle(self, data: bytes) -> None:
+        """Hand the bundle to LTP (in a block of its own, or aggregated): returns once the engine has it."""
         if not self._open:
             raise ClaError(f"LTP span to engine {self.peer} is closed")
-        if self.aggregator is None:
-            await self._endpoint.submit(self.peer, bytes(data), 1)
+        span = self._endpoint.spans[self.peer]
+        if span.aggregator is None:
+            await self._endpoint.submit(self, bytes(data))
             return
-        for block in self.aggregator.add(bytes(data), trio.current_time()):
-            await self._endpoint.submit(self.peer, block, 0)
-        self.wake.fire()  # the flusher re-reads the aggregation deadline
-
-    async def flush(self) -> None:
-        if self.aggregator is not None:
-            block = self.aggregator.flush()
-            if block is not None:
-                await self._endpoint.submit(self.peer, block, 0)
+        for block in span.aggregator.add(bytes(data), trio.current_time()):
+            await self._endpoint.submit(self, block)
+        span.wake.fire()  # the flusher re-reads the aggregation deadline
 
     async def close(self, reason: int | None = None) -> None:
-        await self._endpoint.close_span(self.peer)
+        if self._open:
+            await self._endpoint.close_span(self.peer)
 
 
 class LtpEndpoint:
@@ -128,10 +141,10 @@ class LtpEndpoint:
         self.aggregation_bytes = aggregation_bytes
         self.aggregation_s = aggregation_s
         self.max_block_retries = max_block_retries
-        self.links: dict[int, LtpLink] = {}
+        self.spans: dict[int, _Span] = {}
         for peer in self.peers:
             self.engine.add_span(peer, owlt_s=default_owlt_s)
-            self.links[peer] = LtpLink(self, peer)
+            self.spans[peer] = _Span(self, peer)
         self._blocks: dict[int, tuple[int, bytes, int]] = {}  # session -> (peer, block, tries)
         self._timer_wake = _Wake()
         self._capacity = _Wake()
@@ -168,52 +181,80 @@ class LtpEndpoint:
                 nursery.start_soon(self._receive_loop)
                 nursery.start_soon(self._timer_loop)
                 nursery.start_soon(self._delivery_loop)
-                for link in self.links.values():
-                    nursery.start_soon(self._send_loop, link)
-                    if link.aggregator is not None:
-                        nursery.start_soon(self._flush_loop, link)
+                for span in self.spans.values():
+                    nursery.start_soon(self._send_loop, span)
+                    if span.aggregator is not None:
+                        nursery.start_soon(self._flush_loop, span)
                 task_status.started(bound)
         finally:
             self._socket = None
             sock.close()
 
-    async def open_span(self, peer: int, *, rate_bytes_per_s: float | None = None,
-                        owlt_s: float | None = None) -> LtpLink:
-        """The contact with `peer` began: transmit (at `rate_bytes_per_s`, 0 = unlimited) and run its timers."""
-        link = self._link(peer)
+    async def open_span(self, peer: int, *, rate_bytes_per_s: float | None = None, owlt_s: float | None = None,
+                        opened: Callable[[LtpLink], None] | None = None) -> LtpLink:
+        """The contact with `peer` began: transmit (at `rate_bytes_per_s`, 0 = unlimited) and run its timers.
+        Returns the contact's link (the one already open if it is); `opened(link)` runs before `on_link_up`."""
+        span = self._span(peer)
         if self._socket is None:
             raise ClaError("the LTP endpoint is not running")
         rate = self.default_rate_bytes_per_s if rate_bytes_per_s is None else rate_bytes_per_s
-        link.rate_bytes_per_s = max(0.0, rate)
+        span.rate_bytes_per_s = max(0.0, rate)
         self.engine.set_span_up(peer, True, trio.current_time(), owlt_s=owlt_s)
-        was_open, link._open = link._open, True
-        link.next_send_at = trio.current_time()
-        link.wake.fire()
+        span.next_send_at = trio.current_time()
+        span.wake.fire()
         self._timer_wake.fire()
-        if not was_open and self.on_link_up is not None:
+        if span.link is not None:
+            return span.link
+        link = span.link = LtpLink(self, peer, open_=True)
+        if opened is not None:
+            opened(link)
+        if self.on_link_up is not None:
             await self.on_link_up(link)
         return link
 
     async def close_span(self, peer: int) -> None:
         """The contact ended: stop transmitting, suspend the span's timers (queued data waits for the next)."""
-        link = self._link(peer)
-        if not link._open:
+        span = self._span(peer)
+        link = span.link
+        if link is None:
             return
-        await link.flush()
+        await self.flush(span)
         link._open = False
+        span.link = None
         self.engine.set_span_up(peer, False, trio.current_time())
-        link.wake.fire()
+        span.wake.fire()
+        self._capacity.fire()  # a sender waiting for a free session gives up: its link is closed
         await call_link_down(self.on_link_down, link, None)
 
-    def _link(self, peer: int) -> LtpLink:
-        link = self.links.get(peer)
-        if link is None:
+    def link_for(self, peer: int) -> LtpLink:
+        """The open link to `peer`, or a closed one (what received bundles are attributed to)."""
+        span = self._span(peer)
+        return span.link if span.link is not None else LtpLink(self, peer, open_=False)
+
+    def _span(self, peer: int) -> _Span:
+        span = self.spans.get(peer)
+        if span is None:
             raise ClaError(f"no LTP span configured for engine {peer}")
-        return link
+        return span
+
+    async def flush(self, span: _Span) -> None:
+        """Send the partly filled aggregate block now."""
+        if span.aggregator is not None and span.link is not None:
+            block = span.aggregator.flush()
+            if block is not None:
+                await self._submit_block(span.peer, block, 0)
 
     # -- sending -------------------------------------------------------------------------------------------------
-    async def submit(self, peer: int, block: bytes, tries: int) -> None:
-        """Hand one block to the engine, waiting while the export session limit is reached."""
+    async def submit(self, link: LtpLink, block: bytes) -> None:
+        """Hand one block to the engine for `link`'s peer, waiting while the export session limit is reached.
+        Raises `ClaError` if the link closes meanwhile."""
+        while not self.engine.can_send():
+            if link.closed:
+                raise ClaError(f"LTP span to engine {link.peer} closed while waiting for a free session")
+            await self._capacity.wait()
+        await self._submit_block(link.peer, block, 0)
+
+    async def _submit_block(self, peer: int, block: bytes, tries: int) -> None:
         while not self.engine.can_send():
             await self._capacity.wait()
         try:
@@ -222,9 +263,9 @@ class LtpEndpoint:
             raise ClaError(f"LTP: {exc}") from None
         self._blocks[number] = (peer, block, tries)
         self.stats["blocks_sent"] += 1
-        self.links[peer].wake.fire()
+        self.spans[peer].wake.fire()
 
-    async def _send_loop(self, link: LtpLink) -> None:
+    async def _send_loop(self, link: _Span) -> None:
         sock = self._socket
         engine = self.engine
         peer = link.peer
@@ -267,16 +308,18 @@ class LtpEndpoint:
                 log.debug("LTP sendto %s: %s", address, exc)
                 return
 
-    async def _flush_loop(self, link: LtpLink) -> None:
+    async def _flush_loop(self, span: _Span) -> None:
         while True:
-            deadline = link.aggregator.deadline_s() if link.aggregator else None
+            deadline = span.aggregator.deadline_s() if span.aggregator else None
             if deadline is None:
-                await link.wake.wait()
+                await span.wake.wait()
                 continue
             if trio.current_time() < deadline:
-                await link.wake.wait(deadline)
+                await span.wake.wait(deadline)
                 continue
-            await link.flush()
+            await self.flush(span)
+            if span.link is None and span.aggregator.deadline_s() is not None:
+                await span.wake.wait()  # closed with bundles pending: they go when the span reopens
 
     # -- receiving and timers --------------------------------------------------------------------------------------
     async def _receive_loop(self) -> None:
@@ -299,9 +342,9 @@ class LtpEndpoint:
                     self.stats["datagrams_malformed"] += 1
                     log.debug("LTP: malformed datagram ignored: %s", exc)
             await self._process_events()
-            for link in self.links.values():
-                if not link.closed and engine.has_pending(link.peer):
-                    link.wake.fire()
+            for span in self.spans.values():
+                if not span.closed and engine.has_pending(span.peer):
+                    span.wake.fire()
 
     async def _timer_loop(self) -> None:
         # Receiving only removes timers or sets inactivity deadlines far ahead, so only sending (which starts
@@ -315,8 +358,8 @@ class LtpEndpoint:
             if deadline is not None and deadline <= now:
                 self.engine.handle_timers(now)
                 await self._process_events()
-                for link in self.links.values():
-                    link.wake.fire()
+                for span in self.spans.values():
+                    span.wake.fire()
 
     async def _process_events(self) -> None:
         for event in self.engine.events():
@@ -337,7 +380,7 @@ class LtpEndpoint:
                          event.reason, "peer" if event.by_peer else "us")
                 if tries < self.max_block_retries:
                     self.stats["blocks_resent"] += 1
-                    self._nursery.start_soon(self.submit, peer, block, tries + 1)
+                    self._nursery.start_soon(self._submit_block, peer, block, tries + 1)
                 else:
                     self.stats["blocks_dropped"] += 1
                     log.warning("LTP block of %d bytes to engine %s dropped after %d sessions", len(block), peer,
@@ -348,7 +391,7 @@ class LtpEndpoint:
 
     async def _delivery_loop(self) -> None:
         async for event in self._deliveries_out:
-            link = self.links.get(event.peer)
+            link = self.link_for(event.peer)
             try:
                 bundles = split_bundles(event.data)
             except DecodeError as exc:

@@ -53,12 +53,13 @@ async def open_span(node: "Node", peer: int) -> LtpLink:
     if endpoint is None:
         raise ClaError(f"neighbour {peer} uses cla = 'ltp' but no [[listen]] with cla = 'ltp' is configured")
     contact = node.schedule.outbound_contact(peer, node.plan_now_s())
-    link = endpoint.links.get(peer)
-    if link is None:
-        raise ClaError(f"no LTP span for neighbour {peer}")
-    node._sessions._dialled[id(link)] = peer  # opened here: the contact manager closes it when the contact ends
+
+    def opened(link: LtpLink) -> None:  # opened here: the contact manager closes it when the contact ends
+        node._sessions._dialled[id(link)] = peer
+
     return await endpoint.open_span(
         peer,
         rate_bytes_per_s=contact.rate_bytes_per_s if contact is not None else None,
         owlt_s=contact.owlt_s if contact is not None else None,
+        opened=opened,
     )

@@ -141,3 +141,30 @@ async def test_malformed_datagrams_are_ignored():
         await link.send_bundle(make_bundles(1, 100)[0])
         await wait_for(lambda: len(got[2]) == 1, 5)
         nursery.cancel_scope.cancel()
+
+
+async def test_each_contact_is_a_new_link_and_a_waiting_sender_fails_when_it_closes():
+    bundles = make_bundles(3, 2000, seed=5)
+    async with trio.open_nursery() as nursery:
+        a, b, relay, got, up = await pair_through_relay(nursery, Impairments(), max_export_sessions=1)
+        first = await a.open_span(2)
+        await first.send_bundle(bundles[0])  # takes the only session (b's span is closed: no report comes back)
+        failed = []
+
+        async def blocked_sender():
+            try:
+                await first.send_bundle(bundles[1])
+            except ClaError as exc:
+                failed.append(str(exc))
+
+        nursery.start_soon(blocked_sender)
+        await trio.sleep(0.2)
+        await a.close_span(2)
+        await wait_for(lambda: failed, 5)
+        second = await a.open_span(2)
+        assert second is not first and first.closed and not second.closed
+        await b.open_span(1)
+        await second.send_bundle(bundles[2])
+        await wait_for(lambda: len(got[2]) == 2, 10)
+        assert sorted(got[2]) == sorted([bundles[0], bundles[2]])
+        nursery.cancel_scope.cancel()
