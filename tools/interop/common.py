@@ -264,13 +264,57 @@ def report(rows: list[Row], *, as_json: bool = False) -> int:
     return 0 if rows and all(r.ok for r in rows) else 1
 
 
-def run_main(name: str, exchange, argv: list[str] | None = None) -> int:
-    """Shared `main`: run `exchange() -> list[Row]`, print the rows; 77 with one line when the peer is missing."""
+NETNS_ENV = "SPACEDTN_INTEROP_NETNS"
+
+
+def in_loopback_namespace() -> bool:
+    return os.environ.get(NETNS_ENV) == "1"
+
+
+def reexec_in_loopback_namespace(argv: list[str]) -> int | None:
+    """Run this script again inside a new network namespace whose only interface is loopback.
+
+    Some peers bind the wildcard address with no option to do otherwise (HDTN's inducts and ZeroMQ sockets,
+    ION's udplso by default). In a namespace made by `unshare --net` the wildcard is loopback only, and the
+    ports cannot collide with anything else on the machine. Returns the child's exit status, or None when
+    namespaces are not available here (not root, no unshare/ip).
+    """
+    if in_loopback_namespace():
+        return None
+    unshare, ip = shutil.which("unshare"), shutil.which("ip") or "/usr/sbin/ip"
+    if unshare is None or not os.path.exists(ip) or os.geteuid() != 0:
+        return None
+    env = dict(os.environ)
+    env[NETNS_ENV] = "1"
+    command = [unshare, "--net", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh",
+               sys.executable, *argv]
+    return subprocess.call(command, env=env)
+
+
+def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str,
+             needs_namespace: bool = False) -> int:
+    """Shared `main`: run `exchange() -> list[Row]`, print the rows; 77 with one line when the peer is missing.
+
+    The run happens inside a loopback-only network namespace when one can be made (see
+    `reexec_in_loopback_namespace`); a peer that binds the wildcard address (`needs_namespace`) is skipped
+    when none can be made, so it never listens beyond loopback.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description=f"spacedtn <-> {name} interop run (docs/interop.md)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    args = parser.parse_args(argv)
+    parser.add_argument("--no-namespace", action="store_true",
+                        help="run in this network namespace (only for peers that bind 127.0.0.1)")
+    raw = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(raw)
+    if not args.no_namespace and not in_loopback_namespace():
+        status = reexec_in_loopback_namespace([str(pathlib.Path(script).resolve()), *raw])
+        if status is not None:
+            return status
+    if needs_namespace and not in_loopback_namespace():
+        print(f"skip {name}: it binds the wildcard address; run as root with unshare(1) so it runs in a "
+              "loopback-only network namespace", file=sys.stderr)
+        return SKIPPED
     try:
         rows = exchange()
     except PeerMissing as exc:

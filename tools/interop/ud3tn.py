@@ -176,7 +176,7 @@ def _ping_spacedtn(client_cls, msg_types, aap_sock) -> Row:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return common.run_main("ud3tn", exchange, argv)
+    return common.run_main("ud3tn", exchange, argv, script=__file__)
 
 
 if __name__ == "__main__":
