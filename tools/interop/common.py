@@ -61,11 +61,11 @@ class Row:
         return dataclasses.asdict(self) | {"ok": self.ok, "known_failure": bool(self.known) and not self.ok}
 
 
-def payloads(tag: str) -> list[bytes]:
-    """SMALL_COUNT small payloads and one of 1 MiB, each distinct and recognisable."""
+def payloads(tag: str, big_size_bytes: int = BIG_SIZE_BYTES) -> list[bytes]:
+    """SMALL_COUNT small payloads and one big one (1 MiB unless told), each distinct and recognisable."""
     small = [f"spacedtn-interop {tag} #{i}".encode() for i in range(SMALL_COUNT)]
     block = hashlib.sha256(tag.encode()).digest()
-    big = (block * (BIG_SIZE_BYTES // len(block) + 1))[:BIG_SIZE_BYTES]
+    big = (block * (big_size_bytes // len(block) + 1))[:big_size_bytes]
     return small + [big]
 
 
