@@ -188,6 +188,18 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
+def spacedtn_supports(cla: str) -> str | None:
+    """None if this spacedtn accepts `cla` in a listener; otherwise the config error saying why not."""
+    from dtn.errors import DtnError
+    from dtn.node.config import parse_config
+
+    try:
+        parse_config({"node": {"id": "ipn:1.0"}, "listen": [{"cla": cla, "host": "127.0.0.1", "port": 0}]})
+    except DtnError as exc:
+        return str(exc)
+    return None
+
+
 def write_node_config(path: pathlib.Path, node: int, *, listen: list[dict], neighbours: dict[int, dict],
                       extra: dict[str, dict] | None = None) -> pathlib.Path:
     """A spacedtn node config (docs/node.md) for one interop run: in-memory store, agent socket, echo on 7."""

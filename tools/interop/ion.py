@@ -47,18 +47,6 @@ def _env(prefix: pathlib.Path) -> dict[str, str]:
     return {"PATH": path, "LD_LIBRARY_PATH": lib}
 
 
-def spacedtn_supports(cla: str) -> str | None:
-    """None if this spacedtn accepts `cla` in a listener; otherwise the config error (why not)."""
-    from dtn.errors import DtnError
-    from dtn.node.config import parse_config
-
-    try:
-        parse_config({"node": {"id": "ipn:1.0"}, "listen": [{"cla": cla, "host": "127.0.0.1", "port": 0}]})
-    except DtnError as exc:
-        return str(exc)
-    return None
-
-
 def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathlib.Path:
     duct = {"tcpclv3": "tcp", "stcp": "stcp", "udp": "udp"}.get(cla)
     lines = [
@@ -207,7 +195,7 @@ def exchange() -> list[Row]:
     prefix = _prefix()
     rows: list[Row] = []
     for cla in CLS:
-        reason = spacedtn_supports(cla)
+        reason = common.spacedtn_supports(cla)
         if reason is not None:
             line = f"{LABEL[cla]}: not testable, this spacedtn has no such CL ({reason})"
             NOT_TESTABLE.append(line)

@@ -1,10 +1,10 @@
-"""spacedtn <-> uD3TN over MTCP (draft-ietf-dtn-mtcpcl), both ways, plus echo both ways.
+"""spacedtn <-> uD3TN over MTCP and TCPCLv3 (RFC 7242), both ways, plus echo both ways.
 
     UD3TN_BIN   the uD3TN binary (default /work/peers/ud3tn/build/posix/ud3tn)
     UD3TN_DIR   its source tree, for the AAP v1 client in python-ud3tn-utils (default /work/peers/ud3tn)
 
-uD3TN runs as ipn:5.0 with only an MTCP listener on 127.0.0.1 and its AAP socket in the run directory;
-spacedtn runs as ipn:1.0 (`dtn node run`) with an MTCP listener and neighbour 5 over MTCP. uD3TN learns its
+For each CL (TCPCLv3 only when this spacedtn has it): uD3TN runs as ipn:5.0 with one listener on 127.0.0.1 and its AAP socket in the run directory;
+spacedtn runs as ipn:1.0 (`dtn node run`) with a listener and neighbour 5 over that CL. uD3TN learns its
 contact to ipn:1.0 from a configuration bundle sent through AAP to ipn:5.9000 (its config agent). Then:
 10 small bundles + 1 MiB each way (payloads compared byte for byte), `dtn ping` to uD3TN's echo agent
 (ipn:5.9002), and an AAP client at uD3TN pinging spacedtn's echo service (ipn:1.7).
@@ -81,42 +81,57 @@ class AapReceiver:
         self.thread.join(5)
 
 
+CLS = {"mtcp": "MTCP", "tcpclv3": "TCPCLv3"}
+
+
 def exchange() -> list[Row]:
     binary, source = _paths()
-    AAPUnixClient, AAPMessageType, ConfigMessage, make_contact = _aap(source)
+    aap = _aap(source)
     rows: list[Row] = []
-    with common.workdir("ud3tn") as run:
-        u_port, s_port = common.free_port(), common.free_port()
-        aap_sock = run / "ud3tn.socket"
-        peer = common.PeerProcess(
-            [str(binary), "-e", f"ipn:{UD3TN_NODE}.0", "-b", "7", "-c", f"mtcp:127.0.0.1,{u_port}",
-             "-s", str(aap_sock), "-S", str(run / "ud3tn.aap2.socket"), "-L", "3"],
-            cwd=run, log=run / "ud3tn.log")
-        try:
-            common.wait_port(u_port, proc=peer.popen)
-            cfg = common.write_node_config(
-                run / "node.toml", SPACEDTN_NODE,
-                listen=[{"cla": "mtcp", "host": "127.0.0.1", "port": s_port}],
-                neighbours={UD3TN_NODE: {"address": f"127.0.0.1:{u_port}", "cla": "mtcp", "dial": "always"}})
-            with common.spacedtn_node(cfg) as (_proc, node):
-                # uD3TN's contact to spacedtn: its config agent, through AAP (as its aap_config.py tool does)
-                with AAPUnixClient(address=str(aap_sock)) as aap:
-                    aap.register("4001")
-                    message = ConfigMessage(f"ipn:{SPACEDTN_NODE}.0", f"mtcp:127.0.0.1:{s_port}",
-                                            contacts=[make_contact(0, CONTACT_S, CONTACT_RATE_BYTES_PER_S)])
-                    aap.send_bundle(f"ipn:{UD3TN_NODE}.9000", bytes(message))
-                rows += _spacedtn_to_ud3tn(node, AAPUnixClient, AAPMessageType, aap_sock)
-                rows += _ud3tn_to_spacedtn(node, AAPUnixClient, aap_sock)
-                rows.append(_ping_ud3tn(node))
-                rows.append(_ping_spacedtn(AAPUnixClient, AAPMessageType, aap_sock))
-        finally:
-            peer.stop()
-            if not all(r.ok for r in rows):
-                print(peer.tail(), file=sys.stderr)
+    for cla, label in CLS.items():
+        reason = common.spacedtn_supports(cla)
+        if reason is not None:
+            print(f"# ud3tn {label}: not testable, this spacedtn has no such CL ({reason})", file=sys.stderr)
+            continue
+        with common.workdir(f"ud3tn-{cla}") as run:
+            rows += _exchange_one(binary, aap, run, cla, label)
     return rows
 
 
-def _spacedtn_to_ud3tn(node, client_cls, msg_types, aap_sock) -> list[Row]:
+def _exchange_one(binary, aap_api, run: pathlib.Path, cla: str, label: str) -> list[Row]:
+    AAPUnixClient, AAPMessageType, ConfigMessage, make_contact = aap_api
+    rows: list[Row] = []
+    u_port, s_port = common.free_port(), common.free_port()
+    aap_sock = run / "ud3tn.socket"
+    peer = common.PeerProcess(
+        [str(binary), "-e", f"ipn:{UD3TN_NODE}.0", "-b", "7", "-c", f"{cla}:127.0.0.1,{u_port}",
+         "-s", str(aap_sock), "-S", str(run / "ud3tn.aap2.socket"), "-L", "3"],
+        cwd=run, log=run / "ud3tn.log")
+    try:
+        common.wait_port(u_port, proc=peer.popen)
+        cfg = common.write_node_config(
+            run / "node.toml", SPACEDTN_NODE,
+            listen=[{"cla": cla, "host": "127.0.0.1", "port": s_port}],
+            neighbours={UD3TN_NODE: {"address": f"127.0.0.1:{u_port}", "cla": cla, "dial": "always"}})
+        with common.spacedtn_node(cfg) as (_proc, node):
+            # uD3TN's contact to spacedtn: its config agent, through AAP (as its aap_config.py tool does)
+            with AAPUnixClient(address=str(aap_sock)) as aap:
+                aap.register("4001")
+                message = ConfigMessage(f"ipn:{SPACEDTN_NODE}.0", f"{cla}:127.0.0.1:{s_port}",
+                                        contacts=[make_contact(0, CONTACT_S, CONTACT_RATE_BYTES_PER_S)])
+                aap.send_bundle(f"ipn:{UD3TN_NODE}.9000", bytes(message))
+            rows += _spacedtn_to_ud3tn(node, AAPUnixClient, AAPMessageType, aap_sock, label)
+            rows += _ud3tn_to_spacedtn(node, AAPUnixClient, aap_sock, label)
+            rows.append(_ping_ud3tn(node, label))
+            rows.append(_ping_spacedtn(AAPUnixClient, AAPMessageType, aap_sock, label))
+    finally:
+        peer.stop()
+        if not all(r.ok for r in rows):
+            print(peer.tail(), file=sys.stderr)
+    return rows
+
+
+def _spacedtn_to_ud3tn(node, client_cls, msg_types, aap_sock, label: str) -> list[Row]:
     sent = common.payloads("spacedtn->ud3tn")
     receiver = AapReceiver(client_cls, msg_types, aap_sock, "1")
     try:
@@ -128,29 +143,29 @@ def _spacedtn_to_ud3tn(node, client_cls, msg_types, aap_sock) -> list[Row]:
         receiver.close()
     small = common.count_matching(sent[:-1], got)
     big = common.count_matching(sent[-1:], got)
-    return [Row("uD3TN", "MTCP", "spacedtn -> uD3TN (small)", len(sent) - 1, small),
-            Row("uD3TN", "MTCP", "spacedtn -> uD3TN (1 MiB)", 1, big)]
+    return [Row("uD3TN", label, "spacedtn -> uD3TN (small)", len(sent) - 1, small),
+            Row("uD3TN", label, "spacedtn -> uD3TN (1 MiB)", 1, big)]
 
 
-def _ud3tn_to_spacedtn(node, client_cls, aap_sock) -> list[Row]:
+def _ud3tn_to_spacedtn(node, client_cls, aap_sock, label: str) -> list[Row]:
     sent = common.payloads("ud3tn->spacedtn")
     with client_cls(address=str(aap_sock)) as aap:
         aap.register("2")
         for p in sent:
             aap.send_bundle(f"ipn:{SPACEDTN_NODE}.1", p)
     got = common.receive_all(node, f"ipn:{SPACEDTN_NODE}.1", len(sent), 60)
-    return [Row("uD3TN", "MTCP", "uD3TN -> spacedtn (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
-            Row("uD3TN", "MTCP", "uD3TN -> spacedtn (1 MiB)", 1, common.count_matching(sent[-1:], got))]
+    return [Row("uD3TN", label, "uD3TN -> spacedtn (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
+            Row("uD3TN", label, "uD3TN -> spacedtn (1 MiB)", 1, common.count_matching(sent[-1:], got))]
 
 
-def _ping_ud3tn(node) -> Row:
+def _ping_ud3tn(node, label: str) -> Row:
     rtts = node.ping(f"ipn:{UD3TN_NODE}.9002", count=5, interval_s=0.2, timeout_s=5)
     answered = [r for r in rtts if r is not None]
     note = f"rtt avg {1000 * sum(answered) / len(answered):.1f} ms" if answered else ""
-    return Row("uD3TN", "MTCP", "dtn ping -> uD3TN echo", len(rtts), len(answered), note)
+    return Row("uD3TN", label, "dtn ping -> uD3TN echo", len(rtts), len(answered), note)
 
 
-def _ping_spacedtn(client_cls, msg_types, aap_sock) -> Row:
+def _ping_spacedtn(client_cls, msg_types, aap_sock, label: str) -> Row:
     """uD3TN's AAP client sends to spacedtn's echo service and waits for each reply (as aap_ping.py does)."""
     sent, answered, rtts = 5, 0, []
     with client_cls(address=str(aap_sock)) as aap:
@@ -172,7 +187,7 @@ def _ping_spacedtn(client_cls, msg_types, aap_sock) -> Row:
             except OSError:  # timeout: no reply
                 pass
     note = f"rtt avg {1000 * sum(rtts) / len(rtts):.1f} ms" if rtts else ""
-    return Row("uD3TN", "MTCP", "uD3TN AAP ping -> spacedtn echo", sent, answered, note)
+    return Row("uD3TN", label, "uD3TN AAP ping -> spacedtn echo", sent, answered, note)
 
 
 def main(argv: list[str] | None = None) -> int:
