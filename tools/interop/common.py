@@ -130,9 +130,14 @@ def need_file(path: pathlib.Path, what: str, env: str) -> pathlib.Path:
 def workdir(name: str) -> Iterator[pathlib.Path]:
     """A fresh directory for one run; kept (and printed) when SPACEDTN_INTEROP_KEEP is set."""
     path = pathlib.Path(tempfile.mkdtemp(prefix=f"spacedtn-interop-{name}-"))
+    # `python -m dtn.node` puts the working directory first on sys.path: work from the run directory so the
+    # node imports the spacedtn that PYTHONPATH names, not a checkout that happens to be the cwd
+    previous = os.getcwd()
+    os.chdir(path)
     try:
         yield path
     finally:
+        os.chdir(previous)
         if os.environ.get("SPACEDTN_INTEROP_KEEP"):
             print(f"# kept {path}", file=sys.stderr)
         else:
@@ -337,5 +342,12 @@ def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str,
         return SKIPPED
     except ExchangeError as exc:
         print(f"error {name}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a spacedtn node that did not start, a client error...: one line, not a traceback
+        from dtn.errors import DtnError
+
+        if not isinstance(exc, DtnError) and type(exc).__module__.split(".")[0] != "dtn":
+            raise
+        print(f"error {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     return report(rows, as_json=args.json)

@@ -82,6 +82,10 @@ class AapReceiver:
 
 
 CLS = {"mtcp": "MTCP", "tcpclv3": "TCPCLv3"}
+# uD3TN 0.13's TCPCLv3 parser takes only DATA_SEGMENTs with both START and END set (components/cla/posix/
+# cla_tcpclv3_proto.c): a bundle split over several segments, which RFC 7242 §5.2 allows, is dropped after the
+# segments were written. spacedtn's default segment (1 MiB) splits a 1 MiB bundle in two, so send whole bundles.
+CL_OPTIONS = {"tcpclv3": {"cla.tcpclv3": {"segment_bytes": 16 * 1024 * 1024}}}
 
 
 def exchange() -> list[Row]:
@@ -112,7 +116,8 @@ def _exchange_one(binary, aap_api, run: pathlib.Path, cla: str, label: str) -> l
         cfg = common.write_node_config(
             run / "node.toml", SPACEDTN_NODE,
             listen=[{"cla": cla, "host": "127.0.0.1", "port": s_port}],
-            neighbours={UD3TN_NODE: {"address": f"127.0.0.1:{u_port}", "cla": cla, "dial": "always"}})
+            neighbours={UD3TN_NODE: {"address": f"127.0.0.1:{u_port}", "cla": cla, "dial": "always"}},
+            extra=CL_OPTIONS.get(cla))
         with common.spacedtn_node(cfg) as (_proc, node):
             # uD3TN's contact to spacedtn: its config agent, through AAP (as its aap_config.py tool does)
             with AAPUnixClient(address=str(aap_sock)) as aap:
