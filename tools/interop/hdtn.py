@@ -14,6 +14,8 @@ HDTN runs as ipn:10.0 (`hdtn-one-process`, its echo service on ipn:10.2047) and 
 - HDTN dials spacedtn (its TCPCLv4 outduct, routed by its contact plan): the same echo exchange.
 - the same over TLS 1.3 (certificates naming the node IDs, RFC 9174 §4.4), spacedtn dialling.
 - HDTN's own tools dialling spacedtn: bpgen-async sends bundles to ipn:1.1; bping pings spacedtn's echo ipn:1.7.
+- TCPCLv3, STCP and UDP when this spacedtn has them: spacedtn sends to HDTN's induct of that CL, HDTN answers
+  through its outduct of that CL (UDP: the big bundle is 60 kB, one bundle per datagram).
 """
 
 from __future__ import annotations
@@ -69,7 +71,35 @@ def _tcpclv4_outduct(next_hop: int, port: int) -> dict:
     }
 
 
-def _hdtn_config(run: pathlib.Path, induct_port: int, outducts: list[dict], tls: dict | None) -> pathlib.Path:
+OTHER_CLS = {"tcpclv3": "TCPCLv3", "stcp": "STCP", "udp": "UDP"}
+
+
+def _induct(cla: str, port: int) -> dict:
+    """An HDTN induct of another CL (fields as in HDTN's config_files/hdtn examples)."""
+    if cla == "tcpclv3":
+        return {"name": "tcpclv3_in", "convergenceLayer": "tcpcl_v3", "boundPort": port,
+                "numRxCircularBufferElements": 200, "numRxCircularBufferBytesPerElement": 20000,
+                "keepAliveIntervalSeconds": 15, "tcpclV3MyMaxTxSegmentSizeBytes": 200000}
+    if cla == "stcp":
+        return {"name": "stcp_in", "convergenceLayer": "stcp", "boundPort": port,
+                "numRxCircularBufferElements": 200, "keepAliveIntervalSeconds": 15}
+    return {"name": "udp_in", "convergenceLayer": "udp", "boundPort": port, "numRxCircularBufferElements": 2000,
+            "numRxCircularBufferBytesPerElement": 65535}
+
+
+def _outduct(cla: str, next_hop: int, port: int) -> dict:
+    base = {"name": f"{cla}_to_{next_hop}", "nextHopNodeId": next_hop, "remoteHostname": "127.0.0.1",
+            "remotePort": port, "maxNumberOfBundlesInPipeline": 50, "maxSumOfBundleBytesInPipeline": 50000000}
+    if cla == "tcpclv3":
+        return base | {"convergenceLayer": "tcpcl_v3", "keepAliveIntervalSeconds": 17,
+                       "tcpclV3MyMaxTxSegmentSizeBytes": 200000, "tcpclAllowOpportunisticReceiveBundles": True}
+    if cla == "stcp":
+        return base | {"convergenceLayer": "stcp", "keepAliveIntervalSeconds": 17}
+    return base | {"convergenceLayer": "udp"}
+
+
+def _hdtn_config(run: pathlib.Path, induct_port: int, outducts: list[dict], tls: dict | None,
+                 induct: dict | None = None) -> pathlib.Path:
     config = {
         "hdtnConfigName": "spacedtn interop", "userInterfaceOn": False, "mySchemeName": "unused_scheme_name",
         "myNodeId": HDTN_NODE, "myBpEchoServiceId": ECHO_SERVICE, "myCustodialSsp": "unused_custodial_ssp",
@@ -80,7 +110,8 @@ def _hdtn_config(run: pathlib.Path, induct_port: int, outducts: list[dict], tls:
         "neighborDepletedStorageDelaySeconds": 0, "fragmentBundlesLargerThanBytes": 0,
         "enforceBundlePriority": False,
         "zmqBoundRouterPubSubPortPath": common.free_port(), "zmqBoundTelemApiPortPath": common.free_port(),
-        "inductsConfig": {"inductConfigName": "in", "inductVector": [_tcpclv4_induct(induct_port, tls)]},
+        "inductsConfig": {"inductConfigName": "in",
+                          "inductVector": [induct or _tcpclv4_induct(induct_port, tls)]},
         "outductsConfig": {"outductConfigName": "out", "outductVector": outducts},
         "storageConfig": {
             "storageImplementation": "asio_single_threaded", "tryToRestoreFromDisk": False,
@@ -122,26 +153,32 @@ def _tls_files(run: pathlib.Path) -> tuple[dict, dict]:
 
 
 class Hdtn:
-    def __init__(self, bins, run: pathlib.Path, *, induct_port: int, outducts: list[dict], tls: dict | None):
-        cfg = _hdtn_config(run, induct_port, outducts, tls)
+    def __init__(self, bins, run: pathlib.Path, *, induct_port: int, outducts: list[dict], tls: dict | None,
+                 induct: dict | None = None):
+        cfg = _hdtn_config(run, induct_port, outducts, tls, induct)
         self.proc = common.PeerProcess(
             [str(bins["hdtn-one-process"]), f"--hdtn-config-file={cfg}", f"--contact-plan-file={_contact_plan(run)}"],
             cwd=run, log=run / "hdtn.log", env={"HDTN_SOURCE_ROOT": str(common.PEERS / "HDTN")})
-        common.wait_port(induct_port, timeout_s=60, proc=self.proc.popen)
+        if induct is not None and induct["convergenceLayer"] == "udp":
+            time.sleep(3.0)  # nothing to connect to: give it the time a TCP induct takes to listen
+        else:
+            common.wait_port(induct_port, timeout_s=60, proc=self.proc.popen)
 
     def stop(self) -> None:
         self.proc.stop()
 
 
-def _echo_rows(node, label: str, tag: str) -> list[Row]:
+def _echo_rows(node, label: str, tag: str, big_size_bytes: int = common.BIG_SIZE_BYTES) -> list[Row]:
     """Send 10 small + 1 MiB to HDTN's echo service; count the echoes that come back intact."""
-    sent = common.payloads(tag)
+    sent = common.payloads(tag, big_size_bytes)
+    big = "1 MiB" if big_size_bytes == common.BIG_SIZE_BYTES else f"{big_size_bytes // 1000} kB"
     for p in sent:
         node.send(f"ipn:{HDTN_NODE}.{ECHO_SERVICE}", p, source=f"ipn:{SPACEDTN_NODE}.1", lifetime_s=600)
     got = common.receive_all(node, f"ipn:{SPACEDTN_NODE}.1", len(sent), 90)
     return [Row("HDTN", label, "spacedtn -> HDTN echo -> spacedtn (small)", len(sent) - 1,
                 common.count_matching(sent[:-1], got)),
-            Row("HDTN", label, "spacedtn -> HDTN echo -> spacedtn (1 MiB)", 1, common.count_matching(sent[-1:], got))]
+            Row("HDTN", label, f"spacedtn -> HDTN echo -> spacedtn ({big})", 1,
+                common.count_matching(sent[-1:], got))]
 
 
 def _ping_row(node, label: str, count: int = 10) -> Row:
@@ -238,6 +275,30 @@ def _run_hdtn_tools(bins, run: pathlib.Path) -> list[Row]:
     return rows
 
 
+def _run_other_cl(bins, run: pathlib.Path, cla: str) -> list[Row]:
+    """TCPCLv3, STCP or UDP: spacedtn sends to HDTN's induct, HDTN answers through its outduct to spacedtn."""
+    label = OTHER_CLS[cla]
+    udp = cla == "udp"
+    h_port = common.free_udp_port() if udp else common.free_port()
+    s_port = common.free_udp_port() if udp else common.free_port()
+    cfg = common.write_node_config(
+        run / "node.toml", SPACEDTN_NODE, listen=[{"cla": cla, "host": "127.0.0.1", "port": s_port}],
+        neighbours={HDTN_NODE: {"address": f"127.0.0.1:{h_port}", "cla": cla, "dial": "always"}})
+    rows: list[Row] = []
+    with common.spacedtn_node(cfg) as (_proc, node):
+        hdtn = Hdtn(bins, run, induct_port=h_port, outducts=[_outduct(cla, SPACEDTN_NODE, s_port)], tls=None,
+                    induct=_induct(cla, h_port))
+        try:
+            time.sleep(2.0)
+            rows += _echo_rows(node, label, f"hdtn-{cla}", 60000 if udp else common.BIG_SIZE_BYTES)
+            rows.append(_ping_row(node, label))
+        finally:
+            hdtn.stop()
+            if not all(r.ok for r in rows):
+                print(hdtn.proc.tail(), file=sys.stderr)
+    return rows
+
+
 def _relabel(row: Row, how: str) -> Row:
     row.direction = f"{row.direction} [{how}]"
     return row
@@ -254,6 +315,15 @@ def exchange() -> list[Row]:
             started = time.monotonic()
             rows += run_one(run)
             print(f"# hdtn {name}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+    for cla, label in OTHER_CLS.items():
+        reason = common.spacedtn_supports(cla)
+        if reason is not None:
+            print(f"# hdtn {label}: not testable, this spacedtn has no such CL ({reason})", file=sys.stderr)
+            continue
+        with common.workdir(f"hdtn-{cla}") as run:
+            started = time.monotonic()
+            rows += _run_other_cl(bins, run, cla)
+            print(f"# hdtn {cla}: {time.monotonic() - started:.1f} s", file=sys.stderr)
     return rows
 
 
