@@ -14,7 +14,7 @@ HDTN runs as ipn:10.0 (`hdtn-one-process`, its echo service on ipn:10.2047) and 
 - HDTN dials spacedtn (its TCPCLv4 outduct, routed by its contact plan): the same echo exchange.
 - the same over TLS 1.3 (certificates naming the node IDs, RFC 9174 §4.4), spacedtn dialling.
 - HDTN's own tools dialling spacedtn: bpgen-async sends bundles to ipn:1.1; bping pings spacedtn's echo ipn:1.7.
-- TCPCLv3, STCP and UDP when this spacedtn has them: spacedtn sends to HDTN's induct of that CL, HDTN answers
+- TCPCLv3, STCP, UDP and LTP over UDP (engine IDs = node numbers) when this spacedtn has them: spacedtn sends to HDTN's induct of that CL, HDTN answers
   through its outduct of that CL (UDP: the big bundle is 60 kB, one bundle per datagram).
 """
 
@@ -71,7 +71,11 @@ def _tcpclv4_outduct(next_hop: int, port: int) -> dict:
     }
 
 
-OTHER_CLS = {"tcpclv3": "TCPCLv3", "stcp": "STCP", "udp": "UDP"}
+OTHER_CLS = {"tcpclv3": "TCPCLv3", "stcp": "STCP", "udp": "UDP", "ltp": "LTP/UDP"}
+LTP_COMMON = {"oneWayLightTimeMs": 50, "oneWayMarginTimeMs": 200, "clientServiceId": 1,
+              "ltpMaxRetriesPerSerialNumber": 5, "ltpRandomNumberSizeBits": 64,
+              "ltpMaxUdpPacketsToSendPerSystemCall": 1, "keepActiveSessionDataOnDisk": False,
+              "activeSessionDataOnDiskNewFileDurationMs": 2000, "activeSessionDataOnDiskDirectory": "./"}
 
 
 def _induct(cla: str, port: int) -> dict:
@@ -83,11 +87,23 @@ def _induct(cla: str, port: int) -> dict:
     if cla == "stcp":
         return {"name": "stcp_in", "convergenceLayer": "stcp", "boundPort": port,
                 "numRxCircularBufferElements": 200, "keepAliveIntervalSeconds": 15}
+    if cla == "ltp":
+        raise ValueError("LTP inducts need the peer's port: use _ltp_induct")
     return {"name": "udp_in", "convergenceLayer": "udp", "boundPort": port, "numRxCircularBufferElements": 2000,
             "numRxCircularBufferBytesPerElement": 65535}
 
 
-def _outduct(cla: str, next_hop: int, port: int) -> dict:
+def _ltp_induct(port: int, spacedtn_port: int) -> dict:
+    """HDTN's LTP engine 10 on `port` (shared with its outduct), sending reports to spacedtn's engine 1."""
+    return LTP_COMMON | {
+        "name": "ltp_in", "convergenceLayer": "ltp_over_udp", "boundPort": port, "numRxCircularBufferElements": 100,
+        "thisLtpEngineId": HDTN_NODE, "remoteLtpEngineId": SPACEDTN_NODE, "ltpReportSegmentMtu": 1360,
+        "preallocatedRedDataBytes": 200000, "ltpRemoteUdpHostname": "127.0.0.1", "ltpRemoteUdpPort": spacedtn_port,
+        "ltpRxDataSegmentSessionNumberRecreationPreventerHistorySize": 1000,
+        "ltpMaxExpectedSimultaneousSessions": 500, "delaySendingOfReportSegmentsTimeMsOrZeroToDisable": 20}
+
+
+def _outduct(cla: str, next_hop: int, port: int, own_port: int = 0) -> dict:
     base = {"name": f"{cla}_to_{next_hop}", "nextHopNodeId": next_hop, "remoteHostname": "127.0.0.1",
             "remotePort": port, "maxNumberOfBundlesInPipeline": 50, "maxSumOfBundleBytesInPipeline": 50000000}
     if cla == "tcpclv3":
@@ -95,6 +111,12 @@ def _outduct(cla: str, next_hop: int, port: int) -> dict:
                        "tcpclV3MyMaxTxSegmentSizeBytes": 200000, "tcpclAllowOpportunisticReceiveBundles": True}
     if cla == "stcp":
         return base | {"convergenceLayer": "stcp", "keepAliveIntervalSeconds": 17}
+    if cla == "ltp":
+        return base | LTP_COMMON | {
+            "convergenceLayer": "ltp_over_udp", "thisLtpEngineId": HDTN_NODE, "remoteLtpEngineId": next_hop,
+            "ltpDataSegmentMtu": 1360, "numRxCircularBufferElements": 100, "ltpCheckpointEveryNthDataSegment": 0,
+            "ltpSenderBoundPort": own_port, "ltpSenderPingSecondsOrZeroToDisable": 0,
+            "delaySendingOfDataSegmentsTimeMsOrZeroToDisable": 20}
     return base | {"convergenceLayer": "udp"}
 
 
@@ -159,7 +181,7 @@ class Hdtn:
         self.proc = common.PeerProcess(
             [str(bins["hdtn-one-process"]), f"--hdtn-config-file={cfg}", f"--contact-plan-file={_contact_plan(run)}"],
             cwd=run, log=run / "hdtn.log", env={"HDTN_SOURCE_ROOT": str(common.PEERS / "HDTN")})
-        if induct is not None and induct["convergenceLayer"] == "udp":
+        if induct is not None and induct["convergenceLayer"] in ("udp", "ltp_over_udp"):
             time.sleep(3.0)  # nothing to connect to: give it the time a TCP induct takes to listen
         else:
             common.wait_port(induct_port, timeout_s=60, proc=self.proc.popen)
@@ -278,19 +300,21 @@ def _run_hdtn_tools(bins, run: pathlib.Path) -> list[Row]:
 def _run_other_cl(bins, run: pathlib.Path, cla: str) -> list[Row]:
     """TCPCLv3, STCP or UDP: spacedtn sends to HDTN's induct, HDTN answers through its outduct to spacedtn."""
     label = OTHER_CLS[cla]
-    udp = cla == "udp"
+    udp = cla in ("udp", "ltp")
     h_port = common.free_udp_port() if udp else common.free_port()
     s_port = common.free_udp_port() if udp else common.free_port()
     cfg = common.write_node_config(
         run / "node.toml", SPACEDTN_NODE, listen=[{"cla": cla, "host": "127.0.0.1", "port": s_port}],
-        neighbours={HDTN_NODE: {"address": f"127.0.0.1:{h_port}", "cla": cla, "dial": "always"}})
+        neighbours={HDTN_NODE: {"address": f"127.0.0.1:{h_port}", "cla": cla, "dial": "always"}},
+        extra={"ltp": {"mtu_bytes": 1400}} if cla == "ltp" else None)
     rows: list[Row] = []
     with common.spacedtn_node(cfg) as (_proc, node):
-        hdtn = Hdtn(bins, run, induct_port=h_port, outducts=[_outduct(cla, SPACEDTN_NODE, s_port)], tls=None,
-                    induct=_induct(cla, h_port))
+        induct = _ltp_induct(h_port, s_port) if cla == "ltp" else _induct(cla, h_port)
+        hdtn = Hdtn(bins, run, induct_port=h_port, outducts=[_outduct(cla, SPACEDTN_NODE, s_port, h_port)],
+                    tls=None, induct=induct)
         try:
             time.sleep(2.0)
-            rows += _echo_rows(node, label, f"hdtn-{cla}", 60000 if udp else common.BIG_SIZE_BYTES)
+            rows += _echo_rows(node, label, f"hdtn-{cla}", 60000 if cla == "udp" else common.BIG_SIZE_BYTES)
             rows.append(_ping_row(node, label))
         finally:
             hdtn.stop()
