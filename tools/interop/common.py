@@ -293,7 +293,9 @@ def in_loopback_namespace() -> bool:
 def reexec_in_loopback_namespace(argv: list[str]) -> int | None:
     """Run this script again inside a new network namespace whose only interface is loopback.
 
-    A new SysV IPC namespace too (`--ipc`): ION keeps its state in SysV IPC objects with fixed keys.
+    A new SysV IPC namespace too (`--ipc`): ION keeps its state in SysV IPC objects with fixed keys; and a new
+    PID namespace (`--pid --fork --kill-child`): whatever a peer leaves running (daemons a peer forks) ends
+    with the run, without anything being killed by name.
     Some peers bind the wildcard address with no option to do otherwise (HDTN's inducts and ZeroMQ sockets,
     ION's udplso by default). In a namespace made by `unshare --net` the wildcard is loopback only, and the
     ports cannot collide with anything else on the machine. Returns the child's exit status, or None when
@@ -306,7 +308,7 @@ def reexec_in_loopback_namespace(argv: list[str]) -> int | None:
         return None
     env = dict(os.environ)
     env[NETNS_ENV] = "1"
-    command = [unshare, "--net", "--ipc", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh",
+    command = [unshare, "--net", "--ipc", "--pid", "--fork", "--kill-child", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh",
                sys.executable, *argv]
     return subprocess.call(command, env=env)
 

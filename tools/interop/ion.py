@@ -8,8 +8,9 @@ not have (its node config refuses `cla = "<name>"`) is reported as not testable,
 
 ION runs as ipn:30.0 and spacedtn as ipn:1.0. ION is configured by one rc file given to `ionstart -I` (ionadmin,
 ltpadmin, bpadmin, ipnadmin sections; everything on 127.0.0.1; udplso/udplsi given explicit loopback
-addresses) and stopped with `ionstop`, so its SysV IPC objects are removed; the script also runs in its own IPC
-namespace (see common.py). For each CL: ION's `bpsendfile` sends 10 small files and a 1 MiB one to ipn:1.1,
+addresses) and stopped with `ionstop` in ION's multi-instance mode (each module's own shutdown command, never `killm`,
+which kills ION processes machine-wide by name); the run is also in its own IPC and PID namespaces (common.py),
+so no SysV IPC object or ION daemon outlives it. For each CL: ION's `bpsendfile` sends 10 small files and a 1 MiB one to ipn:1.1,
 spacedtn sends the same to ipn:30.1 where `bprecvfile` writes them out (compared byte for byte), `dtn ping`
 to ION's `bpecho` on ipn:30.7 and ION's `bping` to spacedtn's echo ipn:1.7.
 """
@@ -41,10 +42,13 @@ def _prefix() -> pathlib.Path:
     return prefix
 
 
-def _env(prefix: pathlib.Path) -> dict[str, str]:
+def _env(prefix: pathlib.Path, run: pathlib.Path) -> dict[str, str]:
     path = f"{prefix / 'bin'}:{os.environ.get('PATH', '')}"
     lib = f"{prefix / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}"
-    return {"PATH": path, "LD_LIBRARY_PATH": lib}
+    # ION_NODE_LIST_DIR selects ION's multi-instance mode: `ionstop` then shuts each module down with its own
+    # admin command ('bpadmin .', 'ltpadmin .', 'ionadmin .') instead of running `killm`, which kills every
+    # ION process on the machine by name
+    return {"PATH": path, "LD_LIBRARY_PATH": lib, "ION_NODE_LIST_DIR": str(run)}
 
 
 def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathlib.Path:
@@ -88,7 +92,7 @@ def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathl
 
 class Ion:
     def __init__(self, prefix: pathlib.Path, run: pathlib.Path, rc: pathlib.Path):
-        self.prefix, self.run, self.env = prefix, run, _env(prefix)
+        self.prefix, self.run, self.env = prefix, run, _env(prefix, run)
         started = subprocess.run([str(prefix / "bin/ionstart"), "-I", str(rc)], cwd=run, env=os.environ | self.env,
                                  capture_output=True, text=True, timeout=120)
         (run / "ionstart.log").write_text(started.stdout + started.stderr)
