@@ -8,8 +8,8 @@ not have (its node config refuses `cla = "<name>"`) is reported as not testable,
 
 ION runs as ipn:30.0 and spacedtn as ipn:1.0. ION is configured by one rc file given to `ionstart -I` (ionadmin,
 ltpadmin, bpadmin, ipnadmin sections; everything on 127.0.0.1; udplso/udplsi given explicit loopback
-addresses) and stopped with `ionstop` in ION's multi-instance mode (each module's own shutdown command, never `killm`,
-which kills ION processes machine-wide by name); the run is also in its own IPC and PID namespaces (common.py),
+addresses) and stopped with the commands `ionstop` runs in ION's multi-instance mode (each module's own shutdown command,
+never `killm`, which kills ION processes machine-wide by name); the run is also in its own IPC and PID namespaces (common.py),
 so no SysV IPC object or ION daemon outlives it. For each CL: ION's `bpsendfile` sends 10 small files and a 1 MiB one to ipn:1.1,
 spacedtn sends the same to ipn:30.1 where `bprecvfile` writes them out (compared byte for byte), `dtn ping`
 to ION's `bpecho` on ipn:30.7 and ION's `bping` to spacedtn's echo ipn:1.7.
@@ -93,12 +93,14 @@ def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathl
 class Ion:
     def __init__(self, prefix: pathlib.Path, run: pathlib.Path, rc: pathlib.Path):
         self.prefix, self.run, self.env = prefix, run, _env(prefix, run)
-        started = subprocess.run([str(prefix / "bin/ionstart"), "-I", str(rc)], cwd=run, env=os.environ | self.env,
-                                 capture_output=True, text=True, timeout=120)
-        (run / "ionstart.log").write_text(started.stdout + started.stderr)
+        # output to a file, not a pipe: the daemons ionstart leaves running inherit its stdout
+        with open(run / "ionstart.log", "wb") as log:
+            started = subprocess.run([str(prefix / "bin/ionstart"), "-I", str(rc)], cwd=run,
+                                     env=os.environ | self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT, timeout=120)
         if started.returncode != 0:
             self.stop()
-            raise common.ExchangeError(f"ionstart failed: {started.stderr.strip()[-300:]}")
+            raise common.ExchangeError(f"ionstart failed ({started.returncode}), see {run / 'ionstart.log'}")
 
     def tool(self, name: str, *args: str, log: str, wait_s: float | None = 120) -> common.PeerProcess:
         proc = common.PeerProcess([str(self.prefix / "bin" / name), *args], cwd=self.run, log=self.run / log,
@@ -112,8 +114,18 @@ class Ion:
         return proc
 
     def stop(self) -> None:
-        subprocess.run([str(self.prefix / "bin/ionstop")], cwd=self.run, env=os.environ | self.env,
-                       capture_output=True, timeout=120)
+        """ionstop's own sequence in multi-instance mode ('bpadmin .', 'ltpadmin .', 'ionadmin .'), each given
+        30 s: ionstop itself was seen to wait forever in 'bpadmin .' after a run here. Anything left then ends
+        with the run's PID and IPC namespaces."""
+        with open(self.run / "ionstop.log", "ab") as log:
+            for admin in ("bpadmin", "ltpadmin", "ionadmin"):
+                try:
+                    subprocess.run([str(self.prefix / "bin" / admin), "."], cwd=self.run, env=os.environ | self.env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=30)
+                except subprocess.TimeoutExpired:
+                    log.write(f"# {admin} . did not return within 30 s\n".encode())
+                except FileNotFoundError:
+                    pass
 
 
 def _exchange_one(prefix: pathlib.Path, run: pathlib.Path, cla: str) -> list[Row]:
