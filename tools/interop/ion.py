@@ -83,8 +83,12 @@ def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathl
         lines += [f"a outduct {duct} {outduct} {duct}clo"]
         plan = f"a plan {SPACEDTN_NODE} {duct}/{outduct}"
     lines += ["s", "## end bpadmin", "## begin ipnadmin", plan, "## end ipnadmin"]
+    # a distinct SDR name and working-memory key per run: an instance whose shutdown did not finish must not
+    # be taken for the next one ("Wrong profile for this SDR")
+    index = CLS.index(cla)
     (run / "ion.ionconfig").write_text(
-        f"sdrName ion{os.getpid()}\nconfigFlags 1\nheapWords 16000000\nwmSize 64000000\npathName {run}\n")
+        f"sdrName ion{cla}\nwmKey {0x5D70 + index}\nconfigFlags 1\nheapWords 16000000\nwmSize 64000000\n"
+        f"pathName {run}\n")
     path = run / "ion.rc"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -210,7 +214,10 @@ NOT_TESTABLE: list[str] = []
 def exchange() -> list[Row]:
     prefix = _prefix()
     rows: list[Row] = []
+    only = [c for c in os.environ.get("SPACEDTN_INTEROP_ONLY", "").split(",") if c]
     for cla in CLS:
+        if only and cla not in only:
+            continue
         reason = common.spacedtn_supports(cla)
         if reason is not None:
             line = f"{LABEL[cla]}: not testable, this spacedtn has no such CL ({reason})"
