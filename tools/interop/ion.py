@@ -1,6 +1,7 @@
 """spacedtn <-> ION (4.1.x, BPv7) over the convergence layers they share: TCPCLv3, STCP, UDP, LTP over UDP.
 
-    ION_PREFIX  ION's install prefix (default /work/peers/ion-install): bin/ionstart, bin/ionstop, bin/bpsendfile,
+    ION_PREFIX  a directory whose bin/ holds ION's programs: an install prefix, or links to the programs of a build
+                tree (default /work/peers/ion-run): bin/ionstart, bin/ionadmin, bin/bpsendfile,
                 bin/bprecvfile, bin/bpecho, bin/bping, lib/ (found through LD_LIBRARY_PATH)
 
 ION's TCP CL is TCPCLv3 (RFC 7242), and spacedtn's TCPCLv4 cannot talk to it; a CL that this spacedtn build does
@@ -36,7 +37,7 @@ LABEL = {"tcpclv3": "TCPCLv3", "stcp": "STCP", "udp": "UDP", "ltp": "LTP/UDP"}
 
 
 def _prefix() -> pathlib.Path:
-    prefix = pathlib.Path(os.environ.get("ION_PREFIX", common.PEERS / "ion-install"))
+    prefix = pathlib.Path(os.environ.get("ION_PREFIX", common.PEERS / "ion-run"))
     for tool in ("ionstart", "ionstop", "bpsendfile", "bprecvfile", "bpecho", "bping", "ionadmin"):
         common.need_file(prefix / "bin" / tool, "ION", "ION_PREFIX")
     return prefix
