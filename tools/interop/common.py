@@ -308,8 +308,10 @@ def reexec_in_loopback_namespace(argv: list[str]) -> int | None:
         return None
     env = dict(os.environ)
     env[NETNS_ENV] = "1"
-    command = [unshare, "--net", "--ipc", "--pid", "--fork", "--kill-child", "--", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh",
-               sys.executable, *argv]
+    # no `exec`: sh stays PID 1 of the namespace and, waiting for python, reaps the daemons a peer orphans
+    # (a zombie still "exists" for kill(pid, 0), and ION's admin programs wait for their daemons to be gone)
+    command = [unshare, "--net", "--ipc", "--pid", "--fork", "--kill-child", "--", "sh", "-c",
+               f'{ip} link set lo up && "$@"', "sh", sys.executable, *argv]
     return subprocess.call(command, env=env)
 
 
