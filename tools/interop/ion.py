@@ -9,8 +9,8 @@ not have (its node config refuses `cla = "<name>"`) is reported as not testable,
 
 ION runs as ipn:30.0 and spacedtn as ipn:1.0. ION is configured by one rc file given to `ionstart -I` (ionadmin,
 ltpadmin, bpadmin, ipnadmin sections; everything on 127.0.0.1; udplso/udplsi given explicit loopback
-addresses) and stopped with the commands `ionstop` runs in ION's multi-instance mode (each module's own shutdown command,
-never `killm`, which kills ION processes machine-wide by name); the run is also in its own IPC and PID namespaces (common.py),
+addresses) and stopped with `ionstop` in ION's multi-instance mode (each module's own shutdown command, never `killm`,
+which kills ION processes machine-wide by name); the run is also in its own IPC and PID namespaces (common.py),
 so no SysV IPC object or ION daemon outlives it. For each CL: ION's `bpsendfile` sends 10 small files and a 1 MiB one to ipn:1.1,
 spacedtn sends the same to ipn:30.1 where `bprecvfile` writes them out (compared byte for byte), `dtn ping`
 to ION's `bpecho` on ipn:30.7 and ION's `bping` to spacedtn's echo ipn:1.7.
@@ -119,18 +119,14 @@ class Ion:
         return proc
 
     def stop(self) -> None:
-        """ionstop's own sequence in multi-instance mode ('bpadmin .', 'ltpadmin .', 'ionadmin .'), each given
-        30 s: ionstop itself was seen to wait forever in 'bpadmin .' after a run here. Anything left then ends
-        with the run's PID and IPC namespaces."""
+        """`ionstop` in multi-instance mode: each module's own shutdown ('bpadmin .', 'ltpadmin .', 'ionadmin .'),
+        never `killm`. Anything still left then ends with the run's PID and IPC namespaces."""
         with open(self.run / "ionstop.log", "ab") as log:
-            for admin in ("bpadmin", "ltpadmin", "ionadmin"):
-                try:
-                    subprocess.run([str(self.prefix / "bin" / admin), "."], cwd=self.run, env=os.environ | self.env,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=30)
-                except subprocess.TimeoutExpired:
-                    log.write(f"# {admin} . did not return within 30 s\n".encode())
-                except FileNotFoundError:
-                    pass
+            try:
+                subprocess.run([str(self.prefix / "bin/ionstop")], cwd=self.run, env=os.environ | self.env,
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=120)
+            except subprocess.TimeoutExpired:
+                log.write(b"# ionstop did not return within 120 s\n")
 
 
 def _exchange_one(prefix: pathlib.Path, run: pathlib.Path, cla: str) -> list[Row]:
