@@ -144,6 +144,7 @@ def _exchange_one(prefix: pathlib.Path, run: pathlib.Path, cla: str) -> list[Row
         try:
             rows += _ion_to_spacedtn(ion, node, run, label)
             rows += _spacedtn_to_ion(ion, node, run, label)
+            rows.append(_crc32c_to_ion(ion, node, run, label))
             rows += _pings(ion, node, label)
         finally:
             ion.stop()
@@ -186,6 +187,28 @@ def _spacedtn_to_ion(ion: Ion, node, run: pathlib.Path, label: str) -> list[Row]
     return [Row("ION", label, "spacedtn -> ION bprecvfile (small)", len(sent) - 1,
                 common.count_matching(sent[:-1], got)),
             Row("ION", label, f"spacedtn -> ION bprecvfile ({big})", 1, common.count_matching(sent[-1:], got))]
+
+
+def _crc32c_to_ion(ion: Ion, node, run: pathlib.Path, label: str) -> Row:
+    """Bundles whose every block (Hop Count, Previous Node, payload, primary) carries a CRC-32C: PITFALLS says ION
+    4.1.3 was seen dropping bundles whose Hop Count block had one ("CRC check failed for extension block")."""
+    sent = [f"spacedtn->ion crc32c {label} #{i}".encode() for i in range(5)]
+    # bprecvfile writes testfile1.. in the working directory, which must be the node's (multi-instance mode
+    # finds the node by it): move the first batch's files out of the way
+    earlier = run / "inbox-first"
+    earlier.mkdir()
+    for f in run.glob("testfile*"):
+        f.rename(earlier / f.name)
+    inbox = run
+    recv = ion.tool("bprecvfile", f"ipn:{ION_NODE}.1", str(len(sent)), log="bprecvfile-crc32c.log", wait_s=None)
+    time.sleep(1.0)
+    for p in sent:
+        node.send(f"ipn:{ION_NODE}.1", p, lifetime_s=600, crc_type=2)
+    common.wait_until(lambda: len(list(inbox.glob("testfile*"))) >= len(sent) or not recv.alive(), 60)
+    time.sleep(1.0)
+    recv.stop()
+    got = [f.read_bytes() for f in sorted(inbox.glob("testfile*"))]
+    return Row("ION", label, "spacedtn -> ION, CRC-32C on every block", len(sent), common.count_matching(sent, got))
 
 
 def _pings(ion: Ion, node, label: str) -> list[Row]:
