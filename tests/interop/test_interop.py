@@ -28,7 +28,9 @@ PEERS = ["ud3tn", "hdtn", "dtnme", "ion"]
 @pytest.mark.parametrize("peer", PEERS)
 def test_peer_exchange(peer: str) -> None:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # SPACEDTN_UNDER_TEST: another spacedtn tree to run against the peers (e.g. a `git archive` of a branch)
+    under_test = env.get("SPACEDTN_UNDER_TEST", str(ROOT))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [under_test, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, str(TOOLS / f"{peer}.py"), "--json"], capture_output=True, text=True,
                           env=env, timeout=850)
     if proc.returncode == SKIPPED:
