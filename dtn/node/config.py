@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from dtn.cla.registry import check_options, cla_names, get_cla
 from dtn.errors import ConfigError
 
 _IPN_NODE = re.compile(r"^ipn:(\d+)\.0$")
@@ -22,7 +23,6 @@ _IPN_ENDPOINT = re.compile(r"^ipn:(\d+)\.(\d+)$")
 _DTN_NODE = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/$")
 _DTN_ENDPOINT = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/[!-~]*$")
 
-CLA_KINDS = ("tcpcl", "mtcp")
 DIAL_MODES = ("auto", "always", "never")
 NO_ROUTE_ACTIONS = ("wait", "delete")
 MAX_IPN_NUMBER = 2**64 - 1
@@ -161,8 +161,14 @@ class NodeConfig:
     log_level: str = "warning"
     metrics: str | None = None  # "host:port"
     security: Mapping[str, Any] | None = None
+    cla_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # `[cla.<name>]`, merged over defaults
+    routes: tuple[Any, ...] = ()  # `[[routes]]`: routing.static.StaticRoute, in file order
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
+
+    def options_for_cla(self, name: str) -> Mapping[str, Any]:
+        """`[cla.<name>]` merged over the CLA's defaults."""
+        return self.cla_options.get(name) or check_options(name, {}, key=f"cla.{name}")
 
     @classmethod
     def minimal(cls, node_number: int, **kwargs: Any) -> "NodeConfig":
@@ -195,7 +201,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive",
+        "log", "metrics", "security", "archive", "cla", "routes",
     )
 
     node = top.table("node", required=True)
@@ -266,8 +272,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     for lt in top.table_list("listen"):
         lt.allow("cla", "host", "port")
         cla = lt.str("cla") or "tcpcl"
-        if cla not in CLA_KINDS:
-            raise ConfigError(f"unknown CLA {cla!r} (one of {', '.join(CLA_KINDS)})", key=f"{lt.prefix}.cla")
+        get_cla(cla, key=f"{lt.prefix}.cla")
         listen.append(
             ListenConfig(cla=cla, host=lt.str("host") or "127.0.0.1", port=lt.int("port", default=4556, minimum=0, maximum=65535))
         )
@@ -301,8 +306,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
             sub = nb_t.table(name)
             sub.allow("address", "cla", "dial")
             cla = sub.str("cla") or "tcpcl"
-            if cla not in CLA_KINDS:
-                raise ConfigError(f"unknown CLA {cla!r} (one of {', '.join(CLA_KINDS)})", key=f"{key}.cla")
+            get_cla(cla, key=f"{key}.cla")
             dial = sub.str("dial") or "auto"
             if dial not in DIAL_MODES:
                 raise ConfigError(f"must be one of {', '.join(DIAL_MODES)}", key=f"{key}.dial")
@@ -376,6 +380,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     if metrics is not None:
         split_host_port(metrics, key="metrics.address")
 
+    cla_t = top.table("cla")
+    cla_options = {name: check_options(name, cla_t.table(name).data, key=f"cla.{name}") for name in cla_t.keys()}
+
     security = top.raw("security")
     if security is not None and not isinstance(security, Mapping):
         raise ConfigError("must be a table", key="security")
@@ -399,6 +406,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         log_level=level,
         metrics=metrics,
         security=dict(security) if security is not None else None,
+        cla_options=cla_options,
         archive=_archive_table(top.raw("archive"), base),
         base_dir=base,
     )

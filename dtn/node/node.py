@@ -1024,7 +1024,8 @@ class Node:
         address = nb.address if nb else None
         dialer = self._dialer or tcp_dialer_for(self.config)
         self._dialer = dialer
-        stream = await dialer(state.number, address)
+        # A datagram CLA (UDP) opens its own link: no stream to dial.
+        stream = await dialer(state.number, address) if self._sessions.cla_of(state.number).uses_stream else None
         await self._nursery.start(self._sessions.run_active, stream, state.number)
 
     async def handle_inbound(self, stream: trio.abc.Stream, *, peer_address: str = "stream") -> None:
