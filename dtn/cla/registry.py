@@ -151,4 +151,33 @@ register(ClaKind("tcpcl", _tcpcl_serve, run_over_stream=_tcpcl_run, options={"ma
 register(ClaKind("mtcp", _mtcp_serve, run_over_stream=_mtcp_run, options={"max_bundle_bytes": 128 * 1024 * 1024},
                  description="uD3TN's MTCP (CBOR byte string per bundle, no acknowledgements)"))
 
+def _tcpclv3_config(ctx: ClaContext):
+    from dtn.tcpclv3 import TcpclV3Config
+
+    o = ctx.options
+    return TcpclV3Config(ctx.node_id, keepalive_s=ctx.keepalive_s, request_acks=o["acks"],
+                         allow_refusal=o["refusal"], request_length=o["request_length"],
+                         segment_bytes=o["segment_bytes"], max_bundle_bytes=o["max_bundle_bytes"])
+
+
+async def _tcpclv3_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .tcpclv3 import serve_tcpclv3
+
+    await serve_tcpclv3(_tcpclv3_config(ctx), ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
+                        max_sessions=ctx.options["max_sessions"], task_status=task_status)
+
+
+async def _tcpclv3_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
+                       task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .tcpclv3 import run_tcpclv3_session
+
+    await run_tcpclv3_session(stream, _tcpclv3_config(ctx), ctx.on_bundle, ctx.on_link_up, ctx.on_link_down,
+                              peer_address=peer_address, task_status=task_status)
+
+
+register(ClaKind("tcpclv3", _tcpclv3_serve, run_over_stream=_tcpclv3_run,
+                 options={"acks": True, "refusal": True, "request_length": False, "segment_bytes": 1024 * 1024,
+                          "max_bundle_bytes": 128 * 1024 * 1024, "max_sessions": 256},
+                 description="TCPCLv3, RFC 7242 (ION's TCP CL)"))
+
 __all__ = ["ClaContext", "ClaKind", "register", "cla_names", "get_cla", "check_options"]
