@@ -162,8 +162,8 @@ class TcpclV3Link:
             while self.peer_node_id is None and not self.session.closed:
                 data = await self._receive()
                 self.session.receive_data(data, now_s=trio.current_time())
-                self._early += self._after_machine()  # a bundle may follow the contact header in one read
                 await self._flush()
+                self._early += self._after_machine()  # a bundle may follow the contact header in one read
         if self.peer_node_id is None:
             why = self.down_reason or "no contact header from the peer in time"
             raise ClaError(f"TCPCLv3 session with {self.peer_address} not established: {why}")
@@ -182,9 +182,9 @@ class TcpclV3Link:
         while not self._ended.is_set():
             data = await self._receive()
             self.session.receive_data(data, now_s=trio.current_time())
+            await self._flush()
             for event in self._after_machine():
                 await self._deliver(event)
-            await self._flush()
             self._poke_timer()
             if not data:
                 self._end("connection closed by the peer")
@@ -215,8 +215,8 @@ class TcpclV3Link:
                 await self._timer_changed.wait()
             if trio.current_time() >= (deadline if deadline is not None else float("inf")):
                 self.session.handle_timer(trio.current_time())
+                await self._flush()  # before the events: an ended session's stream is closed at once
                 self._after_machine()
-                await self._flush()
 
     async def _run(self) -> None:
         async with trio.open_nursery() as nursery:

@@ -203,6 +203,9 @@ def parse_contact_header(buf, *, max_eid_bytes: int) -> tuple[ContactHeader, int
     have = min(len(buf), 4)
     if bytes(buf[:have]) != MAGIC[:have]:
         raise DecodeError("contact header magic is not 'dtn!'", offset=0)
+    if len(buf) >= 5 and buf[4] != VERSION:
+        # Another version's header need not have our layout (TCPCLv4's is 6 bytes): report it at once.
+        return ContactHeader("", ContactFlag(0), 0, buf[4]), 5
     if len(buf) < CONTACT_FIXED_BYTES:
         return None
     version, flags, keepalive_s = struct.unpack_from("!BBH", buf, 4)
