@@ -180,4 +180,43 @@ register(ClaKind("tcpclv3", _tcpclv3_serve, run_over_stream=_tcpclv3_run,
                           "max_bundle_bytes": 128 * 1024 * 1024, "max_sessions": 256},
                  description="TCPCLv3, RFC 7242 (ION's TCP CL)"))
 
+async def _stcp_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .stcp import serve_stcp
+
+    await serve_stcp(ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
+                     max_bundle_bytes=ctx.options["max_bundle_bytes"], task_status=task_status)
+
+
+async def _stcp_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
+                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .stcp import run_stcp_session
+
+    await run_stcp_session(stream, ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, peer_address=peer_address,
+                           peer_node_id=peer_node_id, max_bundle_bytes=ctx.options["max_bundle_bytes"],
+                           keepalive_s=ctx.options["keepalive_s"], task_status=task_status)
+
+
+async def _udp_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .udp import serve_udp
+
+    await serve_udp(ctx.on_bundle, host=host, port=port, max_bundle_bytes=ctx.options["max_bundle_bytes"],
+                    receive_buffer_bytes=ctx.options["receive_buffer_bytes"], task_status=task_status)
+
+
+async def _udp_dial(ctx: ClaContext, host: str, port: int, *, peer_node_id: str | None,
+                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+    from .udp import dial_udp
+
+    await dial_udp(host, port, on_link_up=ctx.on_link_up, on_link_down=ctx.on_link_down, peer_node_id=peer_node_id,
+                   max_bundle_bytes=ctx.options["max_bundle_bytes"], rate_bytes_per_s=ctx.options["rate_bytes_per_s"],
+                   task_status=task_status)
+
+
+register(ClaKind("stcp", _stcp_serve, run_over_stream=_stcp_run,
+                 options={"max_bundle_bytes": 128 * 1024 * 1024, "keepalive_s": 0.0},
+                 description="ION's and HDTN's simple TCP CL (4-byte length before each bundle)"))
+register(ClaKind("udp", _udp_serve, dial=_udp_dial,
+                 options={"max_bundle_bytes": 65507, "rate_bytes_per_s": 0.0, "receive_buffer_bytes": 4 * 1024 * 1024},
+                 description="one bundle per UDP datagram (ION, HDTN)"))
+
 __all__ = ["ClaContext", "ClaKind", "register", "cla_names", "get_cla", "check_options"]
