@@ -26,6 +26,7 @@ import trio
 from contact_plans.model import Contact, ContactPlan
 from dtn.errors import ClaError, ConfigError, DecodeError, DtnError, SecurityError, StoreError
 from dtn.node import bundles as bp
+from dtn.node.clalimit import handle_oversized, link_limit_problem
 from dtn.node.clock import Clock, TrioClock
 from dtn.node.config import NodeConfig, check_local_endpoint
 from dtn.node.events import EventLog, EventSink
@@ -1108,6 +1109,9 @@ class Node:
                 continue
             if self.forward_hook is not None:
                 data = self.forward_hook(entry.key, data)
+            if (too_large := link_limit_problem(session, len(data))) is not None:  # e.g. UDP: one datagram
+                await handle_oversized(self, entry, peer, len(data), too_large, session.max_bundle_bytes)
+                continue
             contact = self.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
                 started = state.contact_started_s if state.contact_started_s is not None else now
