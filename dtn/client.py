@@ -69,6 +69,8 @@ class SendResult:
     creation_time_ms: int
     sequence: int
     size_bytes: int
+    next_hop: int | None = None  # the neighbour it was assigned to at once (None: local, or waiting)
+    note: str = ""  # one line on its routing: "next hop ipn:2.0 (contact plan)", "no route to ...: it waits ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,8 @@ class Client:
             creation_time_ms=reply["creation_time_ms"],
             sequence=reply["sequence"],
             size_bytes=reply["size_bytes"],
+            next_hop=reply.get("next_hop"),
+            note=reply.get("note", ""),
         )
 
     async def receive(self, endpoint: str, *, timeout_s: float | None = None) -> Delivery | None:

@@ -109,6 +109,8 @@ def cmd_send(args) -> int:
         print(json.dumps(dataclasses.asdict(result)))
     else:
         print(f"sent {result.bundle} ({result.size_bytes} bytes) to {result.destination}")
+        if result.note and result.next_hop is None and result.note.startswith("no route"):
+            print(f"dtn: {result.note}", file=sys.stderr)
     return 0
 
 

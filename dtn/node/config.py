@@ -15,8 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dtn.cla.registry import check_options, cla_names, get_cla
-from dtn.errors import ConfigError
+from dtn.cla.registry import check_options, get_cla
+from dtn.errors import ConfigError, DtnError
 
 _IPN_NODE = re.compile(r"^ipn:(\d+)\.0$")
 _IPN_ENDPOINT = re.compile(r"^ipn:(\d+)\.(\d+)$")
@@ -380,6 +380,19 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     if metrics is not None:
         split_host_port(metrics, key="metrics.address")
 
+    routes = []
+    for rt_t in top.table_list("routes"):
+        rt_t.allow("to", "via")
+        via = rt_t.int("via", required=True, minimum=1)
+        if via not in neighbours:
+            raise ConfigError(f"via = {via} is not a configured neighbour (add [neighbours.{via}])", key=f"{rt_t.prefix}.via")
+        from routing.static import StaticRoute
+
+        try:
+            routes.append(StaticRoute(rt_t.str("to", required=True), via))
+        except DtnError as exc:
+            raise ConfigError(str(exc), key=f"{rt_t.prefix}.to") from None
+
     cla_t = top.table("cla")
     cla_options = {name: check_options(name, cla_t.table(name).data, key=f"cla.{name}") for name in cla_t.keys()}
 
@@ -407,6 +420,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         metrics=metrics,
         security=dict(security) if security is not None else None,
         cla_options=cla_options,
+        routes=tuple(routes),
         archive=_archive_table(top.raw("archive"), base),
         base_dir=base,
     )

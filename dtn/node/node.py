@@ -34,6 +34,7 @@ from dtn.node.ledger import DeliveryLedger
 from dtn.node.links import PeerSession, SessionFactory
 from dtn.node.plan import load_node_plan
 from dtn.node.schedule import DOWN, PLAN, UP, LinkSchedule
+from dtn.node.staticroutes import assign_static, route_note
 from dtn.node.wakeup import Wakeup
 from dtn.store import BundleStore, Retention, StoredBundle, open_store
 
@@ -442,6 +443,7 @@ class Node:
             "creation_time_ms": creation_ms,
             "sequence": sequence,
             "size_bytes": len(data),
+            **await route_note(self, entry.key, destination),
         }
 
     def _entry(self, info: bp.Info, size_bytes: int, *, from_peer: int | None) -> StoredBundle:
@@ -788,6 +790,8 @@ class Node:
             if dest_node is not None and self.config.routing.fragment and not bp.no_fragment(entry):
                 if await self._fragment_for_route(entry, dest_node, self.plan_now_s()):
                     return True
+            if await assign_static(self, entry):  # [[routes]]: only when the plan gives no route
+                return True
             if not quiet:
                 self.events.emit("no_route", bundle=entry.key, src=entry.source, dst=entry.destination,
                                  size_bytes=entry.size_bytes)
