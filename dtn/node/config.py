@@ -129,6 +129,7 @@ class BundleDefaults:
     lifetime_s: float = 86400.0
     hop_limit: int | None = 64
     crc_type: int = 1  # RFC 9171 §4.2.1: 1 = CRC-16 X.25, 2 = CRC-32C
+    block_crc_type: int | None = None  # the other blocks' CRC (None: crc_type); 0 meets DTNME (docs/cla.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,15 +352,24 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         raise ConfigError("must be >= retry_min_s", key="routing.retry_max_s")
 
     bt = top.table("bundles")
-    bt.allow("lifetime_s", "hop_limit", "crc_type")
+    bt.allow("lifetime_s", "hop_limit", "crc_type", "primary_crc_type", "block_crc_type")
     crc_type = bt.int("crc_type", default=1)
     if crc_type not in (0, 1, 2):
         raise ConfigError("must be 0 (none), 1 (CRC-16) or 2 (CRC-32C)", key="bundles.crc_type")
+    primary_crc = bt.int("primary_crc_type", default=crc_type)
+    block_crc = bt.int("block_crc_type", default=crc_type)
+    for name, value in (("primary_crc_type", primary_crc), ("block_crc_type", block_crc)):
+        if value not in (0, 1, 2):
+            raise ConfigError("must be 0 (none), 1 (CRC-16) or 2 (CRC-32C)", key=f"bundles.{name}")
+    if primary_crc == 0 and bt.raw("primary_crc_type") is not None and top.raw("security") is None:
+        raise ConfigError("the primary block needs a CRC unless a BIB covers it (RFC 9171 §4.3.1), and there is "
+                          "no [security] table to sign it", key="bundles.primary_crc_type")
     hop_limit = bt.int("hop_limit", default=64, minimum=0, maximum=255)
     bundles = BundleDefaults(
         lifetime_s=bt.number("lifetime_s", default=86400.0, positive=True),
         hop_limit=hop_limit or None,
-        crc_type=crc_type,
+        crc_type=primary_crc,
+        block_crc_type=None if block_crc == primary_crc else block_crc,
     )
 
     echo_t = top.table("echo")

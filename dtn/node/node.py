@@ -392,6 +392,7 @@ class Node:
         hop_limit: int | None = None,
         crc_type: int | None = None,
         no_fragment: bool = False,
+        block_crc_type: int | None = None,
     ) -> dict[str, Any]:
         """Create a bundle for a local application, store it durably, dispatch it; return its identity."""
         bp.check_eid(destination, "destination")
@@ -418,9 +419,11 @@ class Node:
             no_fragment=no_fragment,
             crc_type=self.config.bundles.crc_type if crc_type is None else crc_type,
             hop_limit=hop_limit if hop_limit is not None else self.config.bundles.hop_limit,
+            block_crc_type=self.config.bundles.block_crc_type if block_crc_type is None else block_crc_type,
         )
         if self.security is not None:
             bundle = self.security.outbound(bundle)
+        bp.check_primary_crc(bundle)
         data = bp.encode(bundle)
         info = bp.info(bundle)
         entry, route = self._with_route(self._entry(info, len(data), from_peer=None))
