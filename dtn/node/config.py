@@ -45,6 +45,7 @@ class TlsConfig:
     key: pathlib.Path | None = None
     ca: pathlib.Path | None = None
     require: bool = False
+    accept_no_client_cert: bool = False  # accept an active peer without a client certificate (HDTN); off by default
 
     @property
     def enabled(self) -> bool:
@@ -279,13 +280,16 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         )
 
     tls_t = top.table("tls")
-    tls_t.allow("cert", "key", "ca", "require")
+    tls_t.allow("cert", "key", "ca", "require", "accept_no_client_cert")
     tls = TlsConfig(
         cert=tls_t.path("cert", base, must_exist=True),
         key=tls_t.path("key", base, must_exist=True),
         ca=tls_t.path("ca", base, must_exist=True),
         require=tls_t.bool("require", default=False),
+        accept_no_client_cert=tls_t.bool("accept_no_client_cert", default=False),
     )
+    if tls.accept_no_client_cert and (tls.cert is None or tls.ca is None):
+        raise ConfigError("needs cert and key (we are the TLS server) and ca", key="tls.accept_no_client_cert")
     if (tls.cert is None) != (tls.key is None):
         raise ConfigError("cert and key must be given together", key="tls.key" if tls.key is None else "tls.cert")
     if tls.require and not tls.enabled:

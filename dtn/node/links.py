@@ -52,7 +52,8 @@ class SessionFactory:
                 cert = tls.cert.read_bytes() if tls.cert else None
                 key = tls.key.read_bytes() if tls.key else None
                 if cert is not None and key is not None:
-                    server_ctx = server_context(cert, key, ca, require_client_cert=ca is not None)
+                    server_ctx = server_context(cert, key, ca, require_client_cert=ca is not None
+                                                and not tls.accept_no_client_cert)
                 if ca is not None:
                     client_ctx = client_context(ca, cert, key, check_hostname=False)
             self._config = TcpclConfig(
@@ -63,6 +64,7 @@ class SessionFactory:
                 ssl_context_server=server_ctx,
                 ssl_context_client=client_ctx,
                 require_node_id_auth=tls.require,
+                accept_no_client_cert=tls.accept_no_client_cert,
             )
         return self._config
 

@@ -1014,8 +1014,11 @@ class Node:
                         continue
                     except (OSError, DtnError, trio.BrokenResourceError) as exc:
                         state.dial_failures += 1
+                        # Back off from the failure, not the attempt: a dial slower than the delay (a connect
+                        # timeout) would otherwise retry at once and report a negative retry_s.
+                        state.next_dial_at = trio.current_time() + min(cfg.retry_max_s, delay)
                         self.events.emit("dial_failed", peer=peer, reason=str(exc)[:200],
-                                         retry_s=round(state.next_dial_at - trio.current_time(), 3))
+                                         retry_s=round(min(cfg.retry_max_s, delay), 3))
                 wake_at = min(wake_at, state.next_dial_at)
             if state.session is not None and (
                 self.schedule.overrides.get(peer) == DOWN or (not wanted and state.session_opened_here)
