@@ -60,3 +60,36 @@ async def test_node_and_agent_options(autojump_clock):
         with pytest.raises(EncodeError, match="unless a BIB covers it"):
             await a.send_from_application("ipn:9.1", b"no crc", crc_type=0, block_crc_type=0)
         assert "no route to ipn:9.1" in sent["note"] and sent["next_hop"] is None
+
+
+async def test_agent_api_block_crc_type(tmp_path):
+    """Through the agent socket: crc_type for the primary, block_crc_type for the others; crc 0 everywhere is
+    refused with a clear reason."""
+    import trio
+
+    from dtn.client import Client, NodeError
+    from dtn.node.config import AgentConfig
+    from dtn.node.node import Node
+    from dtn.store import MemoryStore
+
+    sock = tmp_path / "a.sock"
+    if len(str(sock)) > 100:  # Unix socket paths are short
+        import tempfile
+
+        sock = __import__("pathlib").Path(tempfile.mkdtemp(prefix="crc-", dir="/tmp")) / "a.sock"
+    node = Node(NodeConfig.minimal(1, agent=AgentConfig(socket=sock)), store=MemoryStore())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        async with await Client.connect(str(sock)) as client:
+            result = await client.send("ipn:9.1", b"payload", crc_type=1, block_crc_type=0)
+            got = decode(node.store.read(result.bundle))
+            assert int(got.primary.crc_type) == 1 and {int(b.crc_type) for b in got.blocks} == {0}
+            assert result.next_hop is None and result.note.startswith("no route to ipn:9.1")
+            result = await client.send("ipn:9.1", b"payload", crc_type=2)
+            got = decode(node.store.read(result.bundle))
+            assert {int(got.primary.crc_type)} | {int(b.crc_type) for b in got.blocks} == {2}
+            with pytest.raises(NodeError, match="unless a BIB covers it"):
+                await client.send("ipn:9.1", b"payload", crc_type=0)
+            with pytest.raises(NodeError, match="block_crc_type must be 0, 1 or 2"):
+                await client.send("ipn:9.1", b"payload", block_crc_type=7)
+        node.request_stop()
