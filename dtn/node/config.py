@@ -15,7 +15,6 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dtn.cla.registry import check_options, get_cla
 from dtn.errors import ConfigError, DtnError
 
 _IPN_NODE = re.compile(r"^ipn:(\d+)\.0$")
@@ -170,6 +169,8 @@ class NodeConfig:
 
     def options_for_cla(self, name: str) -> Mapping[str, Any]:
         """`[cla.<name>]` merged over the CLA's defaults."""
+        from dtn.cla.registry import check_options
+
         return self.cla_options.get(name) or check_options(name, {}, key=f"cla.{name}")
 
     @classmethod
@@ -199,6 +200,8 @@ def load_config(path: str | pathlib.Path) -> NodeConfig:
 
 def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None = None) -> NodeConfig:
     """Validate a config already parsed from TOML (a dict). Relative paths resolve against `base_dir`."""
+    from dtn.cla.registry import check_options, get_cla  # here: importing the config module loads no CLA code
+
     base = pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()
     top = _Table(data, "")
     top.allow(
