@@ -108,7 +108,7 @@ class TransferReceived:
     (or `refuse_transfer`)."""
 
     transfer_id: int
-    data: bytes
+    data: bytes | bytearray  # a bytearray the session no longer touches
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +329,12 @@ class Session:
         if self.send_length:
             self._queue(m.encode(m.Length(length)))
         step = self.config.segment_bytes
+        if length <= step:  # one segment: queue the bundle itself (no slice copy)
+            self._queue(m.data_segment_header(int(SegmentFlag.START | SegmentFlag.END), length))
+            self._queue(data)
+            if self.acks:
+                self._unacked.append(_Outgoing(tid, length))
+            return tid, self.data_to_send()
         pos = 0
         while True:
             chunk = view[pos : pos + step]
@@ -377,6 +383,20 @@ class Session:
             self._close(clean=clean, error=None if clean or self._state is State.ENDING else "connection closed by the peer")
             return
         self._last_received_s = self._now
+        if self._seg_left and not self._buf and self._state is not State.CONTACT:
+            # Fast path: segment data straight into the bundle, not through the message buffer.
+            take = min(self._seg_left, len(data))
+            if not self._discarding:
+                self._in += data[:take] if take < len(data) else data
+            self._seg_left -= take
+            self._offset += take
+            data = data[take:]
+            if not self._seg_left:
+                try:
+                    self._end_segment()
+                except (DecodeError, RemoteProtocolError) as exc:
+                    self._fail(str(exc))
+                    return
         self._buf += data
         try:
             self._consume()
@@ -399,7 +419,8 @@ class Session:
                 if self._seg_left:
                     take = min(self._seg_left, len(buf) - pos)
                     if not self._discarding:
-                        self._in += buf[pos : pos + take]
+                        with memoryview(buf) as view:
+                            self._in += view[pos : pos + take]
                     pos += take
                     self._seg_left -= take
                     if self._seg_left:
@@ -517,7 +538,7 @@ class Session:
                 self._discarding = False
             return
         if end:
-            data, self._in = bytes(self._in), None
+            data, self._in = self._in, None  # handed over whole: no copy
             if self.acks:
                 self._ack_queue.append([self._in_id, len(data), "held"])
             self._events.append(TransferReceived(self._in_id, data))
