@@ -162,6 +162,7 @@ class NodeConfig:
     metrics: str | None = None  # "host:port"
     security: Mapping[str, Any] | None = None
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
+    web: Any = None  # dtn.web.config.WebConfig when `[web]` is configured (docs/node.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
 
     @classmethod
@@ -195,7 +196,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive",
+        "log", "metrics", "security", "archive", "web",
     )
 
     node = top.table("node", required=True)
@@ -400,8 +401,15 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         metrics=metrics,
         security=dict(security) if security is not None else None,
         archive=_archive_table(top.raw("archive"), base),
+        web=_web_table(top.raw("web"), base),
         base_dir=base,
     )
+
+
+def _web_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.web.config import parse_web_table
+
+    return parse_web_table(data, base_dir=base)
 
 
 def _archive_table(data: Any, base: pathlib.Path) -> Any:
