@@ -18,12 +18,14 @@ def test_snapshot_has_every_part_of_the_page(web_cluster):
     snap = get_json(url + "api/snapshot")
     assert snap["node_id"] == "ipn:2.0"
     assert {"store", "sessions", "contacts", "deliveries", "events", "plan_now_s"} <= set(snap)
-    [session] = snap["sessions"]
-    assert session["node"] == 1 and session["cla"] == "tcpcl"
+    session = snap["sessions"][0]
+    assert session["node"] == 1 and session["cla"] == "tcpcl" and session["session"] == "up"
+    assert snap["sessions"][1]["node"] == 3 and snap["sessions"][1]["session"] == "down"
     contacts = snap["contacts"]
     assert {(c["peer"], c["direction"]) for c in contacts["now"]} == {(1, "in"), (1, "out")}
-    assert contacts["next"]["start_s"] == 1200
-    assert contacts["next"]["start_unix_s"] == pytest.approx(web_cluster.epoch_unix_s + 1200, abs=0.01)
+    assert {c["peer"] for c in contacts["contacts"]} == {1, 3}
+    assert (contacts["next"]["peer"], contacts["next"]["start_s"]) == (3, 300)
+    assert contacts["next"]["start_unix_s"] == pytest.approx(web_cluster.epoch_unix_s + 300, abs=0.01)
 
 
 def test_delivery_shows_in_the_api(web_cluster):
