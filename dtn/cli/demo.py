@@ -65,7 +65,7 @@ def run(args) -> int:
     from dtn.cli.replay import progress_bar
     from dtn.twin.defaults import default_workload
     from dtn.twin.plots import write_html, write_plots
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
     from dtn.twin.report import load_report
 
     console = Console()

@@ -47,7 +47,7 @@ def load_inputs(args, *, default_duration_s: float | None = None):
     duration_s = parse_duration_s(args.duration) if args.duration else default_duration_s
     scenario = args.plan if args.plan in SCENARIOS else None
     if scenario:
-        plan = build_plan(scenario, duration_s=(start_s + duration_s) if duration_s else None, progress=False)
+        plan = build_plan(scenario, duration_s=(start_s + duration_s) if duration_s else None, progress=None)
     else:
         from contact_plans.formats import load_plan
 
@@ -80,7 +80,7 @@ def progress_bar(description: str):
 
 
 def show_report(run_dir: pathlib.Path, *, plots: bool) -> None:
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
     from dtn.twin.report import load_report
 
     report = load_report(run_dir)

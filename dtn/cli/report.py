@@ -28,7 +28,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report.summary(), indent=2))
         return 0
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
 
     render_report(report)
     if not args.no_plots:

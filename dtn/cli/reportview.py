@@ -1,4 +1,6 @@
-"""Rich rendering of a run report (used by `dtn report`, `dtn simulate`, `dtn replay` and `dtn demo`)."""
+"""Rich rendering of a run report in the terminal (`dtn report`, `dtn simulate`, `dtn replay`, `dtn demo`).
+
+rich stays here, in the CLI: `dtn.twin` computes the report and draws its plots without it."""
 
 from __future__ import annotations
 
