@@ -97,6 +97,9 @@ def run(args) -> int:
 
             simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive,
                                                               progress_callback=update))
+    from dtn.cli.replay import write_run_extras
+
+    write_run_extras(out, plan, workload, args.scenario, duration_s)
     report = load_report(out)
     render_report(report, console)
     page = write_html(report, out, write_plots(report, out))
