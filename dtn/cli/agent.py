@@ -167,6 +167,10 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _bundles(n: int) -> str:
+    return f"{n} bundle" if n == 1 else f"{n} bundles"
+
+
 def status_text(status: dict) -> str:
     """`dtn status` for people: UTC and relative times, a unit on every number, at most 80 columns."""
     from dtn.cli.human import duration, relative, size, utc
@@ -180,10 +184,10 @@ def status_text(status: dict) -> str:
     limit = status.get("store_max_bytes")
     share = 100.0 * status["store_bytes"] / limit if limit else 0.0
     used = (f", {'<0.1' if 0 < share < 0.1 else f'{share:.1f}'} % of {size(limit)}") if limit else ""
-    lines.append(f"  store        {status['bundles']} bundles, {size(status['store_bytes'])}{used}")
-    lines.append(f"  no route yet {status['unassigned']} bundles")
+    lines.append(f"  store        {_bundles(status['bundles'])}, {size(status['store_bytes'])}{used}")
+    lines.append(f"  no route yet {_bundles(status['unassigned'])}")
     pending = status.get("pending_delivery") or {}
-    lines.append("  to deliver   " + (", ".join(f"{k}: {v} bundles" for k, v in pending.items()) or "none"))
+    lines.append("  to deliver   " + (", ".join(f"{k}: {_bundles(v)}" for k, v in pending.items()) or "none"))
     lines.append(f"  reports      {status.get('reports', 0)} status reports received")
     counts = status.get("events") or {}
     import textwrap
@@ -202,12 +206,17 @@ def status_text(status: dict) -> str:
         if nxt is not None and epoch is not None:
             when += f" ({utc(epoch + nxt)[11:16]} UTC)"
         lines.append(f"  {('node ' + str(p['node'])):<10} {'up' if p.get('session') else 'down':<8} {contact:<14} "
-                     f"{str(p.get('queued', 0)) + ' bundles':>12}  {when}")
+                     f"{_bundles(p.get('queued', 0)):>12}  {when}")
         if p.get("address"):
             lines.append(f"  {'':<10} {p['address']}"[:80])
     if not status.get("peers"):
         lines.append("  (no neighbours)")
-    return "\n".join(line[:80] if len(line) > 80 else line for line in lines)
+    import textwrap
+
+    out: list[str] = []
+    for line in lines:  # at most 80 columns: long lines wrap under their value column
+        out.extend(textwrap.wrap(line, width=80, subsequent_indent=" " * 15) if len(line) > 80 else [line])
+    return "\n".join(out)
 
 
 def cmd_ping(args) -> int:
