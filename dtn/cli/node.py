@@ -42,7 +42,7 @@ def run(args) -> int:
     from dtn.node.node import Node
 
     config = load_config(args.config)
-    if args.epoch is not None:
+    if getattr(args, "epoch", None) is not None:  # dtn.node.__main__ passes no --epoch
         import dataclasses
 
         from dtn.node.config import parse_config
