@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 def story(report, scenario: str, workload) -> str:
     """One line saying what happened."""
-    from dtn.twin.report import _fmt_s, percentile
+    from dtn.twin.report import human_s as _fmt_s, percentile
 
     names = {int(k): v for k, v in report.meta.get("nodes", {}).items()}
     outages = [f for f in workload.faults if f.kind == "node_down"]

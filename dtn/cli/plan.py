@@ -21,8 +21,10 @@ def register(subparsers) -> None:
 
     gen = common.add_parser(
         verbs, "generate", help="Compute a contact plan from a scenario or from TLEs and ground stations.",
-        example="dtn plan generate --tle iridium.txt --stations ground_stations.csv "
-                "--start 2026-01-03T00:00:00Z --duration 6h --isl neighbours -o plan.json",
+        example="dtn plan generate --tle contact_plans/scenarios/data/iridium-next_2026-01-03.txt \\\n"
+                "      --stations contact_plans/scenarios/data/ground_stations.csv --baseline-only \\\n"
+                "      --start 2026-01-03T00:00:00Z --duration 6h --isl neighbours -o plan.json\n"
+                "  (paths from the repository root; or simply: dtn plan generate milsca --duration 6h -o plan.json)",
     )
     gen.add_argument("scenario", nargs="?", help="a scenario name (see 'dtn plan scenarios'); or use --tle")
     gen.add_argument("--tle", action="append", metavar="FILE", help="TLE file (three-line sets); repeatable")

@@ -9,7 +9,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
-from dtn.twin.report import Report, _fmt_s
+from dtn.twin.report import Report, human_s as _fmt_s
 
 
 def render_report(report: Report, console: Console | None = None, *, top_links: int = 10) -> None:
