@@ -5,7 +5,10 @@ both alike). `dtn status` and `dtn send` talk to a real node process (started he
 median wall and CPU time of each, what the command adds over the bare interpreter, and the wall ratio. Target: each command <= 0.15 s
 on an idle machine, i.e. <= ~0.11 s over Python's own start.
 
-    python benchmarks/bench_cli_startup.py [--quick]
+    python benchmarks/bench_cli_startup.py [--quick] [--baseline CHECKOUT]
+
+`--baseline DIR` also runs the same commands from another checkout (e.g. a worktree of the commit before lazy
+imports), interleaved in the same loop, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def wall_and_cpu_s(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time, and the CPU time (user + system) the child used."""
+def wall_and_cpu_s(cmd: list[str], env: dict[str, str], cwd: pathlib.Path) -> tuple[float, float]:
+    """Wall time, and the CPU time (user + system) the child used. `cwd` is a neutral directory: `python -c`
+    puts the working directory first on sys.path, ahead of PYTHONPATH."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd, check=False)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -52,11 +56,16 @@ def main() -> None:
                 "dtn status": dtn + ["status", "--node", sock],
                 "dtn send": dtn + ["send", "--node", sock, "--to", "ipn:1.9", "--data", "x"],
             }
+            if "--baseline" in sys.argv:
+                other = sys.argv[sys.argv.index("--baseline") + 1]
+                for name in list(commands)[1:]:
+                    commands[f"{name} (baseline)"] = commands[name]
             times: dict[str, list[float]] = {name: [] for name in commands}
             cpu: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(runs):
                 for name, cmd in commands.items():
-                    wall, used = wall_and_cpu_s(cmd, env)
+                    run_env = {**env, "PYTHONPATH": other} if name.endswith("(baseline)") else env
+                    wall, used = wall_and_cpu_s(cmd, run_env, root)
                     times[name].append(wall)
                     cpu[name].append(used)
         finally:
@@ -64,10 +73,10 @@ def main() -> None:
     base = statistics.median(times["python -c pass (peer)"])
     base_cpu = statistics.median(cpu["python -c pass (peer)"])
     print(f"load average {os.getloadavg()[0]:.1f}; {runs} runs each, interleaved; medians")
-    print(f"{'command':<24} {'wall s':>7} {'over python':>12} {'CPU s':>7} {'over python':>12} {'ratio':>6}")
+    print(f"{'command':<35} {'wall s':>7} {'over python':>12} {'CPU s':>7} {'over python':>12} {'ratio':>6}")
     for name, values in times.items():
         med, med_cpu = statistics.median(values), statistics.median(cpu[name])
-        print(f"{name:<24} {med:>7.3f} {med - base:>12.3f} {med_cpu:>7.3f} {med_cpu - base_cpu:>12.3f} "
+        print(f"{name:<35} {med:>7.3f} {med - base:>12.3f} {med_cpu:>7.3f} {med_cpu - base_cpu:>12.3f} "
               f"{med / base:>5.2f}x")
 
 
