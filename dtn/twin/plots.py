@@ -265,7 +265,13 @@ def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at
     """World map (coastlines from basemap's bundled data): stations, ground tracks of the last `track_s`
     before `at_s`, satellites at `at_s`, and the links open at `at_s`."""
     plt = _plt()
-    from mpl_toolkits.basemap import Basemap
+    import warnings
+
+    with warnings.catch_warnings():
+        # basemap 2.0's compiled _geoslib was built against an older numpy header and says so at import
+        # ("numpy.ndarray size changed"); the check is Cython's and harmless here (no ndarray subclassing).
+        warnings.filterwarnings("ignore", message="numpy.ndarray size changed", category=RuntimeWarning)
+        from mpl_toolkits.basemap import Basemap
 
     from dtn.twin.geometry import position_at
 
