@@ -48,3 +48,20 @@ def test_one_shot_commands_do_not_import_heavy_modules(argv):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_rich_lives_only_in_the_cli():
+    """UI at the edges: no pure package (nor dtn.twin's plots and reports) imports rich."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    offenders = []
+    for package in ("contact_plans", "routing", "dtn/twin", "dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/archive"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n.split(".")[0] == "rich" for n in names):
+                    offenders.append(str(path.relative_to(root)))
+    assert offenders == []
