@@ -165,6 +165,7 @@ class NodeConfig:
     cla_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # `[cla.<name>]`, merged over defaults
     routes: tuple[Any, ...] = ()  # `[[routes]]`: routing.static.StaticRoute, in file order
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
+    web: Any = None  # dtn.web.config.WebConfig when `[web]` is configured (docs/node.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
 
     def options_for_cla(self, name: str) -> Mapping[str, Any]:
@@ -206,7 +207,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive", "cla", "routes",
+        "log", "metrics", "security", "archive", "cla", "routes", "web",
     )
 
     node = top.table("node", required=True)
@@ -439,8 +440,15 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         cla_options=cla_options,
         routes=tuple(routes),
         archive=_archive_table(top.raw("archive"), base),
+        web=_web_table(top.raw("web"), base),
         base_dir=base,
     )
+
+
+def _web_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.web.config import parse_web_table
+
+    return parse_web_table(data, base_dir=base)
 
 
 def _archive_table(data: Any, base: pathlib.Path) -> Any:

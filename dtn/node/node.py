@@ -276,7 +276,7 @@ class Node:
     async def _start_services(self, nursery: trio.Nursery) -> dict[str, Any]:
         cfg = self.config
         ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
-                                 "agent_tcp": None, "metrics": None}
+                                 "agent_tcp": None, "metrics": None, "web": None}
         for listen in cfg.listen:
             port = await nursery.start(self._sessions.serve, listen)
             ready["listen"].append({"cla": listen.cla, "host": listen.host, "port": port})
@@ -301,6 +301,10 @@ class Node:
 
             host, port = split_host_port(cfg.metrics, key="metrics.address")
             ready["metrics"] = await nursery.start(self.metrics.serve, host, port)
+        if getattr(cfg, "web", None) is not None:
+            from dtn.web.app import serve_web
+
+            ready["web"] = await nursery.start(serve_web, self, cfg.web)
         if cfg.echo_service is not None:
             nursery.start_soon(self._echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:
