@@ -69,6 +69,8 @@ class SendResult:
     creation_time_ms: int
     sequence: int
     size_bytes: int
+    next_hop: int | None = None  # the neighbour it was assigned to at once (None: local, or waiting)
+    note: str = ""  # one line on its routing: "next hop ipn:2.0 (contact plan)", "no route to ...: it waits ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +205,14 @@ class Client:
         hop_limit: int | None = None,
         crc_type: int | None = None,
         no_fragment: bool = False,
+        block_crc_type: int | None = None,
     ) -> SendResult:
         """Hand a bundle to the node; returns once it is durable in the node's store.
 
         `payload` bytes, or `file` (read by this client). `report` asks for status reports: any of
         "reception", "forwarding", "delivery", "deletion" (RFC 9171 §4.2.3); they go to `report_to`
-        (default: the source endpoint)."""
+        (default: the source endpoint). `crc_type` is the primary block's CRC (0 none, 1 CRC-16, 2 CRC-32C) and,
+        unless `block_crc_type` is given, every other block's (node defaults: `[bundles]`)."""
         if (payload is None) == (file is None):
             raise ClientError("give exactly one of payload or file")
         if file is not None:
@@ -230,6 +234,7 @@ class Client:
             report_to=report_to,
             hop_limit=hop_limit,
             crc_type=crc_type,
+            block_crc_type=block_crc_type,
             no_fragment=no_fragment or None,
         )
         return SendResult(
@@ -239,6 +244,8 @@ class Client:
             creation_time_ms=reply["creation_time_ms"],
             sequence=reply["sequence"],
             size_bytes=reply["size_bytes"],
+            next_hop=reply.get("next_hop"),
+            note=reply.get("note", ""),
         )
 
     async def receive(self, endpoint: str, *, timeout_s: float | None = None) -> Delivery | None:

@@ -347,6 +347,9 @@ class TcpclLink:
             raise ClaError(f"TCPCL peer {self._name()} negotiated {ssl_stream.version()}, TLS 1.3 is required")
         der = ssl_stream.getpeercert(binary_form=True)
         node_ids = node_ids_from_certificate(der) if der else None
+        if not der and self.role is Role.PASSIVE:
+            log.warning("TCPCL TLS peer %s presented no client certificate: accepted (tls.accept_no_client_cert); "
+                        "its node ID comes only from its SESS_INIT", self._name())
         self._queue(self.session.tls_established(node_ids, now_s=trio.current_time()))
         self._after_machine()
 

@@ -161,9 +161,13 @@ class AgentConnection:
         hop_limit = _opt(body, "hop_limit", int)
         if hop_limit is not None and not 1 <= hop_limit <= 255:
             raise BadRequest("hop_limit must be in 1..255")
-        crc_type = _opt(body, "crc_type", int)
-        if crc_type is not None and crc_type not in (0, 1, 2):
-            raise BadRequest("crc_type must be 0, 1 or 2")
+        crc_type = _opt(body, "crc_type", int)  # the primary block's CRC (and the others', unless block_crc_type)
+        block_crc_type = _opt(body, "block_crc_type", int)
+        for name, value in (("crc_type", crc_type), ("block_crc_type", block_crc_type)):
+            if value is not None and value not in (0, 1, 2):
+                raise BadRequest(f"{name} must be 0, 1 or 2")
+        if crc_type is not None and block_crc_type is None:
+            block_crc_type = crc_type
         return await self.node.send_from_application(
             destination,
             payload,
@@ -173,6 +177,7 @@ class AgentConnection:
             report_to=_opt(body, "report_to", str),
             hop_limit=hop_limit,
             crc_type=crc_type,
+            block_crc_type=block_crc_type,
             no_fragment=bool(_opt(body, "no_fragment", bool)),
         )
 
