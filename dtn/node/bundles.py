@@ -111,6 +111,17 @@ def reception_problems(bundle: Bundle) -> list[str]:
     return [p for p in problems if "CRC type must not be 0" not in p and "Bundle Age" not in p]
 
 
+def check_primary_protected(bundle: Bundle) -> None:
+    """RFC 9171 §4.3.1: a primary block without a CRC (type 0) must be covered by a BIB. The node never creates
+    a bundle that breaks it: ConfigError naming `crc_type` (the agent answers bad_request)."""
+    from dtn.bpv7.bundle import bib_targets
+    from dtn.errors import ConfigError
+
+    if int(bundle.primary.crc_type) == 0 and 0 not in bib_targets(bundle.blocks):
+        raise ConfigError("0 (no CRC) needs a BIB on the primary block, which this node's [security] policy does not "
+                          "add (RFC 9171 §4.3.1); use 1 or 2", key="crc_type")
+
+
 def check_eid(text: str, what: str) -> None:
     try:
         parse_eid(text)
@@ -197,7 +208,8 @@ def status_report(
     )
     return Bundle.create(
         source, destination, admin.encode_admin_record(report), creation_time_ms=creation_time_ms,
-        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD, crc_type=crc_type,
+        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD,
+        crc_type=crc_type or 1,  # reports are not signed, so never CRC type 0 (RFC 9171 §4.3.1)
     )
 
 
