@@ -663,7 +663,10 @@ def archive_ops(conn: Any) -> dict[str, Any]:
 
     @checked
     async def op_lost(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().declare_lost(_req(body, "node", int))
+        archive, node = service(), _req(body, "node", int)
+        if node not in archive.archive_nodes():  # validated before anything is stored (docs/security.md)
+            raise BadRequest(f"node: {node} is not an archive node of this node's config or plan")
+        return await archive.declare_lost(node)
 
     @checked
     async def op_status(body: dict[str, Any]) -> dict[str, Any]:
