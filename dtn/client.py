@@ -121,8 +121,6 @@ class Client:
         """Connect and say hello (which checks the protocol version, shows the token on TCP, and learns the
         node ID)."""
         kind, where = parse_address(address)
-        if kind == "tcp" and token is None:
-            token = _find_token(where, token_file)
         try:
             with trio.fail_after(timeout_s):
                 if kind == "unix":
@@ -137,6 +135,8 @@ class Client:
             raise ClientError(f"cannot connect to the node at {address}: {exc.strerror or exc}") from None
         client = cls(stream)
         try:
+            if kind == "tcp" and token is None:  # after connecting: "nothing listens there" comes first
+                token = _find_token(where, token_file)
             if isinstance(token, bytes):
                 token = token.decode("ascii", "replace")
             hello = await client.request("hello", version=PROTOCOL_VERSION, token=token if kind == "tcp" else None)

@@ -523,6 +523,7 @@ def run_campaign(name: str, count: int, *, seed: int = 1, crashes_dir: pathlib.P
             if sum(1 for c in report.crashes if c["signature"] == sig) <= 3:
                 _save(crashes_dir, name, "crash", data, text)
         if report.count % 10_000 == 0:
+            report.seconds = time.perf_counter() - t0
             rss = _rss_mib()
             report.rss_peak_mib = max(report.rss_peak_mib, rss)
             if rss - report.rss_start_mib > max_rss_mib:

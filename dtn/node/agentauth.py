@@ -49,9 +49,9 @@ def state_dir() -> pathlib.Path:
 
 
 def default_token_path(host: str, port: int) -> pathlib.Path:
-    """The token file a node listening on host:port writes when `agent.token_file` is not set."""
-    safe = host.strip("[]").replace(":", "_").replace("/", "_")
-    return state_dir() / f"agent-{safe}-{port}.token"
+    """The token file a node listening on host:port writes when `agent.token_file` is not set. The agent listens
+    on loopback only, so the port alone names it (127.0.0.1, ::1 and localhost find the same file)."""
+    return state_dir() / f"agent-{int(port)}.token"
 
 
 def ensure_token(path: str | os.PathLike) -> bytes:

@@ -42,8 +42,8 @@ def test_token_created_private_once_and_read_back(tmp_path):
 
 def test_default_token_path_follows_the_state_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("DTN_STATE_DIR", str(tmp_path))
-    assert default_token_path("127.0.0.1", 4711) == tmp_path / "agent-127.0.0.1-4711.token"
-    assert default_token_path("::1", 1).name == "agent-__1-1.token"
+    assert default_token_path("127.0.0.1", 4711) == tmp_path / "agent-4711.token"
+    assert default_token_path("::1", 4711) == default_token_path("localhost", 4711)
 
 
 @pytest.fixture
