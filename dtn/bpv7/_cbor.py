@@ -208,7 +208,8 @@ def _strict_item_slow(view: memoryview, pos: int, what: str, allow_bool: bool) -
                 raise DecodeError(f"{what}: truncated CBOR item", offset=pos) from None
             window *= 4
             continue
-        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError, MemoryError,
+                RuntimeError) as exc:  # RuntimeError: a self-referencing shared value used as a key (tools/fuzz.py)
             raise DecodeError(f"{what}: malformed CBOR ({exc})", offset=pos) from None
         break
     end = pos + stream.tell()
