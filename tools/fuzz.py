@@ -31,7 +31,6 @@ import pathlib
 import random
 import resource
 import signal
-import struct
 import sys
 import tempfile
 import time
