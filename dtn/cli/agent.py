@@ -24,6 +24,25 @@ def _node_arg(p) -> None:
         "--node", default=os.environ.get("DTN_NODE"), metavar="SOCK",
         help="agent socket path or host:port (default: $DTN_NODE)",
     )
+    p.add_argument(
+        "--token-file", default=None, metavar="F",
+        help="the node's agent token, for a host:port agent (default: $DTN_AGENT_TOKEN_FILE, else the file the "
+             "node wrote for that address; docs/security.md)",
+    )
+
+
+def connect(args):
+    """A SyncClient for `--node` (and `--token-file` on TCP)."""
+    from dtn.client import SyncClient
+
+    return SyncClient(_need_node(args), token_file=getattr(args, "token_file", None))
+
+
+def quick_connect(args):
+    """A blocking client for the one-shot commands (no Trio import: they start at once; docs/benchmarks.md)."""
+    from dtn.cli.quickagent import QuickClient
+
+    return QuickClient(_need_node(args), token_file=getattr(args, "token_file", None))
 
 
 def register(subparsers) -> None:
@@ -84,9 +103,6 @@ def _need_node(args) -> str:
 
 
 def cmd_send(args) -> int:
-    from dtn.cli.quickagent import QuickClient as SyncClient  # no Trio: a one-shot command starts at once
-
-    node = _need_node(args)
     kinds = [k.strip() for k in args.report.split(",") if k.strip()]
     for kind in kinds:
         if kind not in REPORT_KINDS:
@@ -100,7 +116,7 @@ def cmd_send(args) -> int:
             raise DtnError("give --file F, --data TEXT, or pipe the payload on stdin")
         payload = sys.stdin.buffer.read()
     lifetime_s = parse_duration_s(args.lifetime) if args.lifetime else None
-    with SyncClient(node) as client:
+    with quick_connect(args) as client:
         result = client.send(
             args.to, payload, file=args.file, source=args.source, lifetime_s=lifetime_s, report=kinds,
             report_to=args.report_to, hop_limit=args.hop_limit, no_fragment=args.no_fragment,
@@ -123,14 +139,12 @@ def payload_file_name(key: str) -> str:
 
 
 def cmd_recv(args) -> int:
-    from dtn.client import SyncClient
-
-    node = _need_node(args)
+    _need_node(args)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timeout_s = parse_duration_s(args.timeout) if args.timeout else None
     received = 0
-    with SyncClient(node) as client:
+    with connect(args) as client:
         while not args.count or received < args.count:
             delivery = client.receive(args.endpoint, timeout_s=timeout_s if timeout_s is not None else 3600.0)
             if delivery is None:
@@ -158,9 +172,7 @@ def cmd_recv(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from dtn.cli.quickagent import QuickClient as SyncClient  # no Trio: a one-shot command starts at once
-
-    with SyncClient(_need_node(args)) as client:
+    with quick_connect(args) as client:
         status = client.status()
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
@@ -222,13 +234,11 @@ def status_text(status: dict) -> str:
 
 
 def cmd_ping(args) -> int:
-    from dtn.client import SyncClient
-
     interval_s = parse_duration_s(args.interval)
     timeout_s = parse_duration_s(args.timeout)
     if args.count < 1:
         raise DtnError("--count must be at least 1")
-    with SyncClient(_need_node(args)) as client:
+    with connect(args) as client:
         print(f"PING {args.destination} from {client.node_id}", flush=True)
         rtts = client.ping(args.destination, count=args.count, interval_s=interval_s, timeout_s=timeout_s)
     for seq, rtt in enumerate(rtts):

@@ -32,17 +32,23 @@ class Sent:
     creation_time_ms: int
     sequence: int
     size_bytes: int
+    next_hop: int | None = None
+    note: str = ""
 
 
 class QuickClient:
     """Connect, say hello, make requests, close. Every wait is bounded by `timeout_s`."""
 
-    def __init__(self, address: str | os.PathLike, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, address: str | os.PathLike, *, timeout_s: float = 10.0,
+                 token_file: str | os.PathLike | None = None) -> None:
         text = os.fspath(address)
+        token: str | None = None
         m = _TCP.match(text) if not text.startswith(("/", ".", "unix:")) else None
         try:
             if m:
-                self._sock = socket.create_connection((m.group(1).strip("[]"), int(m.group(2))), timeout=timeout_s)
+                host, port = m.group(1).strip("[]"), int(m.group(2))
+                self._sock = socket.create_connection((host, port), timeout=timeout_s)
+                token = _find_token(host, port, token_file)  # after connecting: "nothing listens" comes first
             else:
                 path = text[5:] if text.startswith("unix:") else text
                 if not pathlib.Path(path).exists():
@@ -58,7 +64,7 @@ class QuickClient:
         self._ids = itertools.count(1)
         self._address = text
         try:
-            hello = self.request("hello", version=PROTOCOL_VERSION)
+            hello = self.request("hello", version=PROTOCOL_VERSION, token=token)
         except BaseException:
             self.close()
             raise
@@ -119,4 +125,18 @@ class QuickClient:
                 raise ClientError(f"cannot read {file}: {exc.strerror or exc}") from None
         reply = self.request("send", destination=destination, payload=bytes(payload), report=list(report) or None,
                              no_fragment=no_fragment or None, **fields)
-        return Sent(**{name: reply[name] for name in Sent.__dataclass_fields__})
+        return Sent(**{name: reply[name] for name in Sent.__dataclass_fields__ if name in reply})
+
+
+def _find_token(host: str, port: int, token_file: str | os.PathLike | None) -> str:
+    """The token for a TCP agent address: `token_file`, $DTN_AGENT_TOKEN_FILE, or the node's default file
+    (as `dtn.client`; docs/security.md)."""
+    from dtn.errors import DtnError
+    from dtn.node.agentauth import default_token_path, read_token
+
+    path = token_file or os.environ.get("DTN_AGENT_TOKEN_FILE") or default_token_path(host, port)
+    try:
+        return read_token(path).decode("ascii", "replace")
+    except DtnError as exc:
+        raise ClientError(f"{exc} (the TCP agent socket needs the node's token: give --token-file or set "
+                          "DTN_AGENT_TOKEN_FILE)") from None

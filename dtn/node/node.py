@@ -30,6 +30,7 @@ from dtn.node.clalimit import handle_oversized, link_limit_problem
 from dtn.node.clock import Clock, TrioClock
 from dtn.node.config import NodeConfig, check_local_endpoint
 from dtn.node.events import EventLog, EventSink
+from dtn.node.exposure import plaintext_warnings
 from dtn.node.ledger import DeliveryLedger
 from dtn.node.links import PeerSession, SessionFactory
 from dtn.node.plan import load_node_plan
@@ -277,6 +278,8 @@ class Node:
         cfg = self.config
         ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
                                  "agent_tcp": None, "metrics": None, "web": None}
+        for text in plaintext_warnings(cfg):  # docs/security.md
+            log.warning(text)
         for listen in cfg.listen:
             port = await nursery.start(self._sessions.serve, listen)
             ready["listen"].append({"cla": listen.cla, "host": listen.host, "port": port})
@@ -295,7 +298,7 @@ class Node:
             bound = tcp[0].socket.getsockname()
             ready["agent_tcp"] = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
         if listeners:
-            await nursery.start(serve_agent, self, listeners)
+            ready["agent_token_file"] = await nursery.start(serve_agent, self, listeners)
         if self.metrics is not None:
             from dtn.node.config import split_host_port
 
