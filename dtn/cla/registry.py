@@ -1,7 +1,7 @@
 """The convergence layers a node can use, by the name its config gives them (`cla = "tcpcl"`).
 
 Every CLA registers one `ClaKind`: how to listen, how to run a session over a stream the node dialled (stream
-CLAs: TCPCLv4, TCPCLv3, STCP, MTCP) or how to open a link itself (datagram CLAs: UDP; later LTP), and which
+CLAs: TCPCLv4, TCPCLv3, STCP, MTCP) or how to open a link itself (datagram CLAs: UDP), and which
 per-CLA options `[cla.<name>]` accepts, with their defaults. The node config validates `cla = ...` and the
 options against this registry; `dtn.node.links` looks the kind up to serve and dial. Adapters are imported
 lazily, so importing the registry (the config loader does) loads no CLA code.
