@@ -8,7 +8,7 @@ and the parameter sets as they appear in an abstract security block. Bundle-leve
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -39,7 +39,7 @@ from dtn.bpsec.constants import (
 )
 from dtn.errors import CryptoInternalError, EncodeError, SecurityError
 
-_HASHES = {
+_HASHES: dict[ShaVariant, Callable[[], hashes.HashAlgorithm]] = {
     ShaVariant.HMAC_256_256: hashes.SHA256,
     ShaVariant.HMAC_384_384: hashes.SHA384,
     ShaVariant.HMAC_512_512: hashes.SHA512,
@@ -342,7 +342,7 @@ def encode_bcb_asb(
     head, variant, rest = _bcb_asb_template(targets, source_cbor, int(aes_variant), int(scope_flags), wrapped)
     iv_item = _bytes_item(iv)
     if wrapped:
-        out = head + iv_item + variant + _bytes_item(wrapped_key) + rest
+        out = head + iv_item + variant + _bytes_item(wrapped_key) + rest  # type: ignore[arg-type]  # not None
     else:
         out = head + iv_item + variant + rest
     for tag in tags:
@@ -425,8 +425,8 @@ def gcm_encrypt(
         if size >= GCM_INTO_MIN_BYTES and _HAS_ENCRYPT_INTO:
             buffer = bytearray(size + GCM_TAG_BYTES)
             aead.encrypt_into(iv, plaintext, aad, buffer)  # ciphertext, then the tag
-            sealed = memoryview(buffer).toreadonly()
-            return sealed[:size], bytes(sealed[size:])
+            output = memoryview(buffer).toreadonly()
+            return output[:size], bytes(output[size:])
         sealed = aead.encrypt(iv, plaintext, aad)
     except Exception as exc:  # noqa: BLE001 - encryption has no authentication to fail: any error is ours
         raise _internal("BCB-AES-GCM encrypt", exc) from exc

@@ -4,12 +4,6 @@ XFER_REFUSE or a closed connection, and the server keeps serving other sessions 
 import pytest
 import trio
 
-try:
-    import pyd3tn.tcpcl
-except ModuleNotFoundError:  # the `interop` extra is not installed (e.g. the newest-versions run, cbor2 6)
-    pyd3tn = None
-needs_pyd3tn = pytest.mark.skipif(pyd3tn is None, reason="pyd3tn (the interop extra) is not installed")
-
 from dtn.cla import connect_tcpcl
 from dtn.tcpcl import (
     ContactHeader,
@@ -30,6 +24,12 @@ from dtn.tcpcl import (
 )
 
 from .conftest import Inbox, RawPeer
+
+try:
+    import pyd3tn.tcpcl
+except ModuleNotFoundError:  # the `interop` extra is not installed (e.g. the newest-versions run, cbor2 6)
+    pyd3tn = None
+needs_pyd3tn = pytest.mark.skipif(pyd3tn is None, reason="pyd3tn (the interop extra) is not installed")
 
 START, END = XferSegmentFlag.START, XferSegmentFlag.END
 
