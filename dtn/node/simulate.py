@@ -29,7 +29,7 @@ from dtn.node.clock import TrioClock
 from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
 from dtn.node.linkemu import LinkEmulator
 from dtn.node.node import Node
-from dtn.node.testing import canonical_order
+from dtn.node.testing import VirtualClock, canonical_order
 from dtn.store import BundleStore, MemoryStore, open_store
 from dtn.twin.links import LinkSchedule
 from dtn.twin.workload import SendEvent, Workload
@@ -265,6 +265,7 @@ class DigitalTwin:
     async def run(self) -> SimulationRun:
         self.clock = TrioClock(unix_at_zero_s=self.plan.epoch_unix_s + self.options.start_s)
         self.emulator = LinkEmulator(self.schedule, self.clock, self.plan.epoch_unix_s, shape_rate=self.options.shape_rate)
+        self.emulator.count_until = self.emulator.clock_deadline(self.end_s)  # the record covers [start, end)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for node in sorted(self.plan.nodes, key=lambda n: n.number):
@@ -341,6 +342,6 @@ def simulate(
     random_state = random.getstate()
     random.seed(options.seed)
     try:
-        return trio.run(twin.run, clock=trio.testing.MockClock(autojump_threshold=0))
+        return trio.run(twin.run, clock=VirtualClock())
     finally:
         random.setstate(random_state)

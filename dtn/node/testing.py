@@ -39,6 +39,39 @@ def canonical_order(records: list[dict[str, Any]], time_key: str = "t_unix_s") -
     return sorted(records, key=lambda r: (r.get(time_key, 0.0), json.dumps(r, sort_keys=True, default=str)))
 
 
+class VirtualClock(trio.abc.Clock):
+    """Virtual time for the twin, through Trio's public `trio.abc.Clock` interface: when Trio is about to wait
+    for I/O with no task runnable, time moves *exactly* to the next deadline.
+
+    `trio.testing.MockClock(autojump_threshold=0)` does the same by adding the distance to the next deadline to a
+    running offset, so virtual time drifts from the deadlines by float rounding, by a different amount in each
+    run (the jumps depend on which waits happened to be armed). A deadline computed two ways (a node's contact
+    end, the link emulator's) then compares one way in one run and the other way in the next. Here
+    `current_time()` is always a deadline some task asked for. No wall clock is read; with no deadline at all
+    (only I/O or threads pending) Trio waits for them in real time, virtual time standing still.
+    """
+
+    _IDLE_WAIT_S = 1.0
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self._now_s = float(start_s)
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return self._now_s
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        # Trio asks this just before it blocks waiting for I/O: the moment to move time on.
+        if deadline <= self._now_s:
+            return 0.0
+        if deadline == math.inf:
+            return self._IDLE_WAIT_S
+        self._now_s = deadline
+        return 0.0
+
+
 class _CuttableStream(trio.abc.Stream):
     """A stream that can be broken from outside (both directions fail at once)."""
 

@@ -13,11 +13,6 @@ def _files(root: pathlib.Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _text_outputs(files: dict[str, bytes]) -> dict[str, bytes]:
-    # PNG files embed nothing run-specific, but matplotlib versions may; compare them too when they exist.
-    return files
-
-
 def test_default_demo_twice_gives_identical_files(tmp_path, capsys):
     runs = []
     for name in ("first", "second"):
