@@ -198,12 +198,17 @@ class Node:
     def _trio_deadline_for_plan(self, t_plan_s: float) -> float:
         if t_plan_s == math.inf:
             return math.inf
-        return trio.current_time() + (t_plan_s - self.plan_now_s())
+        return self._trio_deadline_for_unix(t_plan_s + self.plan_epoch_unix_s)
 
     def _trio_deadline_for_unix(self, t_unix_s: float) -> float:
         if t_unix_s == math.inf:
             return math.inf
-        return trio.current_time() + (t_unix_s - self.clock.unix_s())
+        now = trio.current_time()
+        relative = now + (t_unix_s - self.clock.unix_s())
+        exact = getattr(self.clock, "trio_time_at_unix", None)  # run-independent (dtn.node.clock.TrioClock)
+        if exact is None or ((deadline := exact(t_unix_s)) <= now < relative):
+            return relative
+        return deadline
 
     def dtn_now_ms(self) -> int:
         return bp.unix_to_dtn_ms(self.clock.unix_s())

@@ -354,13 +354,24 @@ def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at
     return path
 
 
+def has_map_support() -> bool:
+    """Whether basemap (the `maps` extra: `pip install -e ".[maps]"`) is installed; without it the report has
+    every plot but the world map."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("mpl_toolkits.basemap") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def write_plots(report: Report, out_dir: pathlib.Path, *, map_at_s: float | None = None) -> dict[str, pathlib.Path]:
     from dtn.twin.geometry import read_geometry
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plots: dict[str, pathlib.Path] = {}
     geometry = read_geometry(out_dir)
-    if geometry is not None and geometry.get("stations"):
+    if geometry is not None and geometry.get("stations") and has_map_support():
         plots["map"] = plot_map(report, geometry, out_dir / "map.png", at_s=map_at_s)
     plots["timeline"] = plot_timeline(report, out_dir / "timeline.png")
     plots["latency"] = plot_latency_cdf(report, out_dir / "latency_cdf.png")
