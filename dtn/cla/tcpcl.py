@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
-import sys
 
 import trio
 
@@ -112,13 +110,6 @@ class TcpclLink:
         self.keepalive_s = 0
         self.down_reason: str | None = None
         self._stream = stream
-        # A stream that can take bytes without waiting (the digital twin's emulated links) gets them at once,
-        # without a writer task switch per message, whenever nothing is queued before them.
-        self._send_nowait = getattr(stream, "send_nowait", None)
-        self._writing = False
-        # On such a stream the reader also hands received bundles to the node itself (no deliverer task, two
-        # task switches less per bundle): the twin's stores never block, so reading pauses only briefly.
-        self._inline: list[TransferReceived] | None = [] if self._send_nowait is not None else None
         self._server_hostname = server_hostname
         self._on_bundle = on_bundle
         self._out: list[bytes] = []
@@ -196,12 +187,6 @@ class TcpclLink:
 
     def _queue(self, data: bytes) -> None:
         if data:
-            if self._send_nowait is not None and not self._out and not self._writing:
-                try:
-                    self._send_nowait(data)
-                    return
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    pass  # queue it: the writer meets the same error and ends the session as usual
             self._out.append(data)
             self._out_bytes += len(data)
             self._writer_lot.unpark_all()
@@ -228,10 +213,7 @@ class TcpclLink:
         self._queue(session.data_to_send())
         for event in session.events():
             if isinstance(event, TransferReceived):
-                if self._inline is not None:
-                    self._inline.append(event)
-                else:
-                    self._deliver_send.send_nowait(event)
+                self._deliver_send.send_nowait(event)
             elif isinstance(event, TransferAcked):
                 waiter = self._waiters.pop(event.transfer_id, None)
                 if waiter is not None:
@@ -340,8 +322,6 @@ class TcpclLink:
             self.down_reason = f"TLS handshake failed: {cause}"
             raise ClaError(f"TCPCL TLS handshake with {self._name()} failed: {cause}") from exc
         self._stream = ssl_stream
-        self._send_nowait = None
-        self._inline = None  # TLS happens before any transfer: bundles go through the deliverer task
         if ssl_stream.version() != "TLSv1.3":
             # RFC 9174 §4.4: TLS 1.3 or later.
             raise ClaError(f"TCPCL peer {self._name()} negotiated {ssl_stream.version()}, TLS 1.3 is required")
@@ -360,75 +340,26 @@ class TcpclLink:
 
     # ------------------------------------------------------------------------------------------- tasks
     async def _reader(self) -> None:
+        """Received chunks go to `Session.receive_data` (any stream: TCP, TLS, in-memory)."""
         try:
-            if _DIRECT_IO and type(self._stream) is trio.SocketStream:
-                await self._read_socket(self._stream.socket)
-            else:
-                await self._read_stream()
+            while not self._ended:
+                if self._out_bytes > HIGH_WATER_BYTES:
+                    await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
+                try:
+                    data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    self.down_reason = self.down_reason or f"connection lost: {exc}"
+                    data = b""
+                self._feed(data)
+                if not data:
+                    break
             if self._error:
                 await self._linger()
         finally:
             self._eof.set()
 
-    async def _read_stream(self) -> None:
-        """Any stream (TLS, in-memory): received chunks go to `Session.receive_data`."""
-        while not self._ended:
-            if self._out_bytes > HIGH_WATER_BYTES:
-                await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
-            try:
-                data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self.down_reason = self.down_reason or f"connection lost: {exc}"
-                data = b""
-            self._feed(data)
-            inline = self._inline
-            while inline:
-                await self._deliver(inline.pop(0))
-            if not data:
-                return
-
-    async def _read_socket(self, sock) -> None:
-        """Plain TCP: read straight into the machine's buffer (`Session.get_buffer`), so a large transfer's
-        data is written once, by the kernel, into the buffer the node receives.
-
-        The non-blocking socket is read with `os.readv` and waited on with `trio.lowlevel.wait_readable`:
-        trio's socket methods add a scheduler pass after every call, even one that just waited; here a read
-        that had to wait costs one pass and one that did not costs one checkpoint (so a busy peer cannot
-        starve the other tasks)."""
-        session = self.session
-        readv = os.readv
-        while not self._ended:
-            if self._out_bytes > HIGH_WATER_BYTES:
-                await self._wait_for_space()
-            buffer = session.get_buffer(RECEIVE_SIZE_BYTES)
-            waited = False
-            try:
-                while True:
-                    try:
-                        size = readv(sock.fileno(), (buffer,))
-                        break
-                    except BlockingIOError:
-                        await trio.lowlevel.wait_readable(sock)
-                        waited = True
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self.down_reason = self.down_reason or f"connection lost: {exc}"
-                size = 0
-            del buffer  # a view of the machine's memory: never kept past buffer_updated()
-            try:
-                session.buffer_updated(size, now_s=trio.current_time())
-            except RemoteProtocolError as exc:
-                self._error = True
-                self.down_reason = f"protocol error: {exc} ({_name_of(exc.reason_code)})"
-                log.info("TCPCL %s: %s", self._name(), self.down_reason)
-            self._after_machine()
-            if not size:
-                return
-            if not waited:
-                await trio.lowlevel.checkpoint()
-
     async def _writer(self) -> None:
         stream = self._stream
-        sock = stream.socket if _DIRECT_IO and type(stream) is trio.SocketStream else None
         try:
             while True:
                 while not self._out:
@@ -436,28 +367,19 @@ class TcpclLink:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
-                waited = False
-                self._writing = True  # bytes taken from the queue are not sent yet: no direct send may overtake
                 for data in _coalesce(chunks):
-                    if sock is not None:
-                        size, waited_now = await _write_socket(sock, data)
-                        waited = waited or waited_now
-                    elif type(data) is tuple:
+                    if type(data) is tuple:
                         size = await _send_message_parts(stream, data)
                     else:
                         await stream.send_all(data)
                         size = len(data)
                     self._out_bytes -= size
                     self._space_lot.unpark_all()
-                self._writing = False
-                if sock is not None and not waited:
-                    await trio.lowlevel.checkpoint()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.down_reason = self.down_reason or f"connection lost: {exc}"
             self.session.receive_data(b"")
             self._after_machine()
         finally:
-            self._writing = False
             self._out.clear()
             self._out_bytes = 0
             self._space_lot.unpark_all()
@@ -489,13 +411,8 @@ class TcpclLink:
     async def _deliver(self, event: TransferReceived) -> None:
         """Hand one bundle to the node; acknowledge it only once `on_bundle` returned (it is durable)."""
         tid = event.transfer_id
-        data = event.data
-        # A large transfer arrives in a bytearray the machine can reuse for a later one once the node kept no
-        # reference to it (CPython reference counts tell exactly; a consumer that kept it, or a view of it,
-        # raised the count). Without reference counts (PyPy) buffers are simply not reused.
-        refs = _getrefcount(data) if type(data) is bytearray else -1
         try:
-            await self._on_bundle(data, self)
+            await self._on_bundle(event.data, self)
         except StoreError as exc:
             log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NO_RESOURCES, now_s=trio.current_time()))
@@ -504,16 +421,13 @@ class TcpclLink:
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
         else:
             self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
-        if refs >= 0 and _getrefcount(data) == refs:
-            self.session.recycle_buffer(data)
         self._after_machine()
 
     async def _run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._reader)
             nursery.start_soon(self._timer)
-            if self._inline is None:
-                nursery.start_soon(self._deliverer)
+            nursery.start_soon(self._deliverer)
             nursery.start_soon(self._writer)
             await self._ended_event.wait()
             # Let the writer flush the last bytes (SESS_TERM), but never wait forever for a peer that does not
@@ -539,7 +453,6 @@ class TcpclLink:
 
 
 COALESCE_MAX_BYTES = 64 * 1024
-_getrefcount = getattr(sys, "getrefcount", lambda obj: -2)  # never equal to the count before: no reuse
 
 
 def _coalesce(chunks: list) -> list:
@@ -559,40 +472,6 @@ def _coalesce(chunks: list) -> list:
     if small:
         out.append(b"".join(small))
     return out
-
-
-_DIRECT_IO = hasattr(os, "readv") and hasattr(os, "writev")
-
-
-async def _write_socket(sock, data: bytes | tuple[bytes, memoryview]) -> tuple[int, bool]:
-    """Write all of `data` (bytes, or one message as (header, data view)) to a non-blocking socket with
-    `os.writev`: the message goes out in one system call when the socket has room (so Nagle never splits it)
-    and the data is never copied. Returns (bytes written, whether it had to wait for room)."""
-    views = [memoryview(part) for part in data] if type(data) is tuple else [memoryview(data)]
-    size = sum(map(len, views))
-    waited = False
-    writev = os.writev
-    try:
-        while views:
-            try:
-                sent = writev(sock.fileno(), views)
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
-                waited = True
-                continue
-            while sent:
-                first = len(views[0])
-                if sent >= first:
-                    sent -= first
-                    views.pop(0)
-                else:
-                    views[0] = views[0][sent:]
-                    sent = 0
-            while views and not len(views[0]):
-                views.pop(0)
-    except OSError as exc:
-        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
-    return size, waited
 
 
 async def _send_message_parts(stream: trio.abc.Stream, parts: tuple[bytes, memoryview]) -> int:
