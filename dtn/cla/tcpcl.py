@@ -244,8 +244,11 @@ class TcpclLink:
             elif event.reason not in (None, SessTermReason.UNKNOWN):
                 self.down_reason = f"session terminated ({_name_of(event.reason)})"
         self._fail_waiters(self.down_reason or "session closed")
+        # Every task ends by itself now (the reader at EOF): only a task still blocked is cancelled below, so
+        # the order in which a session's tasks finish never depends on the order cancellation reaches them.
         self._deliver_send.close()
         self._writer_lot.unpark_all()
+        self._timer_lot.unpark_all()
         self._ended_event.set()
 
     def _fail_waiters(self, why: str) -> None:
