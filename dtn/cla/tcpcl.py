@@ -36,6 +36,7 @@ from dtn.tcpcl import (
 )
 
 from .base import Link, OnBundle, OnLinkDown, OnLinkUp, call_link_down
+from .stream_util import COALESCE_MAX_BYTES, PrefixedStream, coalesce, send_message_parts, set_nodelay
 from .tls import node_ids_from_certificate
 
 log = logging.getLogger(__name__)
@@ -45,31 +46,6 @@ HIGH_WATER_BYTES = 4 * 1024 * 1024
 """Queued outgoing bytes above which senders (and the reader, whose acks queue up) wait for the writer."""
 LINGER_S = 1.0
 """After a protocol error, how long we keep reading (and discarding) so the peer sees our SESS_TERM."""
-
-
-class _PrefixedStream(trio.abc.Stream):
-    """A stream that first returns bytes already read from `inner` (the start of a TLS handshake)."""
-
-    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
-        self._inner = inner
-        self._prefix = prefix
-
-    async def send_all(self, data) -> None:
-        await self._inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            out, self._prefix = self._prefix[:size], self._prefix[size:]
-            return out
-        return await self._inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 class _Waiter:
@@ -312,7 +288,7 @@ class TcpclLink:
 
     async def _start_tls(self) -> None:
         trailing = self.session.take_trailing_data()
-        transport = _PrefixedStream(self._stream, trailing) if trailing else self._stream
+        transport = PrefixedStream(self._stream, trailing) if trailing else self._stream
         if self.role is Role.ACTIVE:
             ssl_stream = trio.SSLStream(transport, self.config.ssl_context_client, server_hostname=self._server_hostname)
         else:
@@ -370,9 +346,9 @@ class TcpclLink:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
-                for data in _coalesce(chunks):
+                for data in coalesce(chunks):
                     if type(data) is tuple:
-                        size = await _send_message_parts(stream, data)
+                        size = await send_message_parts(stream, data)
                     else:
                         await stream.send_all(data)
                         size = len(data)
@@ -455,52 +431,6 @@ class TcpclLink:
         self._done.set()
 
 
-COALESCE_MAX_BYTES = 64 * 1024
-
-
-def _coalesce(chunks: list) -> list:
-    """Join runs of small messages into one write; pass big ones (segments) through without copying them."""
-    if len(chunks) == 1:
-        return chunks
-    out: list = []
-    small: list[bytes] = []
-    for chunk in chunks:
-        if type(chunk) is tuple or len(chunk) >= COALESCE_MAX_BYTES:
-            if small:
-                out.append(b"".join(small))
-                small = []
-            out.append(chunk)
-        else:
-            small.append(chunk)
-    if small:
-        out.append(b"".join(small))
-    return out
-
-
-async def _send_message_parts(stream: trio.abc.Stream, parts: tuple[bytes, memoryview]) -> int:
-    """Write one message given as (header, data): one sendmsg (writev) per call on a plain TCP stream, so the
-    data is not copied and the message is not split into two writes; joined bytes on any other stream."""
-    size = len(parts[0]) + len(parts[1])
-    if type(stream) is not trio.SocketStream or not hasattr(stream.socket, "sendmsg"):
-        await stream.send_all(b"".join(parts))
-        return size
-    views = [memoryview(parts[0]), parts[1]]
-    try:
-        while views:
-            sent = await stream.socket.sendmsg(views)
-            while sent:
-                if sent >= len(views[0]):
-                    sent -= len(views[0])
-                    views.pop(0)
-                else:
-                    views[0] = views[0][sent:]
-                    sent = 0
-            views = [v for v in views if len(v)]
-    except OSError as exc:
-        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
-    return size
-
-
 def _name_of(code) -> str:
     return getattr(code, "name", str(code))
 
@@ -575,7 +505,7 @@ async def connect_tcpcl(
         stream = await trio.open_tcp_stream(host, port)
     except OSError as exc:
         raise ClaError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
-    _set_nodelay(stream)
+    set_nodelay(stream)
     return await open_link_over_stream(
         stream, config, Role.ACTIVE, on_bundle, nursery=nursery, on_link_up=on_link_up,
         on_link_down=on_link_down, peer_address=f"{host}:{port}", server_hostname=server_hostname or host,
@@ -607,7 +537,7 @@ async def serve_tcpcl(
 
     async def handle(stream: trio.SocketStream) -> None:
         nonlocal active
-        _set_nodelay(stream)
+        set_nodelay(stream)
         try:
             peer = stream.socket.getpeername()
             address = f"{peer[0]}:{peer[1]}"
@@ -644,16 +574,6 @@ async def _refuse_busy(stream: trio.abc.Stream, config: TcpclConfig) -> None:
         except (DtnError, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
     await trio.aclose_forcefully(stream)
-
-
-def _set_nodelay(stream) -> None:
-    """Nagle off: a small message must not wait ~40 ms for the previous one's ACK."""
-    sock = getattr(stream, "socket", None)
-    if sock is not None:
-        try:
-            sock.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
 
 __all__ = ["TcpclLink", "run_session", "open_link_over_stream", "connect_tcpcl", "serve_tcpcl", "Link"]
