@@ -90,7 +90,6 @@ class TcpclLink:
         self._on_bundle = on_bundle
         self._out: list[bytes] = []
         self._out_bytes = 0
-        self._writing = False  # a task is writing to the stream now (the writer, or a sender in _send)
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._space_lot = trio.lowlevel.ParkingLot()
         self._timer_lot = trio.lowlevel.ParkingLot()
@@ -132,7 +131,7 @@ class TcpclLink:
             waiter = self._waiters[tid] = _Waiter()
             try:
                 while (parts := self.session.next_segment_parts(tid, now_s=trio.current_time())) is not None:
-                    await self._send(parts)
+                    self._queue_parts(parts)
                     await self._wait_for_space()
             except BaseException:
                 # Cancelled mid-transfer: TCPCL cannot abandon a transfer half sent, so the session ends.
@@ -177,44 +176,6 @@ class TcpclLink:
             self._out.append(parts)
             self._out_bytes += len(header) + len(data)
             self._writer_lot.unpark_all()
-
-    async def _send(self, item: bytes | tuple[bytes, memoryview]) -> None:
-        """Write `item` (bytes, or a segment as (header, data view)) after everything queued before it. When
-        nothing is queued or being written, the calling task writes it itself, which spares a wake-up of the
-        writer task per message; otherwise the writer takes it."""
-        if self._out or self._writing or self._ended:
-            if type(item) is tuple:
-                self._queue_parts(item)
-            else:
-                self._queue(item)
-            return
-        if not item:
-            return
-        self._writing = True
-        try:
-            if type(item) is tuple:
-                await send_message_parts(self._stream, item)
-            else:
-                await self._stream.send_all(item)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self.down_reason = self.down_reason or f"connection lost: {exc}"
-            self._end_abruptly()
-        except BaseException:
-            # Interrupted mid-write (cancelled): part of a message may be on the wire, so the session cannot go on.
-            self.down_reason = self.down_reason or "a write was interrupted"
-            self._end_abruptly()
-            raise
-        finally:
-            self._writing = False
-            if self._out:
-                self._writer_lot.unpark_all()
-
-    def _end_abruptly(self) -> None:
-        """The stream cannot be written any more: the session is over without a SESS_TERM."""
-        self._out.clear()
-        self._out_bytes = 0
-        self.session.receive_data(b"")
-        self._after_machine()
 
     async def _wait_for_space(self) -> None:
         while self._out_bytes > HIGH_WATER_BYTES and not self._ended:
@@ -380,12 +341,11 @@ class TcpclLink:
         stream = self._stream
         try:
             while True:
-                while not self._out or self._writing:  # a sender may be writing a message itself (_send)
-                    if self._ended and not self._out:
+                while not self._out:
+                    if self._ended:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
-                self._writing = True
                 for data in coalesce(chunks):
                     if type(data) is tuple:
                         size = await send_message_parts(stream, data)
@@ -394,13 +354,11 @@ class TcpclLink:
                         size = len(data)
                     self._out_bytes -= size
                     self._space_lot.unpark_all()
-                self._writing = False
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.down_reason = self.down_reason or f"connection lost: {exc}"
-            self._writing = False
-            self._end_abruptly()
+            self.session.receive_data(b"")
+            self._after_machine()
         finally:
-            self._writing = False
             self._out.clear()
             self._out_bytes = 0
             self._space_lot.unpark_all()
@@ -441,7 +399,7 @@ class TcpclLink:
             log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
         else:
-            await self._send(self.session.accept_transfer(tid, now_s=trio.current_time()))
+            self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
         self._after_machine()
 
     async def _run(self) -> None:
