@@ -55,7 +55,82 @@ def dumps(value: object) -> bytes:
 
 def loads_prefix(data: bytes) -> object:
     """The first CBOR item in `data` (trailing bytes are ignored), with cbor2."""
+    check_text(data)
     return _reusable()[2].decode_from_bytes(data)
+
+
+def _cbor2_major() -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("cbor2").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return 0
+
+
+# cbor2 5.x's C decoder leaks the exception (about 1 KB, with its traceback) each time it refuses a text string
+# that is not UTF-8: a peer could grow a node's memory without bound with such bundles (found by tools/fuzz.py,
+# docs/security.md). cbor2 6 does not; with cbor2 5, text strings are checked here before cbor2 sees them.
+_CHECK_TEXT = _cbor2_major() < 6
+_MAX_WALK_DEPTH = 32
+
+
+def check_text(data: bytes | bytearray | memoryview, *, sequence: bool = False) -> None:
+    """DecodeError if a CBOR text string in the first item of `data` (every item if `sequence`) is not UTF-8.
+    Anything else malformed is left for cbor2 to report. A no-op with cbor2 6 or later."""
+    if not _CHECK_TEXT:
+        return
+    buf = data if type(data) is bytes else bytes(data)
+    n = len(buf)
+    pos = 0
+    # One loop over item heads; `left` counts the items still due in each open container (-1: indefinite).
+    left = [1 if not sequence else -1]
+    while left:
+        if pos >= n:
+            return  # truncated (or the end of a sequence): nothing more to check
+        initial = buf[pos]
+        if left[-1] < 0 and initial == BREAK:
+            left.pop()
+            pos += 1
+            if not left:
+                return
+            continue
+        if left[-1] > 0:
+            left[-1] -= 1
+        major = initial >> 5
+        info = initial & 0x1F
+        pos += 1
+        if info < 24:
+            arg = info
+        elif info < 28:
+            width = 1 << (info - 24)
+            arg = int.from_bytes(buf[pos : pos + width], "big")
+            pos += width
+        elif info == 31 and 2 <= major <= 5:
+            arg = -1
+        else:
+            return  # reserved additional information or a stray break: cbor2 reports it
+        if major == 3 and arg >= 0:
+            end = pos + arg
+            if end > n:
+                return
+            try:
+                buf[pos:end].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"CBOR text string is not UTF-8 ({exc.reason})", offset=pos - 1) from None
+            pos = end
+        elif major == 2 and arg >= 0:
+            pos += arg
+        elif major in (2, 3, 4, 5):  # indefinite string (its chunks are items) or a container
+            if len(left) > _MAX_WALK_DEPTH:
+                return
+            left.append(-1 if arg < 0 else arg * (2 if major == 5 else 1))
+        elif major == 6:  # a tag: its content is the next item at this level
+            if left[-1] >= 0:
+                left[-1] += 1
+        # majors 0, 1, 7: the head is the whole item
+        while left and left[-1] == 0:
+            left.pop()
 
 
 def head(major: int, value: int) -> bytes:
@@ -200,15 +275,20 @@ def _strict_item_slow(view: memoryview, pos: int, what: str, allow_bool: bool) -
     window = _WINDOW_BYTES
     while True:
         stop = min(limit, pos + window)
-        stream = io.BytesIO(view[pos:stop].tobytes())
+        chunk = view[pos:stop].tobytes()
+        stream = io.BytesIO(chunk)
         try:
+            check_text(chunk)
             value = cbor2.CBORDecoder(stream, read_size=1).decode()
+        except DecodeError as exc:
+            raise DecodeError(f"{what}: {exc.reason}", offset=pos + (exc.offset or 0)) from None
         except cbor2.CBORDecodeEOF:
             if stop >= limit:
                 raise DecodeError(f"{what}: truncated CBOR item", offset=pos) from None
             window *= 4
             continue
-        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError, MemoryError,
+                RuntimeError) as exc:  # RuntimeError: a self-referencing shared value used as a key (tools/fuzz.py)
             raise DecodeError(f"{what}: malformed CBOR ({exc})", offset=pos) from None
         break
     end = pos + stream.tell()

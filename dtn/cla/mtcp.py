@@ -19,7 +19,7 @@ import trio
 from dtn.errors import ClaError, DecodeError, DtnError
 
 from .base import OnBundle, OnLinkDown, OnLinkUp, call_link_down
-from .stream_util import set_nodelay as _set_nodelay
+from .tcpcl import _set_nodelay
 
 log = logging.getLogger(__name__)
 

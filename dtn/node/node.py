@@ -26,13 +26,16 @@ import trio
 from contact_plans.model import Contact, ContactPlan
 from dtn.errors import ClaError, ConfigError, DecodeError, DtnError, SecurityError, StoreError
 from dtn.node import bundles as bp
+from dtn.node.clalimit import handle_oversized, link_limit_problem
 from dtn.node.clock import Clock, TrioClock
 from dtn.node.config import NodeConfig, check_local_endpoint
 from dtn.node.events import EventLog, EventSink
+from dtn.node.exposure import plaintext_warnings
 from dtn.node.ledger import DeliveryLedger
 from dtn.node.links import PeerSession, SessionFactory
 from dtn.node.plan import load_node_plan
 from dtn.node.schedule import DOWN, PLAN, UP, LinkSchedule
+from dtn.node.staticroutes import assign_static, route_note
 from dtn.node.wakeup import Wakeup
 from dtn.store import BundleStore, Retention, StoredBundle, open_store
 
@@ -274,7 +277,9 @@ class Node:
     async def _start_services(self, nursery: trio.Nursery) -> dict[str, Any]:
         cfg = self.config
         ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
-                                 "agent_tcp": None, "metrics": None}
+                                 "agent_tcp": None, "metrics": None, "web": None}
+        for text in plaintext_warnings(cfg):  # docs/security.md
+            log.warning(text)
         for listen in cfg.listen:
             port = await nursery.start(self._sessions.serve, listen)
             ready["listen"].append({"cla": listen.cla, "host": listen.host, "port": port})
@@ -293,12 +298,16 @@ class Node:
             bound = tcp[0].socket.getsockname()
             ready["agent_tcp"] = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
         if listeners:
-            await nursery.start(serve_agent, self, listeners)
+            ready["agent_token_file"] = await nursery.start(serve_agent, self, listeners)
         if self.metrics is not None:
             from dtn.node.config import split_host_port
 
             host, port = split_host_port(cfg.metrics, key="metrics.address")
             ready["metrics"] = await nursery.start(self.metrics.serve, host, port)
+        if getattr(cfg, "web", None) is not None:
+            from dtn.web.app import serve_web
+
+            ready["web"] = await nursery.start(serve_web, self, cfg.web)
         if cfg.echo_service is not None:
             nursery.start_soon(self._echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:
@@ -390,6 +399,7 @@ class Node:
         hop_limit: int | None = None,
         crc_type: int | None = None,
         no_fragment: bool = False,
+        block_crc_type: int | None = None,
     ) -> dict[str, Any]:
         """Create a bundle for a local application, store it durably, dispatch it; return its identity."""
         bp.check_eid(destination, "destination")
@@ -416,9 +426,11 @@ class Node:
             no_fragment=no_fragment,
             crc_type=self.config.bundles.crc_type if crc_type is None else crc_type,
             hop_limit=hop_limit if hop_limit is not None else self.config.bundles.hop_limit,
+            block_crc_type=self.config.bundles.block_crc_type if block_crc_type is None else block_crc_type,
         )
         if self.security is not None:
             bundle = self.security.outbound(bundle)
+        bp.check_primary_crc(bundle)
         data = bp.encode(bundle)
         info = bp.info(bundle)
         entry, route = self._with_route(self._entry(info, len(data), from_peer=None))
@@ -441,6 +453,7 @@ class Node:
             "creation_time_ms": creation_ms,
             "sequence": sequence,
             "size_bytes": len(data),
+            **await route_note(self, entry.key, destination),
         }
 
     def _entry(self, info: bp.Info, size_bytes: int, *, from_peer: int | None) -> StoredBundle:
@@ -787,6 +800,8 @@ class Node:
             if dest_node is not None and self.config.routing.fragment and not bp.no_fragment(entry):
                 if await self._fragment_for_route(entry, dest_node, self.plan_now_s()):
                     return True
+            if await assign_static(self, entry):  # [[routes]]: only when the plan gives no route
+                return True
             if not quiet:
                 self.events.emit("no_route", bundle=entry.key, src=entry.source, dst=entry.destination,
                                  size_bytes=entry.size_bytes)
@@ -1006,8 +1021,11 @@ class Node:
                         continue
                     except (OSError, DtnError, trio.BrokenResourceError) as exc:
                         state.dial_failures += 1
+                        # Back off from the failure, not the attempt: a dial slower than the delay (a connect
+                        # timeout) would otherwise retry at once and report a negative retry_s.
+                        state.next_dial_at = trio.current_time() + min(cfg.retry_max_s, delay)
                         self.events.emit("dial_failed", peer=peer, reason=str(exc)[:200],
-                                         retry_s=round(state.next_dial_at - trio.current_time(), 3))
+                                         retry_s=round(min(cfg.retry_max_s, delay), 3))
                 wake_at = min(wake_at, state.next_dial_at)
             if state.session is not None and (
                 self.schedule.overrides.get(peer) == DOWN or (not wanted and state.session_opened_here)
@@ -1024,7 +1042,8 @@ class Node:
         address = nb.address if nb else None
         dialer = self._dialer or tcp_dialer_for(self.config)
         self._dialer = dialer
-        stream = await dialer(state.number, address)
+        # A datagram CLA (UDP) opens its own link: no stream to dial.
+        stream = await dialer(state.number, address) if self._sessions.cla_of(state.number).uses_stream else None
         await self._nursery.start(self._sessions.run_active, stream, state.number)
 
     async def handle_inbound(self, stream: trio.abc.Stream, *, peer_address: str = "stream") -> None:
@@ -1107,6 +1126,9 @@ class Node:
                 continue
             if self.forward_hook is not None:
                 data = self.forward_hook(entry.key, data)
+            if (too_large := link_limit_problem(session, len(data))) is not None:  # e.g. UDP: one datagram
+                await handle_oversized(self, entry, peer, len(data), too_large, session.max_bundle_bytes)
+                continue
             contact = self.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
                 started = state.contact_started_s if state.contact_started_s is not None else now

@@ -85,7 +85,10 @@ def on_sess_init(s: Session, msg: SessInit) -> None:
     # RFC 9174 §4.8: no session extension type is known to us; a critical one ends the session.
     if any(item.critical for item in msg.extensions):
         s.fail("unknown critical session extension item", SessTermReason.CONTACT_FAILURE)
-    if s.tls and s.config.require_node_id_auth:
+    # An active peer without a client certificate, accepted on purpose (accept_no_client_cert): its node ID
+    # comes only from this SESS_INIT.
+    anonymous_ok = s.peer_cert_node_ids is None and s.role is Role.PASSIVE and s.config.accept_no_client_cert
+    if s.tls and s.config.require_node_id_auth and not anonymous_ok:
         names = s.peer_cert_node_ids
         if not names or node_id not in names:
             s.fail(
