@@ -388,6 +388,41 @@ class Client:
         """The archive service's state, or one object's replicas and acknowledgements."""
         return (await self.request("archive_status", name=name))["archive"]
 
+    # -- compute next to the data (docs/compute.md) ------------------------------------------------------------
+    async def compute_submit(
+        self,
+        function: str,
+        inputs: list[bytes | str] = (),
+        *,
+        params: dict[str, Any] | None = None,
+        node: int | None = None,
+        fallback: int | None = None,
+        candidates: list[int | tuple[int, float]] | None = None,
+        deadline_s: float = 3600.0,
+        result_mode: str = "inline",
+        job_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a job: `inputs` are bytes (inline) or archive object IDs (text). It runs at `node`, or at the
+        candidate with the earliest predicted result. Returns `job_id`, `node`, `fallback`, `predicted_unix_s`."""
+        cands = None if candidates is None else [list(c) if isinstance(c, tuple) else c for c in candidates]
+        return _fields_of(await self.request(
+            "compute_submit", function=function, inputs=list(inputs), params=params, node=node, fallback=fallback,
+            candidates=cands, deadline_s=deadline_s, result_mode=result_mode, job_id=job_id))
+
+    async def compute_status(self, job_id: str | None = None) -> dict[str, Any]:
+        """The service's state, or one job's (`submitted` here and/or `job` run here)."""
+        reply = _fields_of(await self.request("compute_status", job_id=job_id))
+        return reply["compute"] if job_id is None else reply
+
+    async def compute_result(self, job_id: str, *, timeout_s: float | None = None) -> dict[str, Any]:
+        """A job submitted from this node, waiting up to `timeout_s` for its final state (`state` in done, failed,
+        expired, refused; `result` bytes or `object_id` when done)."""
+        return (await self.request("compute_result", job_id=job_id, timeout_s=timeout_s))["job"]
+
+    async def compute_ls(self) -> dict[str, Any]:
+        """Jobs submitted from this node and jobs run here."""
+        return _fields_of(await self.request("compute_ls"))
+
 
 def _find_token(where: tuple[str, int], token_file: str | os.PathLike | None) -> str:
     """The token for a TCP agent address: `token_file`, $DTN_AGENT_TOKEN_FILE, or the node's default file."""
@@ -546,3 +581,15 @@ class SyncClient:
 
     def archive_status(self, name: str | None = None) -> dict[str, Any]:
         return self._call("archive_status", name)
+
+    def compute_submit(self, function: str, inputs: list[bytes | str] = (), **kwargs: Any) -> dict[str, Any]:
+        return self._call("compute_submit", function, inputs, **kwargs)
+
+    def compute_status(self, job_id: str | None = None) -> dict[str, Any]:
+        return self._call("compute_status", job_id)
+
+    def compute_result(self, job_id: str, *, timeout_s: float | None = None) -> dict[str, Any]:
+        return self._call("compute_result", job_id, timeout_s=timeout_s)
+
+    def compute_ls(self) -> dict[str, Any]:
+        return self._call("compute_ls")

@@ -97,6 +97,9 @@ class AgentConnection:
         from dtn.node.archive import archive_ops  # the archive's ops (docs/archive.md)
 
         self._ops.update(archive_ops(self))
+        from dtn.node.compute import compute_ops  # the compute service's ops (docs/compute.md)
+
+        self._ops.update(compute_ops(self))
 
     async def serve(self) -> None:
         try:

@@ -165,6 +165,7 @@ class NodeConfig:
     security: Mapping[str, Any] | None = None
     cla_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # `[cla.<name>]`, merged over defaults
     routes: tuple[Any, ...] = ()  # `[[routes]]`: routing.static.StaticRoute, in file order
+    compute: Any = None  # dtn.compute.config.ComputeConfig when `[compute]` is configured (docs/compute.md)
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
     web: Any = None  # dtn.web.config.WebConfig when `[web]` is configured (docs/node.md)
     ltp: Any = None  # dtn.ltp.settings.LtpSettings from `[ltp]` (docs/ltp.md)
@@ -209,7 +210,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive", "cla", "routes", "web", "ltp",
+        "log", "metrics", "security", "archive", "compute", "cla", "routes", "web", "ltp",
     )
 
     node = top.table("node", required=True)
@@ -449,6 +450,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         cla_options=cla_options,
         routes=tuple(routes),
         archive=_archive_table(top.raw("archive"), base),
+        compute=_compute_table(top.raw("compute"), base),
         web=_web_table(top.raw("web"), base),
         ltp=_ltp_table(top.raw("ltp")),
         base_dir=base,
@@ -459,6 +461,12 @@ def _web_table(data: Any, base: pathlib.Path) -> Any:
     from dtn.web.config import parse_web_table
 
     return parse_web_table(data, base_dir=base)
+
+
+def _compute_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.compute.config import parse_compute_table
+
+    return parse_compute_table(data, base_dir=base)
 
 
 def _archive_table(data: Any, base: pathlib.Path) -> Any:

@@ -180,6 +180,7 @@ class Node:
         # dtn.archive.ArchiveDB to use (the digital twin keeps one per node across restarts).
         self.archive: Any = None
         self._archive_db = archive_db
+        self.compute: Any = None  # the compute service (docs/compute.md), when `[compute]` is configured
 
     # -- time --------------------------------------------------------------------------------------------------
     @property
@@ -320,6 +321,11 @@ class Node:
 
             self.archive = ArchiveService(self, cfg.archive, db=self._archive_db)
             await nursery.start(self.archive.run)
+        if getattr(cfg, "compute", None) is not None:
+            from dtn.node.compute import ComputeService
+
+            self.compute = ComputeService(self, cfg.compute)
+            await nursery.start(self.compute.run)
         return ready
 
     async def _graceful_shutdown(self) -> None:
