@@ -33,6 +33,7 @@ COMMANDS = (
     ("replay", "replay", "replay a scenario or plan with real node processes"),
     ("report", "report", "print the report of a replay/simulation run directory and write plots + index.html"),
     ("archive", "archive", "the orbital archive: put, get, list and delete objects"),
+    ("compute", "compute", "compute next to the data: submit jobs, follow them, get results"),
 )
 COMMAND_MODULES = tuple(dict.fromkeys(module for _, module, _ in COMMANDS))
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import pathlib
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -85,8 +83,8 @@ def test_submit_run_result_inline_and_from_archive(chain):
             time.sleep(0.2)
         sub = user.compute_submit("thumbnail", [oid], params={"factor": 8}, candidates=[1, 2], deadline_s=60,
                                   result_mode="archive")
-        held = user.archive_ls()[0]
-        assert sub["node"] in {held["origin"], *held["replicas"]} if "origin" in held else sub["node"]
+        held = next(o for o in user.archive_ls() if o["name"] == "eo/product-1")
+        assert sub["node"] in {held["origin"], *held["replicas"]}  # placed where the input is held
         job = _result(user, sub["job_id"])
         assert job["state"] == "done" and job["object_id"] and job["result"] is None, job
         got = user.archive_get(f"compute/{sub['job_id']}", timeout_s=30)
@@ -141,3 +139,31 @@ def test_sigkill_mid_job_reruns_once_after_restart(chain):
     with SyncClient(chain.sock(2)) as sat:
         ran = sat.compute_status(job_id)["job"]
         assert ran["runs"] == 2 and ran["state"] == "done"
+
+
+def _dtn(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "dtn", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_submit_result_ls(chain, tmp_path):
+    chain.start(1, 2)
+    _arr, data = _product()
+    src = tmp_path / "p.npy"
+    src.write_bytes(data)
+    r = _dtn("compute", "submit", "band_stats", "--file", str(src), "--on", "2", "--node", chain.sock(1),
+             "--job-id", "cli-1", "--deadline", "1m")
+    assert r.returncode == 0 and "job cli-1 sent to node 2" in r.stdout, r.stderr
+    out = tmp_path / "stats.cbor"
+    r = _dtn("compute", "result", "cli-1", "--node", chain.sock(1), "-o", str(out), "--timeout", "30s")
+    assert r.returncode == 0, r.stderr
+    assert len(cbor2.loads(out.read_bytes())[0]) == 3
+    r = _dtn("compute", "ls", "--node", chain.sock(1))
+    assert r.returncode == 0 and "cli-1" in r.stdout and "done" in r.stdout
+    r = _dtn("compute", "submit", "nosuch", "--on", "2", "--node", chain.sock(1), "--job-id", "cli-2")
+    r = _dtn("compute", "result", "cli-2", "--node", chain.sock(1), "--timeout", "30s")
+    assert r.returncode == 1 and "refused: unknown function" in r.stderr
+    r = _dtn("compute", "submit", "band_stats", "--object", "xyz", "--on", "2", "--node", chain.sock(1))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
