@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import trio
 
 from dtn.errors import DtnError
+from dtn.node.clock import move_on_after
 from dtn.node.agentproto import (
     BAD_REQUEST,
     INTERNAL,
@@ -184,7 +185,9 @@ class AgentConnection:
         timeout_s = MAX_RECEIVE_TIMEOUT_S if timeout_s is None else min(timeout_s, MAX_RECEIVE_TIMEOUT_S)
         self.node.register_endpoint(endpoint)
         self.registered.add(endpoint)
-        item = await self.node.next_delivery(endpoint, timeout_s)
+        item = None
+        with move_on_after(self.node.clock, timeout_s):
+            item = await self.node.next_delivery(endpoint)
         if item is not None:
             self.in_flight.add(item["bundle"])
         return {"bundle": item}

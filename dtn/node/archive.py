@@ -114,7 +114,7 @@ class ArchiveService:
 
     async def _receive_loop(self) -> None:
         while True:
-            item = await self.node.next_delivery(self.endpoint, math.inf)
+            item = await self.node.next_delivery(self.endpoint)
             if item is None:
                 continue
             try:

@@ -183,7 +183,7 @@ class DigitalTwin:
     async def _application(self, node: Node, endpoint: str) -> None:
         """A receiving application: takes every bundle delivered to `endpoint` and acknowledges it."""
         while True:
-            item = await node.next_delivery(endpoint, math.inf)
+            item = await node.next_delivery(endpoint)
             if item is not None:
                 await node.acknowledge_delivery(item["bundle"])
 
