@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import signal
-import sys
 
 from dtn.cli.common import add_parser
 
@@ -34,71 +30,22 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import trio
+    from dtn.node.runner import run_until_signal
 
-    from dtn.node.config import load_config
-    from dtn.node.node import Node
-
-    config = load_config(args.config)
-    logging.basicConfig(
-        level=getattr(logging, config.log_level.upper()), stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    node = Node(config, threaded_store=True)
-
-    async def watch_signals(signals) -> None:
-        async for _ in signals:
-            node.request_stop()
-
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_signals, signals)
-                ready = await nursery.start(node.run)
-                if not args.quiet:
-                    print(json.dumps(dict(ready, pid=os.getpid())), flush=True)
-                await node.finished.wait()
-                nursery.cancel_scope.cancel()
-
-    try:
-        trio.run(main)
-    except BaseExceptionGroup as group:
-        from dtn.node.node import first_error
-
-        found = first_error(group)
-        if found is None:
-            raise
-        raise found from None
-    return 0
+    return run_until_signal(args.config, quiet=args.quiet)
 
 
 def check(args) -> int:
-    from dtn.node.config import load_config
-    from dtn.node.plan import load_node_plan
+    from dtn.node.runner import check_summary
 
-    config = load_config(args.config)
-    import time
-
-    plan = load_node_plan(config, start_unix_s=time.time())
-    summary = {
-        "node_id": config.node_id,
-        "dtn_id": config.dtn_id,
-        "store": str(config.store.path) if config.store.path else "memory",
-        "listen": [f"{item.cla}://{item.host}:{item.port}" for item in config.listen],
-        "neighbours": {str(n): nb.address for n, nb in sorted(config.neighbours.items())},
-        "agent": str(config.agent.socket) if config.agent.socket else config.agent.tcp,
-        "plan_contacts": len(plan.contacts) if plan else 0,
-        "plan_epoch": plan.epoch.isoformat() if plan else None,
-        "echo_service": config.echo_service,
-        "event_log": str(config.event_log) if config.event_log else None,
-    }
+    summary = check_summary(args.config)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"node {config.node_id}: config OK", show_header=False)
+    table = Table(title=f"node {summary['node_id']}: config OK", show_header=False)
     for key, value in summary.items():
         table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
     Console().print(table)

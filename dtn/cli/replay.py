@@ -93,7 +93,7 @@ def show_report(run_dir: pathlib.Path, *, plots: bool) -> None:
 
 
 def run_simulate(args) -> int:
-    from dtn.node.simulate import SimulationOptions, simulate
+    from dtn.twin.runner.simulate import SimulationOptions, simulate
 
     plan, workload, start_s, duration_s = load_inputs(args)
     progress, update = progress_bar("simulating")
@@ -107,7 +107,7 @@ def run_simulate(args) -> int:
 
 
 def run_replay(args) -> int:
-    from dtn.node.replay import ReplayOptions, replay
+    from dtn.twin.runner.replay import ReplayOptions, replay
 
     plan, workload, start_s, duration_s = load_inputs(args, default_duration_s=7200.0)
     progress, update = progress_bar("replaying")

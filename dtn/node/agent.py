@@ -21,7 +21,7 @@ import trio
 
 from dtn.errors import DtnError
 from dtn.node.clock import move_on_after
-from dtn.node.agentproto import (
+from dtn.agentproto import (
     BAD_REQUEST,
     INTERNAL,
     PROTOCOL_VERSION,
@@ -71,7 +71,7 @@ class AgentConnection:
             "events": self.op_events,
             "stop": self.op_stop,
         }
-        from dtn.node.archive import archive_ops  # the archive's ops (docs/archive.md)
+        from dtn.node.archive_agent import archive_ops  # the archive's ops (docs/archive.md)
 
         self._ops.update(archive_ops(self))
 

@@ -239,13 +239,14 @@ class ArchiveService:
 
     async def wait_put(self, object_id: str, name: str, wait: str, timeout_s: float) -> dict[str, Any]:
         """Wait until the first (`wait="first"`) or every (`"all"`) replica acknowledged, or `timeout_s`."""
-        deadline = trio.current_time() + timeout_s
+        clock = self.node.clock
+        deadline = clock.now_s() + timeout_s
         key = {"first": "first_replica_unix_s", "all": "all_replicas_unix_s"}.get(wait)
         while True:
             status = self.put_status(object_id, name)
-            if key is None or status[key] is not None or trio.current_time() >= deadline:
+            if key is None or status[key] is not None or clock.now_s() >= deadline:
                 return status
-            await self._changed.wait(deadline)
+            await self._changed.wait(clock.trio_time_at(deadline))
 
     # -- GET ---------------------------------------------------------------------------------------------------
     def lookup(self, name: str) -> CatalogEntry:
@@ -259,7 +260,8 @@ class ArchiveService:
         predicts to answer first. Waits up to `timeout_s`; `data` is None while it is still on its way."""
         entry = self.lookup(name)
         oid = entry.object_id
-        deadline = trio.current_time() + timeout_s
+        clock = self.node.clock
+        deadline = clock.now_s() + timeout_s
         while True:
             obj = self.db.object(oid)
             if obj is not None and obj["complete"]:
@@ -277,11 +279,11 @@ class ArchiveService:
             fetch = self._start_fetch(entry.manifest, "cache")
             if fetch.error is not None:
                 raise StoreError(fetch.error)
-            if trio.current_time() >= deadline:
+            if clock.now_s() >= deadline:
                 return {"object_id": oid, "name": name, "data": None, "pending": True,
                         "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
                         "asked": sorted(fetch.asked)}
-            with trio.move_on_at(deadline):
+            with trio.move_on_at(clock.trio_time_at(deadline)):
                 await fetch.done.wait()
 
     def _manifest_for(self, object_id: str) -> Manifest | None:
@@ -308,6 +310,7 @@ class ArchiveService:
         have not answered by their prediction plus `retry_s`, ask the next ones (round robin over all)."""
         manifest = fetch.retrieval.manifest
         oid = manifest.object_id
+        clock = self.node.clock
         tried: set[int] = set()
         while not fetch.retrieval.complete:
             current = self._manifest_for(oid) or manifest  # repairs may have moved replicas
@@ -319,7 +322,7 @@ class ArchiveService:
                 tried.clear()
                 fresh = [(h, t) for h, t in ranked if h not in fetch.bad_from] or ranked
             if not fresh:  # nobody reachable now: wait for the plan to change, then look again
-                await self._changed.wait(trio.current_time() + self.config.retry_s)
+                await self._changed.wait(clock.trio_time_at(clock.now_s() + self.config.retry_s))
                 continue
             batch = fresh[: self.config.fanout]
             missing = tuple(fetch.retrieval.missing())
@@ -337,10 +340,10 @@ class ArchiveService:
             rounds = fetch.rounds
             fetch.rounds += 1
             wait_until_s = max(t for _h, t in batch) + self.config.retry_s * 2 ** min(rounds, 3)
-            deadline = trio.current_time() + max(1.0, wait_until_s - self.node.plan_now_s())
+            deadline = clock.now_s() + max(1.0, wait_until_s - self.node.plan_now_s())
             have = len(fetch.retrieval.chunks)
-            while not fetch.retrieval.complete and trio.current_time() < deadline:
-                fired = await fetch.wake.wait(deadline)
+            while not fetch.retrieval.complete and clock.now_s() < deadline:
+                fired = await fetch.wake.wait(clock.trio_time_at(deadline))
                 if fired and fetch.bad_from and len(fetch.retrieval.chunks) == have:
                     break  # a corrupt chunk arrived: ask someone else now
                 have = len(fetch.retrieval.chunks)
@@ -591,224 +594,3 @@ def _fields(m: Manifest) -> dict[str, Any]:
     return {"object_id": m.object_id, "name": m.name, "size_bytes": m.size_bytes, "chunk_bytes": m.chunk_bytes,
             "chunk_hashes": m.chunk_hashes, "metadata": m.metadata, "created_unix_s": m.created_unix_s,
             "origin": m.origin, "replicas": m.replicas}
-
-
-# -- the agent API ops (docs/archive.md, docs/agent.md) ------------------------------------------------------------
-
-WAIT_MODES = ("none", "first", "all")
-MAX_WAIT_S = 3600.0
-
-
-def archive_ops(conn: Any) -> dict[str, Any]:
-    """The archive ops of one agent connection (`dtn.node.agent.AgentConnection`)."""
-    from dtn.node.agent import BadRequest, _opt, _read_file, _req
-
-    def service() -> ArchiveService:
-        archive = conn.node.archive
-        if archive is None or archive.db is None:
-            raise StoreError(f"{conn.node.node_id} runs no archive service (add an [archive] table to its config)")
-        return archive
-
-    def timeout(body: dict[str, Any]) -> float:
-        t = _opt(body, "timeout_s", (int, float))
-        if t is not None and not (math.isfinite(t) and t >= 0):
-            raise BadRequest("timeout_s must be a non-negative number")
-        return min(MAX_WAIT_S, t or 0.0)
-
-    def checked(fn):
-        async def op(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return await fn(body)
-            except ConfigError as exc:
-                raise BadRequest(str(exc)) from None
-
-        return op
-
-    @checked
-    async def op_put(body: dict[str, Any]) -> dict[str, Any]:
-        archive = service()
-        payload = _opt(body, "payload", bytes)
-        file = _opt(body, "file", str)
-        if (payload is None) == (file is None):
-            raise BadRequest("give exactly one of payload (bytes) or file (a path the node can read)")
-        if file is not None:
-            payload = await trio.to_thread.run_sync(_read_file, file, conn.decoder.max_message_bytes)
-        name = _opt(body, "name", str)
-        if name is None:
-            if file is None:
-                raise BadRequest("missing field 'name'")
-            name = file.rsplit("/", 1)[-1]
-        metadata = _opt(body, "metadata", dict)
-        wait = _opt(body, "wait", str) or "none"
-        if wait not in WAIT_MODES:
-            raise BadRequest(f"wait must be one of {', '.join(WAIT_MODES)}")
-        result = await archive.put(payload, name, metadata=metadata, replicas=_opt(body, "replicas", int),
-                                   chunk_bytes=_opt(body, "chunk_bytes", int))
-        if wait != "none":
-            result = dict(await archive.wait_put(result["object_id"], name, wait, timeout(body)),
-                          new=result["new"])
-        return result
-
-    @checked
-    async def op_get(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().get(_req(body, "name", str), timeout_s=timeout(body))
-
-    @checked
-    async def op_ls(body: dict[str, Any]) -> dict[str, Any]:
-        return {"objects": service().list()}
-
-    @checked
-    async def op_rm(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().delete(_req(body, "name", str))
-
-    @checked
-    async def op_lost(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().declare_lost(_req(body, "node", int))
-
-    @checked
-    async def op_status(body: dict[str, Any]) -> dict[str, Any]:
-        archive = service()
-        name = _opt(body, "name", str)
-        if name is None:
-            return {"archive": archive.status()}
-        entry = archive.lookup(name)
-        return {"archive": archive.put_status(entry.object_id, name)}
-
-    return {"archive_put": op_put, "archive_get": op_get, "archive_ls": op_ls, "archive_rm": op_rm,
-            "archive_lost": op_lost, "archive_status": op_status}
-
-
-# -- the digital twin's archive workload (docs/archive.md, dtn.node.simulate) ---------------------------------------
-
-
-class ArchiveTwinDriver:
-    """Runs an `ArchiveWorkload` in the digital twin: PUTs at the origin, GETs at every user station, declares
-    killed satellites lost; `records` (also `archive.jsonl` in the run directory) says what happened when."""
-
-    def __init__(self, twin: Any, workload: Any) -> None:
-        self.twin = twin
-        self.workload = workload
-        self.records: list[dict[str, Any]] = []
-        self.dbs: dict[int, ArchiveDB] = {}
-        self.nodes = set(workload.nodes_for(twin.plan))
-        self._outstanding: set[tuple[int, str, float]] = set()
-
-    def config_for(self, number: int) -> ArchiveConfig | None:
-        if number not in self.nodes:
-            return None
-        w = self.workload
-        return ArchiveConfig(replicas=w.replicas, chunk_bytes=w.chunk_bytes, nodes=tuple(sorted(self.nodes)),
-                             centres=w.centres, lifetime_s=2 * 86400.0, retry_s=1800.0)
-
-    def db_for(self, number: int) -> ArchiveDB | None:
-        if number not in self.nodes:
-            return None
-        if number not in self.dbs:  # kept across a kill and restart, like the node's store
-            self.dbs[number] = ArchiveDB(None)
-        return self.dbs[number]
-
-    def _payload(self, name: str, size_bytes: int) -> bytes:
-        import random
-
-        rng = random.Random(f"{self.workload.seed}:{name}")
-        return rng.randbytes(size_bytes)
-
-    def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
-        rec = {"t_s": round(self.twin.plan_now_s(), 3), "kind": kind, **fields}
-        self.records.append(rec)
-        return rec
-
-    async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._losses)
-            pending = sorted(self.workload.puts)
-            gets = sorted(self.workload.gets_at_s)
-            put_done: list[tuple[float, str]] = []
-            events = sorted([(p[0], "put", p) for p in pending] + [(t, "get", None) for t in gets],
-                            key=lambda e: (e[0], e[1] != "put"))
-            for t_s, kind, item in events:
-                await self.twin._sleep_until_plan(t_s)
-                if kind == "put":
-                    await self._put(item)
-                    put_done.append((item[0], item[1]))
-                else:
-                    for _t, name in put_done:
-                        for user in self.workload.users:
-                            nursery.start_soon(self._get, user, name)
-            await trio.sleep_forever()
-
-    async def _put(self, item: tuple[float, str, int]) -> None:
-        _t, name, size = item
-        node = self.twin.nodes.get(self.workload.origin)
-        if node is None or node.archive is None:
-            self._record("put", name=name, size_bytes=size, error="origin is down")
-            return
-        result = await node.archive.put(self._payload(name, size), name)
-        self._record("put", name=name, size_bytes=size, object_id=result["object_id"],
-                     replicas=result["replicas"])
-
-    def finish(self) -> list[dict[str, Any]]:
-        """The records, with every GET still waiting when the run ended recorded as unanswered."""
-        for (user, name, started) in sorted(self._outstanding):
-            self.records.append({"t_s": round(self.twin.plan_now_s(), 3), "kind": "get", "user": user, "name": name,
-                                 "requested_s": round(started, 3), "latency_s": None, "verified": False,
-                                 "pending_at_end": True})
-        self._outstanding.clear()
-        return self.records
-
-    async def _get(self, user: int, name: str) -> None:
-        started = self.twin.plan_now_s()
-        key = (user, name, started)
-        self._outstanding.add(key)
-        await self._get_once(user, name, started)
-        self._outstanding.discard(key)  # (a GET cancelled by the end of the run stays outstanding: see finish)
-
-    async def _get_once(self, user: int, name: str, started: float) -> None:
-        deadline = trio.current_time() + self.workload.get_timeout_s
-        while trio.current_time() < deadline:
-            node = self.twin.nodes.get(user)
-            if node is None or node.archive is None or node.archive.db is None:
-                await trio.sleep(60)
-                continue
-            try:
-                result = await node.archive.get(name, timeout_s=deadline - trio.current_time())
-            except StoreError:  # the catalogue entry has not reached this station yet
-                await trio.sleep(60)
-                continue
-            if result.get("data") is not None:
-                expected = self._payload(name, len(result["data"]))
-                self._record("get", user=user, name=name, requested_s=round(started, 3),
-                             latency_s=round(self.twin.plan_now_s() - started, 3),
-                             verified=result["data"] == expected, source=result.get("source"))
-                return
-        self._record("get", user=user, name=name, requested_s=round(started, 3), latency_s=None, verified=False)
-
-    async def _losses(self) -> None:
-        after = self.workload.declare_lost_after_s
-        if after is None or self.workload.mode != "archive":
-            return
-        kills = sorted((f.at_s, f.node) for f in self.twin.workload.faults
-                       if f.kind == "kill_node" and f.restart_after_s is None and f.node in self.nodes)
-        for at_s, lost in kills:
-            await self.twin._sleep_until_plan(at_s + after)
-            for number in [*self.workload.users, *sorted(self.nodes - {lost})]:  # a user station, not the origin
-                node = self.twin.nodes.get(number)
-                if node is not None and node.archive is not None and node.archive.db is not None:
-                    await node.archive.declare_lost(lost)
-                    self._record("lost", node=lost, declared_at=number)
-                    break
-
-    def acks(self) -> list[dict[str, Any]]:
-        """When the first and the last replica of each object acknowledged (plan s), from the origin's database."""
-        db = self.dbs.get(self.workload.origin)
-        out = []
-        epoch = self.twin.plan.epoch_unix_s
-        for rec in self.records:
-            if rec["kind"] != "put" or "object_id" not in rec or db is None:
-                continue
-            state = db.put_state(rec["object_id"]) or {}
-            first, all_s = state.get("first_unix_s"), state.get("all_unix_s")
-            out.append({"name": rec["name"], "put_s": rec["t_s"], "replicas": state.get("replicas"),
-                        "first_replica_s": None if first is None else round(first - epoch, 3),
-                        "all_replicas_s": None if all_s is None else round(all_s - epoch, 3)})
-        return out

@@ -2,7 +2,7 @@
 
 All nodes run the real node code (`dtn.node.Node`) under Trio's `MockClock(autojump_threshold=0)`: whenever every
 task is waiting, virtual time jumps to the next deadline, so a day of a constellation runs in seconds. Nodes talk
-real TCPCLv4 bytes over in-memory streams through the same link emulation (`dtn.node.linkemu`) that `dtn replay`
+real TCPCLv4 bytes over in-memory streams through the same link emulation (`dtn.twin.runner.linkemu`) that `dtn replay`
 puts between real processes, with the same per-link schedule and faults (`dtn.twin`).
 
 Deterministic: Trio's scheduler is seeded from the run's seed, every timestamp is virtual, and nothing reads the
@@ -25,7 +25,7 @@ from contact_plans.model import ContactPlan
 from dtn.errors import DtnError
 from dtn.node.clock import TrioClock
 from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
-from dtn.node.linkemu import LinkEmulator
+from dtn.twin.runner.linkemu import LinkEmulator
 from dtn.node.node import Node
 from dtn.store import BundleStore, MemoryStore, open_store
 from dtn.twin.links import LinkSchedule
@@ -101,7 +101,7 @@ class DigitalTwin:
         self.emulator: LinkEmulator | None = None
         self.archive = None  # the archive workload driver (docs/archive.md), when options.archive is set
         if options.archive is not None:
-            from dtn.node.archive import ArchiveTwinDriver
+            from dtn.twin.runner.archive import ArchiveTwinDriver
 
             self.archive = ArchiveTwinDriver(self, options.archive)
 
