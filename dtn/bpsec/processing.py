@@ -23,12 +23,12 @@ twice; an injected IV gives one BCB over all targets, exactly as RFC 9173 Append
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb, encode_value
+from dtn.bpsec.cache import SecurityCache
 from dtn.bpsec.constants import (
     BCB_BLOCK_TYPE,
     BIB_BLOCK_TYPE,
@@ -233,60 +233,24 @@ def check_received(bundle: Bundle) -> tuple[SecurityBlocks, set[int], SecurityBl
 
 
 def _as_eid(value: EID | str) -> EID:
-    return value if isinstance(value, EID) else _parse_eid_cached(value)
+    return value if isinstance(value, EID) else parse_eid(value)
 
 
-_parse_eid_cached = functools.lru_cache(maxsize=256)(parse_eid)
-
-_eid_cbor_by_id: dict[int, tuple[EID, bytes]] = {}
-
-
-def _eid_cbor(eid: EID) -> bytes:
-    """The deterministic CBOR encoding of an EID, cached by identity (EIDs are frozen; an entry keeps its
-    object alive, so its id is not reused meanwhile). Not by equality: an ipn EID compares equal to its
-    three-element form, which encodes differently."""
-    found = _eid_cbor_by_id.get(id(eid))
-    if found is not None and found[0] is eid:
-        return found[1]
+def _encode_eid(eid: EID) -> bytes:
+    """The deterministic CBOR encoding of an EID."""
     out = bytearray()
     try:
         encode_value(eid.to_cbor(), out)
     except (TypeError, ValueError, OverflowError) as exc:
         raise EncodeError(f"abstract security block: cannot encode the security source: {exc}") from None
-    if len(_eid_cbor_by_id) >= 256:
-        _eid_cbor_by_id.clear()
-    encoded = bytes(out)
-    _eid_cbor_by_id[id(eid)] = (eid, encoded)
-    return encoded
+    return bytes(out)
 
 
-def _source_cbor(source: EID | str) -> bytes:
-    """The CBOR encoding of a security source given as an EID or as text (cached by the text)."""
+def _source_cbor(source: EID | str, cache: SecurityCache) -> bytes:
+    """The CBOR encoding of a security source given as an EID or as text."""
     if type(source) is str:
-        found = _source_cbor_by_text.get(source)
-        if found is None:
-            found = _eid_cbor(_as_eid(source))
-            if len(_source_cbor_by_text) >= 256:
-                _source_cbor_by_text.clear()
-            _source_cbor_by_text[source] = found
-        return found
-    return _eid_cbor(_as_eid(source))
-
-
-_source_cbor_by_text: dict[str, bytes] = {}
-
-
-def _block_flag(value: int) -> BlockFlag:
-    """`BlockFlag(value)`, cached (the enum call costs more than building the block)."""
-    found = _BLOCK_FLAGS.get(value)
-    if found is None:
-        found = BlockFlag(value)
-        if len(_BLOCK_FLAGS) < 256:
-            _BLOCK_FLAGS[value] = found
-    return found
-
-
-_BLOCK_FLAGS: dict[int, BlockFlag] = {}
+        return cache.source_cbor(source, lambda text: cache.eid_cbor(_as_eid(text), _encode_eid))
+    return cache.eid_cbor(_as_eid(source), _encode_eid)
 
 
 def _check_targets(
@@ -365,25 +329,16 @@ def _target_data(bundle: Bundle, target: int, primary_bytes: bytes) -> tuple[byt
     return block.data, block_header(int(block.type), block.number, int(block.flags))
 
 
-def _primary_bytes(bundle: Bundle) -> bytes:
-    """The canonical primary block for the IPPT and AAD, cached by identity: a bundle's primary block does not
-    change while its security blocks are processed (nor from encrypt to decrypt), and PrimaryBlock is frozen.
-    Not by equality: an ipn EID compares equal to its three-element form, which encodes differently."""
-    primary = bundle.primary
-    found = _primary_bytes_by_id.get(id(primary))
-    if found is not None and found[0] is primary:
-        return found[1]
+def _encode_primary(primary) -> bytes:
     try:
-        encoded = encode_primary(primary)
+        return encode_primary(primary)
     except EncodeError as exc:
         raise _failed(f"cannot form the canonical primary block: {exc}") from None
-    if len(_primary_bytes_by_id) >= 128:
-        _primary_bytes_by_id.clear()
-    _primary_bytes_by_id[id(primary)] = (primary, encoded)  # the entry keeps the object, so its id stays its own
-    return encoded
 
 
-_primary_bytes_by_id: dict[int, tuple[object, bytes]] = {}
+def _primary_bytes(bundle: Bundle, cache: SecurityCache) -> bytes:
+    """The canonical primary block for the IPPT and AAD (the same from encrypt to decrypt: kept in `cache`)."""
+    return cache.primary_bytes(bundle.primary, _encode_primary)
 
 
 # -- BIB-HMAC-SHA2 ----------------------------------------------------------------------------------------------
@@ -404,6 +359,7 @@ def sign(
     crc_type: CrcType = CrcType.NONE,
     position: int | None = None,
     random_bytes: Callable[[int], bytes] = os.urandom,
+    cache: SecurityCache | None = None,
 ) -> Bundle:
     """Add a BIB (BIB-HMAC-SHA2, RFC 9173 §3) over `targets` (block numbers; 0 is the primary block).
 
@@ -446,7 +402,7 @@ def sign(
         for b in bundle.blocks
     ]
     bundle = bundle.with_blocks(blocks)
-    primary = _primary_bytes(bundle)
+    primary = _primary_bytes(bundle, cache or SecurityCache())
     security_header = block_header(BIB_BLOCK_TYPE, number, block_flags)
     results = []
     for target in targets:
@@ -468,7 +424,8 @@ def sign(
 
 
 def verify(
-    bundle: Bundle, key: bytes | KeyLookup, *, accept: bool = False, drop_failed_blocks: bool = False
+    bundle: Bundle, key: bytes | KeyLookup, *, accept: bool = False, drop_failed_blocks: bool = False,
+    cache: SecurityCache | None = None,
 ) -> Bundle:
     """Verify the BIB operations this node has a key for (RFC 9172 §5.1.2, RFC 9173 §3.8.2).
 
@@ -496,7 +453,7 @@ def verify(
         params = HmacSha2Parameters.from_asb(asb)
         hmac_key = _session_key(found, params.wrapped_key)
         if primary is None:
-            primary = _primary_bytes(bundle)
+            primary = _primary_bytes(bundle, cache or SecurityCache())
         security_header = block_header(BIB_BLOCK_TYPE, block.number, int(block.flags))
         done: set[int] = set()
         for target, result_set in zip(asb.targets, asb.results):
@@ -566,6 +523,7 @@ def encrypt(
     crc_type: CrcType = CrcType.NONE,
     position: int | None = None,
     random_bytes: Callable[[int], bytes] = os.urandom,
+    cache: SecurityCache | None = None,
 ) -> Bundle:
     """Encrypt `targets` in place under BCB-AES-GCM (RFC 9173 §4) and add the BCB(s).
 
@@ -625,8 +583,10 @@ def encrypt(
 
     groups = [all_targets] if iv is not None else [(t,) for t in all_targets]
     numbers = _free_numbers(by_number, len(groups), block_number)
-    primary = _primary_bytes(bundle)
-    source_cbor = _source_cbor(security_source)
+    if cache is None:
+        cache = SecurityCache()
+    primary = _primary_bytes(bundle, cache)
+    source_cbor = _source_cbor(security_source, cache)
     new_bcbs: list[CanonicalBlock] = []
     for group, number in zip(groups, numbers):
         flags = block_flags | (BLOCK_MUST_BE_REPLICATED if PAYLOAD_BLOCK_NUMBER in group else 0)
@@ -645,12 +605,14 @@ def encrypt(
                 target_header=block_header(block.type, block.number, block.flags),
                 security_header=security_header,
             )
-            ciphertext, tag = gcm_encrypt(variant, cek, group_iv, block.data, aad, reuse_key=not wrap)
+            ciphertext, tag = gcm_encrypt(
+                variant, cek, group_iv, block.data, aad, ciphers=None if wrap else cache.ciphers
+            )
             # The ciphertext replaces the data; the target's CRC goes: AES-GCM authenticates it (RFC 9173 §4.8.1).
             by_number[target] = CanonicalBlock(block.type, block.number, block.flags, CrcType.NONE, ciphertext)
             tags.append(tag)
         asb = encode_bcb_asb(group, source_cbor, group_iv, variant, scope_flags, wrapped, tags)
-        new_bcbs.append(CanonicalBlock(BCB_BLOCK_TYPE, number, _block_flag(flags), crc, asb))
+        new_bcbs.append(CanonicalBlock(BCB_BLOCK_TYPE, number, cache.block_flag(flags), crc, asb))
     blocks = [by_number[b.number] for b in blocks]
     return Bundle(bundle.primary, tuple(_insert(blocks, new_bcbs, position)))
 
@@ -727,7 +689,9 @@ def _encrypt_with_security_blocks(
     return blocks, tuple(extra_bibs) + targets  # BIBs first, as RFC 9173 Appendix A.4 lists them
 
 
-def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool = False) -> Bundle:
+def decrypt(
+    bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool = False, cache: SecurityCache | None = None
+) -> Bundle:
     """Decrypt every BCB this node has a key for and remove it (acceptor, RFC 9172 §5.1.1, RFC 9173 §4.8.2).
 
     BCBs the key lookup declines stay as they are. A target that does not authenticate raises `SecurityError`
@@ -740,6 +704,8 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
     bcbs, _, _ = check_received(bundle)
     if not bcbs:
         return bundle
+    if cache is None:
+        cache = SecurityCache()
     primary: bytes | None = None
     by_number = {b.number: b for b in bundle.blocks}
     removed: set[int] = set()
@@ -753,10 +719,10 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
                 f"BCB {block.number}: unknown security context {asb.context_id}",
                 reason_code=ReasonCode.UNKNOWN_SECURITY_OPERATION,
             )
-        params = _bcb_parameters(asb)
+        params = cache.bcb_parameters(asb)
         cek = _session_key(found, params.wrapped_key)
         if primary is None:
-            primary = _primary_bytes(bundle)
+            primary = _primary_bytes(bundle, cache)
         security_header = block_header(BCB_BLOCK_TYPE, block.number, block.flags)
         for target, result_set in zip(asb.targets, asb.results):
             if len(result_set) == 1 and result_set[0][0] == _AUTHENTICATION_TAG:
@@ -771,7 +737,8 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
             )
             try:
                 plaintext = gcm_decrypt(
-                    params.aes_variant, cek, params.iv, target_block.data, tag, aad, reuse_key=cek is found
+                    params.aes_variant, cek, params.iv, target_block.data, tag, aad,
+                    ciphers=cache.ciphers if cek is found else None,
                 )
             except SecurityError as exc:
                 if drop_failed_blocks and target != PAYLOAD_BLOCK_NUMBER:
@@ -790,17 +757,3 @@ def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool 
 
 _BCB_AES_GCM = int(SecurityContextId.BCB_AES_GCM)
 _AUTHENTICATION_TAG = int(BcbResult.AUTHENTICATION_TAG)
-_bcb_parameters_by_id: dict[int, tuple[AbstractSecurityBlock, AesGcmParameters]] = {}
-
-
-def _bcb_parameters(asb: AbstractSecurityBlock) -> AesGcmParameters:
-    """`AesGcmParameters.from_asb(asb)`, cached by identity: `decode_asb` hands out the same (frozen) ASB object
-    for the same bytes, so a BCB seen again is not checked again. Failures are never cached."""
-    found = _bcb_parameters_by_id.get(id(asb))
-    if found is not None and found[0] is asb:
-        return found[1]
-    params = AesGcmParameters.from_asb(asb)
-    if len(_bcb_parameters_by_id) >= 256:
-        _bcb_parameters_by_id.clear()
-    _bcb_parameters_by_id[id(asb)] = (asb, params)
-    return params
