@@ -18,12 +18,11 @@ from dtn.bpsec.constants import (
     SecurityContextId,
     ShaVariant,
 )
+from dtn.bpsec.confidentiality import decrypt, encrypt
 from dtn.bpsec.processing import (
     KeyLookup,
     SecurityOperation,
     check_security_blocks,
-    decrypt,
-    encrypt,
     security_operations,
     sign,
     verify,

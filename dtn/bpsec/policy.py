@@ -31,10 +31,9 @@ from dtn.bpsec.constants import (
     ShaVariant,
 )
 from dtn.bpsec.keys import load_key_file
+from dtn.bpsec.confidentiality import decrypt, encrypt
 from dtn.bpsec.processing import (
     check_received,
-    decrypt,
-    encrypt,
     encrypted_targets,
     read_bcbs,
     read_bibs,

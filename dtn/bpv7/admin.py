@@ -12,7 +12,6 @@ present when the subject bundle requested STATUS_TIME_REQUESTED).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import cbor2

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio

@@ -25,7 +25,8 @@ from dtn.bpsec.contexts import (
     CipherCache,
 )
 from dtn.bpsec.cache import SecurityCache
-from dtn.bpsec.processing import _encode_eid, _primary_bytes, decrypt, encrypt
+from dtn.bpsec.confidentiality import decrypt, encrypt
+from dtn.bpsec.processing import _encode_eid, _primary_bytes
 from dtn.bpv7.bundle import BlockType, Bundle
 from dtn.bpv7.codec import decode, encode, encode_primary
 from dtn.bpv7.crc import CrcType

@@ -12,7 +12,6 @@ wall clock, so the same inputs and seed give the identical event log.
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 import random
 from dataclasses import dataclass, field
