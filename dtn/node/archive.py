@@ -236,16 +236,15 @@ class ArchiveService:
             "all_replicas_unix_s": state.get("all_unix_s"),
         }
 
-    async def wait_put(self, object_id: str, name: str, wait: str, timeout_s: float) -> dict[str, Any]:
-        """Wait until the first (`wait="first"`) or every (`"all"`) replica acknowledged, or `timeout_s`."""
-        clock = self.node.clock
-        deadline = clock.now_s() + timeout_s
+    async def wait_put(self, object_id: str, name: str, wait: str) -> dict[str, Any]:
+        """Wait until the first (`wait="first"`) or every (`"all"`) replica acknowledged; the caller bounds the
+        wait with a cancel scope (`put_status` says where the PUT stands)."""
         key = {"first": "first_replica_unix_s", "all": "all_replicas_unix_s"}.get(wait)
         while True:
             status = self.put_status(object_id, name)
-            if key is None or status[key] is not None or clock.now_s() >= deadline:
+            if key is None or status[key] is not None:
                 return status
-            await self._changed.wait(clock.trio_time_at(deadline))
+            await self._changed.wait()
 
     # -- GET ---------------------------------------------------------------------------------------------------
     def lookup(self, name: str) -> CatalogEntry:
@@ -254,36 +253,50 @@ class ArchiveService:
             raise StoreError(f"no archived object named {name!r} is known at {self.node.node_id}")
         return entry
 
-    async def get(self, name: str, *, timeout_s: float = 0.0) -> dict[str, Any]:
+    async def get(self, name: str) -> dict[str, Any]:
         """The object named `name`: from here when this node keeps it, else fetched from the replicas CGR
-        predicts to answer first. Waits up to `timeout_s`; `data` is None while it is still on its way."""
+        predicts to answer first. Waits until the data is here; the caller bounds the wait with a cancel scope
+        (`pending(name)` then says how far the fetch got)."""
         entry = self.lookup(name)
-        oid = entry.object_id
-        clock = self.node.clock
-        deadline = clock.now_s() + timeout_s
         while True:
-            obj = self.db.object(oid)
-            if obj is not None and obj["complete"]:
-                chunks = self.db.chunks(oid)
-                data = b"".join(chunks[i] for i in range(obj["manifest"].chunk_count))
-                if object_id_of(data) == oid:
-                    fetch = self.db.fetch_state(oid)
-                    return {"object_id": oid, "name": name, "data": data, "size_bytes": len(data),
-                            "source": "local" if fetch is None else "fetched",
-                            "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
-                            "metadata": dict(entry.manifest.metadata)}
-                self._emit("archive_corrupt", object=oid, detail="local copy does not match its sha256")
-                self.db.delete_object(oid)
-                continue
+            found = self._local(entry, name)
+            if found is not None:
+                return found
             fetch = self._start_fetch(entry.manifest, "cache")
             if fetch.error is not None:
                 raise StoreError(fetch.error)
-            if clock.now_s() >= deadline:
-                return {"object_id": oid, "name": name, "data": None, "pending": True,
-                        "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
-                        "asked": sorted(fetch.asked)}
-            with trio.move_on_at(clock.trio_time_at(deadline)):
-                await fetch.done.wait()
+            await fetch.done.wait()
+
+    def pending(self, name: str) -> dict[str, Any]:
+        """Where a GET stands: the data when it is here, else the fetch's progress (`data` None)."""
+        entry = self.lookup(name)
+        found = self._local(entry, name)
+        if found is not None:
+            return found
+        fetch = self._start_fetch(entry.manifest, "cache")
+        if fetch.error is not None:
+            raise StoreError(fetch.error)
+        return {"object_id": entry.object_id, "name": name, "data": None, "pending": True,
+                "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
+                "asked": sorted(fetch.asked)}
+
+    def _local(self, entry: CatalogEntry, name: str) -> dict[str, Any] | None:
+        """The object when this node holds all of it and it checks out; a corrupt copy is dropped (None)."""
+        oid = entry.object_id
+        obj = self.db.object(oid)
+        if obj is None or not obj["complete"]:
+            return None
+        chunks = self.db.chunks(oid)
+        data = b"".join(chunks[i] for i in range(obj["manifest"].chunk_count))
+        if object_id_of(data) != oid:
+            self._emit("archive_corrupt", object=oid, detail="local copy does not match its sha256")
+            self.db.delete_object(oid)
+            return None
+        fetch = self.db.fetch_state(oid)
+        return {"object_id": oid, "name": name, "data": data, "size_bytes": len(data),
+                "source": "local" if fetch is None else "fetched",
+                "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
+                "metadata": dict(entry.manifest.metadata)}
 
     def _manifest_for(self, object_id: str) -> Manifest | None:
         for entry in self.db.catalog():

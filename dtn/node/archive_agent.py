@@ -10,6 +10,7 @@ import trio
 
 from dtn.errors import ConfigError, StoreError
 from dtn.node.archive import ArchiveService
+from dtn.node.clock import move_on_after
 
 WAIT_MODES = ("none", "first", "all")
 MAX_WAIT_S = 3600.0
@@ -61,13 +62,20 @@ def archive_ops(conn: Any) -> dict[str, Any]:
         result = await archive.put(payload, name, metadata=metadata, replicas=_opt(body, "replicas", int),
                                    chunk_bytes=_opt(body, "chunk_bytes", int))
         if wait != "none":
-            result = dict(await archive.wait_put(result["object_id"], name, wait, timeout(body)),
-                          new=result["new"])
+            status = None
+            with move_on_after(conn.node.clock, timeout(body)):
+                status = await archive.wait_put(result["object_id"], name, wait)
+            if status is None:
+                status = archive.put_status(result["object_id"], name)
+            result = dict(status, new=result["new"])
         return result
 
     @checked
     async def op_get(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().get(_req(body, "name", str), timeout_s=timeout(body))
+        archive, name = service(), _req(body, "name", str)
+        with move_on_after(conn.node.clock, timeout(body)):
+            return await archive.get(name)
+        return archive.pending(name)
 
     @checked
     async def op_ls(body: dict[str, Any]) -> dict[str, Any]:

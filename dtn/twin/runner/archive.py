@@ -100,7 +100,9 @@ class ArchiveTwinDriver:
                 await trio.sleep(60)
                 continue
             try:
-                result = await node.archive.get(name, timeout_s=deadline - trio.current_time())
+                result = {"data": None}
+                with trio.move_on_at(deadline):
+                    result = await node.archive.get(name)
             except StoreError:  # the catalogue entry has not reached this station yet
                 await trio.sleep(60)
                 continue
