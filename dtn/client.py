@@ -16,7 +16,10 @@
     with dtn.client.SyncClient("/tmp/a.sock") as node:
         print(node.status()["bundles"])
 
-The address is a Unix socket path, or `host:port` / `tcp:host:port` for the optional loopback TCP socket.
+The address is a Unix socket path, or `host:port` / `tcp:host:port` for the optional loopback TCP socket. The
+TCP socket needs the node's token (docs/security.md): pass `token=` or `token_file=`, or set
+DTN_AGENT_TOKEN_FILE; by default the client reads the file the node wrote for that address
+(`dtn.node.agentauth.default_token_path`).
 Requests on one connection are answered in order; use a second client to send while another waits in
 `receive`. A delivery that is not acknowledged before the connection closes goes back to the node's queue and
 is delivered again. Errors the node reports raise `ClientError` (its `code` is the protocol's error code).
@@ -69,6 +72,8 @@ class SendResult:
     creation_time_ms: int
     sequence: int
     size_bytes: int
+    next_hop: int | None = None  # the neighbour it was assigned to at once (None: local, or waiting)
+    note: str = ""  # one line on its routing: "next hop ipn:2.0 (contact plan)", "no route to ...: it waits ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +116,12 @@ class Client:
         self.node_number: int | None = None
 
     @classmethod
-    async def connect(cls, address: str | os.PathLike, *, timeout_s: float = 10.0) -> "Client":
-        """Connect and say hello (which checks the protocol version and learns the node ID)."""
+    async def connect(
+        cls, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> "Client":
+        """Connect and say hello (which checks the protocol version, shows the token on TCP, and learns the
+        node ID)."""
         kind, where = parse_address(address)
         try:
             with trio.fail_after(timeout_s):
@@ -128,7 +137,11 @@ class Client:
             raise ClientError(f"cannot connect to the node at {address}: {exc.strerror or exc}") from None
         client = cls(stream)
         try:
-            hello = await client.request("hello", version=PROTOCOL_VERSION)
+            if kind == "tcp" and token is None:  # after connecting: "nothing listens there" comes first
+                token = _find_token(where, token_file)
+            if isinstance(token, bytes):
+                token = token.decode("ascii", "replace")
+            hello = await client.request("hello", version=PROTOCOL_VERSION, token=token if kind == "tcp" else None)
         except BaseException:
             await client.aclose()
             raise
@@ -203,12 +216,14 @@ class Client:
         hop_limit: int | None = None,
         crc_type: int | None = None,
         no_fragment: bool = False,
+        block_crc_type: int | None = None,
     ) -> SendResult:
         """Hand a bundle to the node; returns once it is durable in the node's store.
 
         `payload` bytes, or `file` (read by this client). `report` asks for status reports: any of
         "reception", "forwarding", "delivery", "deletion" (RFC 9171 §4.2.3); they go to `report_to`
-        (default: the source endpoint)."""
+        (default: the source endpoint). `crc_type` is the primary block's CRC (0 none, 1 CRC-16, 2 CRC-32C) and,
+        unless `block_crc_type` is given, every other block's (node defaults: `[bundles]`)."""
         if (payload is None) == (file is None):
             raise ClientError("give exactly one of payload or file")
         if file is not None:
@@ -230,6 +245,7 @@ class Client:
             report_to=report_to,
             hop_limit=hop_limit,
             crc_type=crc_type,
+            block_crc_type=block_crc_type,
             no_fragment=no_fragment or None,
         )
         return SendResult(
@@ -239,6 +255,8 @@ class Client:
             creation_time_ms=reply["creation_time_ms"],
             sequence=reply["sequence"],
             size_bytes=reply["size_bytes"],
+            next_hop=reply.get("next_hop"),
+            note=reply.get("note", ""),
         )
 
     async def receive(self, endpoint: str, *, timeout_s: float | None = None) -> Delivery | None:
@@ -371,6 +389,19 @@ class Client:
         return (await self.request("archive_status", name=name))["archive"]
 
 
+def _find_token(where: tuple[str, int], token_file: str | os.PathLike | None) -> str:
+    """The token for a TCP agent address: `token_file`, $DTN_AGENT_TOKEN_FILE, or the node's default file."""
+    from dtn.errors import DtnError
+    from dtn.node.agentauth import default_token_path, read_token
+
+    path = token_file or os.environ.get("DTN_AGENT_TOKEN_FILE") or default_token_path(*where)
+    try:
+        return read_token(path).decode("ascii", "replace")
+    except DtnError as exc:
+        raise ClientError(f"{exc} (the TCP agent socket needs the node's token: give --token-file or set "
+                          "DTN_AGENT_TOKEN_FILE)") from None
+
+
 def _fields_of(reply: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in reply.items() if k not in ("id", "ok")}
 
@@ -400,7 +431,11 @@ class SyncClient:
             if d: node.ack(d)
     """
 
-    def __init__(self, address: str | os.PathLike, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> None:
+        self._auth = {"token": token, "token_file": token_file}
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._client: Client | None = None
@@ -417,7 +452,7 @@ class SyncClient:
 
     async def _main(self, address: str, timeout_s: float) -> None:
         try:
-            self._client = await Client.connect(address, timeout_s=timeout_s)
+            self._client = await Client.connect(address, timeout_s=timeout_s, **self._auth)
         except BaseException as exc:  # handed to the calling thread
             self._error = exc
             self._ready.set()

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "routing", "contact_plans", "dtn/archive", "dtn/twin",
+PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/tcpclv3", "routing", "contact_plans", "dtn/archive", "dtn/twin",
         "dtn/agentproto"]
 IO_SUBPACKAGES = ["dtn/twin/runner"]  # the Trio side of a pure package, kept apart in its own subpackage
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
+import sys
 
 from dtn.cli.common import add_parser
 
@@ -16,6 +20,8 @@ def register(subparsers) -> None:
     )
     run_p.add_argument("config", help="node TOML file (see docs/node.md)")
     run_p.add_argument("--quiet", action="store_true", help="do not print the ready line on stdout")
+    run_p.add_argument("--epoch", metavar="UNIX_S|ISO",
+                       help="plan epoch (overrides [plan] epoch): Unix seconds or ISO 8601 UTC, e.g. $(date +%%s)")
     run_p.set_defaults(func=run)
 
     check_p = add_parser(
@@ -30,22 +36,86 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from dtn.node.runner import run_until_signal
+    import trio
 
-    return run_until_signal(args.config, quiet=args.quiet)
+    from dtn.node.config import load_config
+    from dtn.node.node import Node
+
+    config = load_config(args.config)
+    if getattr(args, "epoch", None) is not None:  # dtn.node.__main__ passes no --epoch
+        import dataclasses
+
+        from dtn.node.config import parse_config
+
+        epoch = parse_config({"node": {"id": "ipn:1.0"}, "plan": {"epoch": _epoch_arg(args.epoch)}}).plan.epoch_unix_s
+        config = dataclasses.replace(config, plan=dataclasses.replace(config.plan, epoch_unix_s=epoch))
+    logging.basicConfig(
+        level=getattr(logging, config.log_level.upper()), stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    node = Node(config, threaded_store=True)
+
+    async def watch_signals(signals) -> None:
+        async for _ in signals:
+            node.request_stop()
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_signals, signals)
+                ready = await nursery.start(node.run)
+                if not args.quiet:
+                    print(json.dumps(dict(ready, pid=os.getpid())), flush=True)
+                await node.finished.wait()
+                nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except BaseExceptionGroup as group:
+        from dtn.node.node import first_error
+
+        found = first_error(group)
+        if found is None:
+            raise
+        raise found from None
+    return 0
+
+
+def _epoch_arg(text: str):
+    """'1767225600' or '1767225600.5' -> a number (Unix seconds); anything else is passed on as ISO text."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def check(args) -> int:
-    from dtn.node.runner import check_summary
+    from dtn.node.config import load_config
+    from dtn.node.plan import load_node_plan
 
-    summary = check_summary(args.config)
+    config = load_config(args.config)
+    import time
+
+    plan = load_node_plan(config, start_unix_s=time.time())
+    summary = {
+        "node_id": config.node_id,
+        "dtn_id": config.dtn_id,
+        "store": str(config.store.path) if config.store.path else "memory",
+        "listen": [f"{item.cla}://{item.host}:{item.port}" for item in config.listen],
+        "neighbours": {str(n): nb.address for n, nb in sorted(config.neighbours.items())},
+        "agent": str(config.agent.socket) if config.agent.socket else config.agent.tcp,
+        "plan_contacts": len(plan.contacts) if plan else 0,
+        "plan_epoch": plan.epoch.isoformat() if plan else None,
+        "echo_service": config.echo_service,
+        "event_log": str(config.event_log) if config.event_log else None,
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"node {summary['node_id']}: config OK", show_header=False)
+    table = Table(title=f"node {config.node_id}: config OK", show_header=False)
     for key, value in summary.items():
         table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
     Console().print(table)

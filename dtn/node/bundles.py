@@ -138,17 +138,38 @@ def is_null(text: str) -> bool:
 def create(
     *, source: str, destination: str, payload: bytes, creation_time_ms: int, sequence: int, lifetime_ms: int,
     report_to: str, report_bits: int, no_fragment: bool, crc_type: int, hop_limit: int | None,
+    block_crc_type: int | None = None,
 ) -> Bundle:
+    """A new bundle; `crc_type` is the primary block's CRC, `block_crc_type` every other block's (default: the
+    same). See `check_primary_crc` for the rule the primary must meet once security is applied."""
     flags = BundleFlag(0)
     for wire, bit in _WIRE_BITS:
         if report_bits & bit:
             flags |= wire
     if no_fragment:
         flags |= BundleFlag.MUST_NOT_FRAGMENT
-    return Bundle.create(
+    bundle = Bundle.create(
         source, destination, payload, creation_time_ms=creation_time_ms, sequence=sequence,
         lifetime_ms=lifetime_ms, report_to=report_to, flags=flags, crc_type=crc_type, hop_limit=hop_limit,
     )
+    if block_crc_type is not None and block_crc_type != crc_type:
+        import dataclasses
+
+        from dtn.bpv7.crc import CrcType
+
+        bundle = dataclasses.replace(bundle, blocks=tuple(
+            dataclasses.replace(b, crc_type=CrcType(block_crc_type)) for b in bundle.blocks))
+    return bundle
+
+
+def check_primary_crc(bundle: Bundle) -> None:
+    """RFC 9171 §4.3.1: the primary block carries a CRC unless a BIB covers it (EncodeError otherwise)."""
+    from dtn.bpv7.bundle import bib_targets
+    from dtn.errors import EncodeError
+
+    if int(bundle.primary.crc_type) == 0 and 0 not in bib_targets(bundle.blocks):
+        raise EncodeError("the primary block needs a CRC (primary_crc_type 1 or 2) unless a BIB covers it "
+                          "(RFC 9171 §4.3.1); no [security] rule signs the primary block of this bundle")
 
 
 def for_forwarding(bundle: Bundle, node_id: str, age_ms: int) -> Bundle:
@@ -197,7 +218,8 @@ def status_report(
     )
     return Bundle.create(
         source, destination, admin.encode_admin_record(report), creation_time_ms=creation_time_ms,
-        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD, crc_type=crc_type,
+        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD,
+        crc_type=crc_type or 1,  # reports are not signed, so never CRC type 0 (RFC 9171 §4.3.1)
     )
 
 

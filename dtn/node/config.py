@@ -15,14 +15,13 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dtn.errors import ConfigError
+from dtn.errors import ConfigError, DtnError
 
 _IPN_NODE = re.compile(r"^ipn:(\d+)\.0$")
 _IPN_ENDPOINT = re.compile(r"^ipn:(\d+)\.(\d+)$")
 _DTN_NODE = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/$")
 _DTN_ENDPOINT = re.compile(r"^dtn://[A-Za-z0-9._~!$&'()*+,;=:@-]+/[!-~]*$")
 
-CLA_KINDS = ("tcpcl", "mtcp")
 DIAL_MODES = ("auto", "always", "never")
 NO_ROUTE_ACTIONS = ("wait", "delete")
 MAX_IPN_NUMBER = 2**64 - 1
@@ -45,6 +44,7 @@ class TlsConfig:
     key: pathlib.Path | None = None
     ca: pathlib.Path | None = None
     require: bool = False
+    accept_no_client_cert: bool = False  # accept an active peer without a client certificate (HDTN); off by default
 
     @property
     def enabled(self) -> bool:
@@ -106,6 +106,7 @@ class AgentConfig:
     socket: pathlib.Path | None = None
     tcp: str | None = None  # "127.0.0.1:4242"
     max_message_bytes: int = 64 * 1024 * 1024
+    token_file: pathlib.Path | None = None  # the TCP socket's secret; None: dtn.node.agentauth.default_token_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class BundleDefaults:
     lifetime_s: float = 86400.0
     hop_limit: int | None = 64
     crc_type: int = 1  # RFC 9171 §4.2.1: 1 = CRC-16 X.25, 2 = CRC-32C
+    block_crc_type: int | None = None  # the other blocks' CRC (None: crc_type); 0 meets DTNME (docs/cla.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +163,17 @@ class NodeConfig:
     log_level: str = "warning"
     metrics: str | None = None  # "host:port"
     security: Mapping[str, Any] | None = None
+    cla_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # `[cla.<name>]`, merged over defaults
+    routes: tuple[Any, ...] = ()  # `[[routes]]`: routing.static.StaticRoute, in file order
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
+    web: Any = None  # dtn.web.config.WebConfig when `[web]` is configured (docs/node.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
+
+    def options_for_cla(self, name: str) -> Mapping[str, Any]:
+        """`[cla.<name>]` merged over the CLA's defaults."""
+        from dtn.cla.registry import check_options
+
+        return self.cla_options.get(name) or check_options(name, {}, key=f"cla.{name}")
 
     @classmethod
     def minimal(cls, node_number: int, **kwargs: Any) -> "NodeConfig":
@@ -191,11 +202,13 @@ def load_config(path: str | pathlib.Path) -> NodeConfig:
 
 def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None = None) -> NodeConfig:
     """Validate a config already parsed from TOML (a dict). Relative paths resolve against `base_dir`."""
+    from dtn.cla.registry import check_options, get_cla  # here: importing the config module loads no CLA code
+
     base = pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive",
+        "log", "metrics", "security", "archive", "cla", "routes", "web",
     )
 
     node = top.table("node", required=True)
@@ -266,20 +279,22 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     for lt in top.table_list("listen"):
         lt.allow("cla", "host", "port")
         cla = lt.str("cla") or "tcpcl"
-        if cla not in CLA_KINDS:
-            raise ConfigError(f"unknown CLA {cla!r} (one of {', '.join(CLA_KINDS)})", key=f"{lt.prefix}.cla")
+        get_cla(cla, key=f"{lt.prefix}.cla")
         listen.append(
             ListenConfig(cla=cla, host=lt.str("host") or "127.0.0.1", port=lt.int("port", default=4556, minimum=0, maximum=65535))
         )
 
     tls_t = top.table("tls")
-    tls_t.allow("cert", "key", "ca", "require")
+    tls_t.allow("cert", "key", "ca", "require", "accept_no_client_cert")
     tls = TlsConfig(
         cert=tls_t.path("cert", base, must_exist=True),
         key=tls_t.path("key", base, must_exist=True),
         ca=tls_t.path("ca", base, must_exist=True),
         require=tls_t.bool("require", default=False),
+        accept_no_client_cert=tls_t.bool("accept_no_client_cert", default=False),
     )
+    if tls.accept_no_client_cert and (tls.cert is None or tls.ca is None):
+        raise ConfigError("needs cert and key (we are the TLS server) and ca", key="tls.accept_no_client_cert")
     if (tls.cert is None) != (tls.key is None):
         raise ConfigError("cert and key must be given together", key="tls.key" if tls.key is None else "tls.cert")
     if tls.require and not tls.enabled:
@@ -301,8 +316,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
             sub = nb_t.table(name)
             sub.allow("address", "cla", "dial")
             cla = sub.str("cla") or "tcpcl"
-            if cla not in CLA_KINDS:
-                raise ConfigError(f"unknown CLA {cla!r} (one of {', '.join(CLA_KINDS)})", key=f"{key}.cla")
+            get_cla(cla, key=f"{key}.cla")
             dial = sub.str("dial") or "auto"
             if dial not in DIAL_MODES:
                 raise ConfigError(f"must be one of {', '.join(DIAL_MODES)}", key=f"{key}.dial")
@@ -314,12 +328,15 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         neighbours[number] = nb
 
     agent_t = top.table("agent")
-    agent_t.allow("socket", "tcp", "max_message_bytes")
+    agent_t.allow("socket", "tcp", "max_message_bytes", "token_file")
     agent = AgentConfig(
         socket=agent_t.path("socket", base),
         tcp=agent_t.str("tcp"),
         max_message_bytes=agent_t.int("max_message_bytes", default=64 * 1024 * 1024, minimum=1024),
+        token_file=agent_t.path("token_file", base),
     )
+    if agent.token_file is not None and agent.tcp is None:
+        raise ConfigError("a token file is for the TCP agent socket: set agent.tcp too", key="agent.token_file")
     if agent.tcp is not None:
         host, _ = split_host_port(agent.tcp, key="agent.tcp")
         if host not in ("127.0.0.1", "::1", "localhost"):
@@ -347,15 +364,26 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         raise ConfigError("must be >= retry_min_s", key="routing.retry_max_s")
 
     bt = top.table("bundles")
-    bt.allow("lifetime_s", "hop_limit", "crc_type")
+    bt.allow("lifetime_s", "hop_limit", "crc_type", "primary_crc_type", "block_crc_type")
     crc_type = bt.int("crc_type", default=1)
     if crc_type not in (0, 1, 2):
         raise ConfigError("must be 0 (none), 1 (CRC-16) or 2 (CRC-32C)", key="bundles.crc_type")
+    primary_crc = bt.int("primary_crc_type", default=crc_type)
+    block_crc = bt.int("block_crc_type", default=crc_type)
+    for name, value in (("primary_crc_type", primary_crc), ("block_crc_type", block_crc)):
+        if value not in (0, 1, 2):
+            raise ConfigError("must be 0 (none), 1 (CRC-16) or 2 (CRC-32C)", key=f"bundles.{name}")
+    if primary_crc == 0 and top.raw("security") is None:
+        # RFC 9171 §4.3.1: a primary block without a CRC must be covered by a BIB, which only [security] adds.
+        key = "bundles.primary_crc_type" if bt.raw("primary_crc_type") is not None else "bundles.crc_type"
+        raise ConfigError("0 (no CRC) needs a [security] policy that signs the primary block (RFC 9171 §4.3.1); "
+                          "use 1 or 2", key=key)
     hop_limit = bt.int("hop_limit", default=64, minimum=0, maximum=255)
     bundles = BundleDefaults(
         lifetime_s=bt.number("lifetime_s", default=86400.0, positive=True),
         hop_limit=hop_limit or None,
-        crc_type=crc_type,
+        crc_type=primary_crc,
+        block_crc_type=None if block_crc == primary_crc else block_crc,
     )
 
     echo_t = top.table("echo")
@@ -375,6 +403,22 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     metrics = metrics_t.str("address")
     if metrics is not None:
         split_host_port(metrics, key="metrics.address")
+
+    routes = []
+    for rt_t in top.table_list("routes"):
+        rt_t.allow("to", "via")
+        via = rt_t.int("via", required=True, minimum=1)
+        if via not in neighbours:
+            raise ConfigError(f"via = {via} is not a configured neighbour (add [neighbours.{via}])", key=f"{rt_t.prefix}.via")
+        from routing.static import StaticRoute
+
+        try:
+            routes.append(StaticRoute(rt_t.str("to", required=True), via))
+        except DtnError as exc:
+            raise ConfigError(str(exc), key=f"{rt_t.prefix}.to") from None
+
+    cla_t = top.table("cla")
+    cla_options = {name: check_options(name, cla_t.table(name).data, key=f"cla.{name}") for name in cla_t.keys()}
 
     security = top.raw("security")
     if security is not None and not isinstance(security, Mapping):
@@ -399,9 +443,18 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         log_level=level,
         metrics=metrics,
         security=dict(security) if security is not None else None,
+        cla_options=cla_options,
+        routes=tuple(routes),
         archive=_archive_table(top.raw("archive"), base),
+        web=_web_table(top.raw("web"), base),
         base_dir=base,
     )
+
+
+def _web_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.web.config import parse_web_table
+
+    return parse_web_table(data, base_dir=base)
 
 
 def _archive_table(data: Any, base: pathlib.Path) -> Any:

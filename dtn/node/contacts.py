@@ -27,6 +27,7 @@ from contact_plans.model import Contact
 from dtn.bpv7.admin import StatusReasonCode
 from dtn.errors import ClaError, ConfigError, DtnError
 from dtn.node import bundles as bp
+from dtn.node.clalimit import handle_oversized, link_limit_problem
 from dtn.node.config import NodeConfig
 from dtn.node.forwarding import Drop
 from dtn.node.links import PeerSession
@@ -235,7 +236,7 @@ class ContactManager:
         while True:
             now = node.plan_now_s()
             wanted = schedule.link_wanted(peer, now)
-            wake_at_s = node.clock_time_for_plan(schedule.next_change_s(peer, now))
+            wake_at = node.trio_deadline_for_plan(schedule.next_change_s(peer, now))
             if wanted and state.session is None and self._dials(peer):
                 if clock.now_s() >= state.next_dial_at_s:
                     delay = cfg.retry_min_s * 2 ** min(state.dial_failures, 20)
@@ -246,9 +247,12 @@ class ContactManager:
                         continue
                     except (OSError, DtnError, trio.BrokenResourceError) as exc:
                         state.dial_failures += 1
+                        # Back off from the failure, not the attempt: a dial slower than the delay (a connect
+                        # timeout) would otherwise retry at once and report a negative retry_s.
+                        state.next_dial_at_s = clock.now_s() + min(cfg.retry_max_s, delay)
                         node.events.emit("dial_failed", peer=peer, reason=str(exc)[:200],
-                                         retry_s=round(state.next_dial_at_s - clock.now_s(), 3))
-                wake_at_s = min(wake_at_s, state.next_dial_at_s)
+                                         retry_s=round(min(cfg.retry_max_s, delay), 3))
+                wake_at = min(wake_at, _trio_deadline(clock, state.next_dial_at_s))
             if state.session is not None and (
                 schedule.overrides.get(peer) == DOWN or (not wanted and state.session_opened_here)
             ):
@@ -257,14 +261,16 @@ class ContactManager:
                 # The contact ended: what it did not carry goes back to routing.
                 await node.forwarding.reroute_peer(peer, failed_contact=None)
             was_wanted = wanted
-            await state.wake.wait(_trio_deadline(clock, wake_at_s))
+            await state.wake.wait(wake_at)
 
     async def _dial(self, state: PeerState, peer_nursery: trio.Nursery) -> None:
         nb = self.node.config.neighbours.get(state.number)
         address = nb.address if nb else None
         if self._dialer is None:
             self._dialer = tcp_dialer_for(self.node.config)
-        stream = await self._dialer(state.number, address)
+        # A datagram CLA (UDP) opens its own link: no stream to dial.
+        uses_stream = self.node.sessions.cla_of(state.number).uses_stream
+        stream = await self._dialer(state.number, address) if uses_stream else None
         # The session we opened runs in the peer task's nursery: it outlives this dial, never the peer task.
         await peer_nursery.start(self.node.sessions.run_active, stream, state.number)
 
@@ -290,8 +296,7 @@ class ContactManager:
         while state.session is session:
             now = node.plan_now_s()
             if not node.schedule.may_send(peer, now):
-                wake_at_s = node.clock_time_for_plan(node.schedule.next_change_s(peer, now))
-                await state.wake.wait(_trio_deadline(clock, wake_at_s))
+                await state.wake.wait(node.trio_deadline_for_plan(node.schedule.next_change_s(peer, now)))
                 continue
             if not batch:
                 batch.extend(e.key for e in await db(store.for_next_hop, peer))
@@ -312,6 +317,9 @@ class ContactManager:
                 continue
             if node.forward_hook is not None:
                 data = node.forward_hook(entry.key, data)
+            if (too_large := link_limit_problem(session, len(data))) is not None:  # e.g. UDP: one datagram
+                await handle_oversized(node, entry, peer, len(data), too_large, session.max_bundle_bytes)
+                continue
             contact = node.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
                 started = state.contact_started_s if state.contact_started_s is not None else now

@@ -15,6 +15,7 @@ from contact_plans.model import Contact
 from dtn.bpv7.admin import StatusReasonCode
 from dtn.errors import DecodeError, DtnError
 from dtn.node import bundles as bp
+from dtn.node.staticroutes import assign_static
 from dtn.store import Retention, StoredBundle
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class Forwarder:
             if dest_node is not None and node.config.routing.fragment and not bp.no_fragment(entry):
                 if await self._fragment_for_route(entry, dest_node, node.plan_now_s()):
                     return True
+            if await assign_static(node, entry):  # [[routes]]: only when the plan gives no route
+                return True
             if not quiet:
                 node.events.emit("no_route", bundle=entry.key, src=entry.source, dst=entry.destination,
                                  size_bytes=entry.size_bytes)

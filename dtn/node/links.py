@@ -52,7 +52,8 @@ class SessionFactory:
                 cert = tls.cert.read_bytes() if tls.cert else None
                 key = tls.key.read_bytes() if tls.key else None
                 if cert is not None and key is not None:
-                    server_ctx = server_context(cert, key, ca, require_client_cert=ca is not None)
+                    server_ctx = server_context(cert, key, ca, require_client_cert=ca is not None
+                                                and not tls.accept_no_client_cert)
                 if ca is not None:
                     client_ctx = client_context(ca, cert, key, check_hostname=False)
             self._config = TcpclConfig(
@@ -63,6 +64,7 @@ class SessionFactory:
                 ssl_context_server=server_ctx,
                 ssl_context_client=client_ctx,
                 require_node_id_auth=tls.require,
+                accept_no_client_cert=tls.accept_no_client_cert,
             )
         return self._config
 
@@ -101,26 +103,35 @@ class SessionFactory:
             self.node.session_down(peer, link, reason or "closed")
 
     # -- sessions ----------------------------------------------------------------------------------------------
-    async def serve(self, listen: ListenConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Listen with the configured CLA; `task_status.started(port)`."""
-        if listen.cla == "mtcp":
-            from dtn.cla.mtcp import serve_mtcp
+    def context(self, cla: str):
+        """The `dtn.cla.registry.ClaContext` for CLA `cla`: the node's callbacks, node ID and `[cla.<name>]`."""
+        from dtn.cla.registry import ClaContext
 
-            await serve_mtcp(self.on_bundle, self.on_link_up, self.on_link_down, host=listen.host,
-                             port=listen.port, task_status=task_status)
-            return
-        from dtn.cla.tcpcl import serve_tcpcl
-
-        await serve_tcpcl(
-            self.tcpcl_config(), self.on_bundle, self.on_link_up, self.on_link_down,
-            host=listen.host, port=listen.port, task_status=task_status,
+        cfg = self.node.config
+        return ClaContext(
+            on_bundle=self.on_bundle, on_link_up=self.on_link_up, on_link_down=self.on_link_down,
+            node_id=cfg.node_id, keepalive_s=cfg.routing.keepalive_s, options=cfg.options_for_cla(cla),
+            tcpcl_config=self.tcpcl_config,
         )
 
-    async def run_active(self, stream: trio.abc.Stream, peer: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        """Run a session we opened (over a dialled stream) until it ends; started once established."""
-        from dtn.cla.tcpcl import run_session
-        from dtn.tcpcl import Role
+    def cla_of(self, peer: int):
+        """The registered CLA kind the node uses for sessions it opens to `peer` (default TCPCLv4)."""
+        from dtn.cla.registry import get_cla
 
+        nb = self.node.config.neighbours.get(peer)
+        return get_cla(nb.cla if nb is not None else "tcpcl", key=f"neighbours.{peer}.cla")
+
+    async def serve(self, listen: ListenConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Listen with the configured CLA; `task_status.started(port)`."""
+        from dtn.cla.registry import get_cla
+
+        kind = get_cla(listen.cla, key="listen.cla")
+        await kind.serve(self.context(listen.cla), listen.host, listen.port, task_status=task_status)
+
+    async def run_active(self, stream: trio.abc.Stream | None, peer: int, *,
+                         task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Run a session we opened until it ends; started once established. Stream CLAs run over `stream`
+        (dialled by the node); datagram CLAs (UDP) are given None and open their link themselves."""
         factory = self
         established = False
 
@@ -131,20 +142,15 @@ class SessionFactory:
                 factory._dialled[id(link)] = peer
                 task_status.started(link)
 
-        nb = self.node.config.neighbours.get(peer)
+        kind = self.cla_of(peer)
+        ctx = self.context(kind.name)
         try:
-            if nb is not None and nb.cla == "mtcp":
-                from dtn.cla.mtcp import run_mtcp_session
-
-                await run_mtcp_session(
-                    stream, self.on_bundle, self.on_link_up, self.on_link_down, peer_address=f"node {peer}",
-                    peer_node_id=f"ipn:{peer}.0", task_status=_Status(),
-                )
+            if stream is None:
+                host, port = self.node.config.neighbours[peer].host_port
+                await kind.dial(ctx, host, port, peer_node_id=f"ipn:{peer}.0", task_status=_Status())
                 return
-            await run_session(
-                stream, self.tcpcl_config(), Role.ACTIVE, self.on_bundle, self.on_link_up, self.on_link_down,
-                peer_address=f"node {peer}", task_status=_Status(),
-            )
+            await kind.run_over_stream(ctx, stream, peer_address=f"node {peer}", peer_node_id=f"ipn:{peer}.0",
+                                       task_status=_Status())
         except (ClaError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             if not established:
                 raise ClaError(f"session with node {peer}: {exc}") from None

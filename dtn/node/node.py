@@ -38,6 +38,7 @@ from dtn.node.config import NodeConfig
 from dtn.node.contacts import ContactManager, Dialer, PeerState, tcp_dialer_for  # noqa: F401 (re-exported)
 from dtn.node.delivery import Delivery
 from dtn.node.events import EventLog, EventSink
+from dtn.node.exposure import plaintext_warnings
 from dtn.node.forwarding import Forwarder
 from dtn.node.ledger import DeliveryLedger
 from dtn.node.links import PeerSession, SessionFactory
@@ -124,6 +125,23 @@ class Node:
     def plan_now_s(self) -> float:
         return self.clock.unix_s() - self.plan_epoch_unix_s
 
+    def trio_deadline_for_unix(self, t_unix_s: float) -> float:
+        """A Trio deadline for Unix time `t_unix_s` (for cancel scopes), read through the clock. A clock with a
+        fixed mapping (`TrioClock.trio_time_at_unix`) gives the same float in every run (the twin's
+        determinism, docs/replay.md); otherwise, or when that lies in the past, relative to now."""
+        if t_unix_s == math.inf:
+            return math.inf
+        clock = self.clock
+        now = clock.trio_time_at(clock.now_s())
+        relative = clock.trio_time_at(clock.now_s() + (t_unix_s - clock.unix_s()))
+        exact = getattr(clock, "trio_time_at_unix", None)
+        if exact is None or ((deadline := exact(t_unix_s)) <= now < relative):
+            return relative
+        return deadline
+
+    def trio_deadline_for_plan(self, t_plan_s: float) -> float:
+        return math.inf if t_plan_s == math.inf else self.trio_deadline_for_unix(t_plan_s + self.plan_epoch_unix_s)
+
     def clock_time_for_plan(self, t_plan_s: float) -> float:
         """The clock's `now_s()` reading at plan time `t_plan_s` (inf stays inf)."""
         if t_plan_s == math.inf:
@@ -204,7 +222,9 @@ class Node:
     async def _start_services(self, nursery: trio.Nursery) -> dict[str, Any]:
         cfg = self.config
         ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
-                                 "agent_tcp": None, "metrics": None}
+                                 "agent_tcp": None, "metrics": None, "web": None}
+        for text in plaintext_warnings(cfg):  # docs/security.md
+            log.warning(text)
         for listen in cfg.listen:
             port = await nursery.start(self.sessions.serve, listen)
             ready["listen"].append({"cla": listen.cla, "host": listen.host, "port": port})
@@ -223,12 +243,16 @@ class Node:
             bound = tcp[0].socket.getsockname()
             ready["agent_tcp"] = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
         if listeners:
-            await nursery.start(serve_agent, self, listeners)
+            ready["agent_token_file"] = await nursery.start(serve_agent, self, listeners)
         if self.metrics is not None:
             from dtn.node.config import split_host_port
 
             host, port = split_host_port(cfg.metrics, key="metrics.address")
             ready["metrics"] = await nursery.start(self.metrics.serve, host, port)
+        if getattr(cfg, "web", None) is not None:
+            from dtn.web.app import serve_web
+
+            ready["web"] = await nursery.start(serve_web, self, cfg.web)
         if cfg.echo_service is not None:
             nursery.start_soon(self.delivery.echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dtn.bpsec.constants import BCB_BLOCK_TYPE
 from dtn.errors import ConfigError, DecodeError, DtnError, SecurityError, StoreError
 from dtn.node import bundles as bp
+from dtn.node.staticroutes import route_note
 from dtn.node.wakeup import Wakeup
 from dtn.reasons import StatusReasonCode, reason_name
 from dtn.store import Retention, StoredBundle
@@ -104,6 +105,7 @@ class BundleProcessor:
         hop_limit: int | None = None,
         crc_type: int | None = None,
         no_fragment: bool = False,
+        block_crc_type: int | None = None,
     ) -> dict[str, Any]:
         """Create a bundle for a local application, store it durably, dispatch it; return its identity."""
         node = self.node
@@ -132,9 +134,11 @@ class BundleProcessor:
             no_fragment=no_fragment,
             crc_type=defaults.crc_type if crc_type is None else crc_type,
             hop_limit=hop_limit if hop_limit is not None else defaults.hop_limit,
+            block_crc_type=defaults.block_crc_type if block_crc_type is None else block_crc_type,
         )
         if node.security is not None:
             bundle = node.security.outbound(bundle)
+        bp.check_primary_crc(bundle)
         data = bp.encode(bundle)
         info = bp.info(bundle)
         entry, route = node.forwarding.with_route(self.entry(info, len(data), from_peer=None))
@@ -156,6 +160,7 @@ class BundleProcessor:
             "creation_time_ms": creation_ms,
             "sequence": sequence,
             "size_bytes": len(data),
+            **await route_note(node, entry.key, destination),
         }
 
     def entry(self, info: bp.Info, size_bytes: int, *, from_peer: int | None) -> StoredBundle:
@@ -353,9 +358,7 @@ class BundleProcessor:
                 heapq.heappop(heap)
             next_unix = heap[0][0] if heap else math.inf
             if next_unix > clock.unix_s():
-                deadline = math.inf if next_unix == math.inf else clock.trio_time_at(
-                    clock.now_s() + (next_unix - clock.unix_s()))
-                await self._expiry_wake.wait(deadline)
+                await self._expiry_wake.wait(node.trio_deadline_for_unix(next_unix))
                 continue
             now_unix = clock.unix_s()
             for entry in await node.db(node.store.expire, now_unix):

@@ -42,6 +42,8 @@ class TcpclConfig:
       `ssl_context_server` (passive side) and `ssl_context_client` (active side) are used by `dtn.cla`.
     - `require_node_id_auth`: with TLS, the peer's certificate must name the peer's SESS_INIT Node ID
       (RFC 9174 §4.4.3); otherwise SESS_TERM(CONTACT_FAILURE).
+    - `accept_no_client_cert`: as the passive entity, accept an active peer that presents no TLS client
+      certificate (HDTN's outduct cannot); its node ID then comes only from SESS_INIT. Off by default.
     - `session_init_timeout_s`: contact header, TLS and SESS_INIT must complete within this time.
     - `idle_timeout_s`: terminate with IDLE_TIMEOUT after this long without a message other than KEEPALIVE
       (RFC 9174 §6.2); None disables.
@@ -61,6 +63,7 @@ class TcpclConfig:
     ssl_context_server: ssl.SSLContext | None = None
     ssl_context_client: ssl.SSLContext | None = None
     require_node_id_auth: bool = True
+    accept_no_client_cert: bool = False
     session_init_timeout_s: float = 10.0
     idle_timeout_s: float | None = None
     term_timeout_s: float = 5.0

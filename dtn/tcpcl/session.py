@@ -757,7 +757,11 @@ class Session:
         # RFC 9174 §4.8: no session extension type is known to us; a critical one ends the session.
         if any(item.critical for item in items):
             self._fail("unknown critical session extension item", SessTermReason.CONTACT_FAILURE)
-        if self.tls and self.config.require_node_id_auth:
+        # An active peer without a client certificate, accepted on purpose (accept_no_client_cert): its node ID
+        # comes only from this SESS_INIT.
+        anonymous_ok = (self._peer_cert_node_ids is None and self.role is Role.PASSIVE
+                        and self.config.accept_no_client_cert)
+        if self.tls and self.config.require_node_id_auth and not anonymous_ok:
             if not self._peer_cert_node_ids or node_id not in self._peer_cert_node_ids:
                 self._fail(
                     f"peer node ID {node_id!r} is not authenticated by its certificate "

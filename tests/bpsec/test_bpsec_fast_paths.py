@@ -1,5 +1,5 @@
 """The fast paths of BCB-AES-GCM (dtn/bpsec/contexts.py, dtn/bpsec/processing.py): the cached ASB template,
-the uninitialised output buffers of large targets, the caches a caller owns (`SecurityCache`, by key and by
+the separate output buffers of large targets, the caches a caller owns (`SecurityCache`, by key and by
 the wire form of each EID). Each must give exactly
 what the plain path gives."""
 

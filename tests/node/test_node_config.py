@@ -46,7 +46,7 @@ BASE = {"node": {"id": "ipn:5.0"}}
         ({"store": {"max_bytes": -1}}, "store.max_bytes"),
         ({"store": {"max_bytes": "lots"}}, "store.max_bytes"),
         ({"listen": [{"port": 70000}]}, "listen[0].port"),
-        ({"listen": [{"cla": "udp"}]}, "listen[0].cla"),
+        ({"listen": [{"cla": "smoke-signals"}]}, "listen[0].cla"),
         ({"neighbours": {"x": "127.0.0.1:1"}}, "neighbours.x"),
         ({"neighbours": {"5": "127.0.0.1:1"}}, "neighbours.5"),
         ({"neighbours": {"6": {"address": "nohost"}}}, "neighbours.6.address"),
