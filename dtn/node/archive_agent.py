@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 from dtn.errors import ConfigError, StoreError
 from dtn.node.archive import ArchiveService
 from dtn.node.clock import move_on_after
