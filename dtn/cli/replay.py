@@ -115,7 +115,7 @@ def _scenario(args) -> str | None:
 
 
 def run_simulate(args) -> int:
-    from dtn.node.simulate import SimulationOptions, simulate
+    from dtn.twin.runner.simulate import SimulationOptions, simulate
 
     plan, workload, start_s, duration_s = load_inputs(args)
     progress, update = progress_bar("simulating")
@@ -130,7 +130,7 @@ def run_simulate(args) -> int:
 
 
 def run_replay(args) -> int:
-    from dtn.node.replay import ReplayOptions, replay
+    from dtn.twin.runner.replay import ReplayOptions, replay
 
     plan, workload, start_s, duration_s = load_inputs(args, default_duration_s=7200.0)
     progress, update = progress_bar("replaying")
