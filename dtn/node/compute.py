@@ -169,9 +169,7 @@ class ComputeService:
 
     async def _receive_loop(self) -> None:
         while True:
-            item = await self.node.next_delivery(self.endpoint, math.inf)
-            if item is None:
-                continue
+            item = await self.node.next_delivery(self.endpoint)
             try:
                 await self.handle(decode_message(item["payload"]), _sender(item["source"]))
             except DecodeError as exc:
