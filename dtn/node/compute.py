@@ -134,6 +134,8 @@ class ComputeService:
         self._changed = Wakeup()
         self._queued = Wakeup()
         self._running: set[str] = set()
+        self._spares: list[Any] = []  # warm worker processes (see _add_spare)
+        self._spawning = 0
         self._nursery: trio.Nursery | None = None
         self.counts: dict[str, int] = {}
 
@@ -155,10 +157,13 @@ class ComputeService:
                     if not job["reply_sent"]:
                         nursery.start_soon(self._send_final, job["job_id"])
                 nursery.start_soon(self._scheduler)
+                if self.config.functions:
+                    nursery.start_soon(self._add_spare)
                 task_status.started()
                 await self._receive_loop()
         finally:
             self._nursery = None
+            self._kill_spares()
             if self._given_db is None and self.db is not None:
                 self.db.close()
                 self.db = None
@@ -295,8 +300,9 @@ class ComputeService:
         job = cbor2.dumps({"spec": spec, "inputs": inputs, "params": params, "cpu_s": cfg.cpu_s,
                            "memory_bytes": cfg.memory_bytes, "output_bytes": cfg.output_bytes})
         limit = cfg.output_bytes + 64
-        proc = await trio.lowlevel.open_process([sys.executable, "-m", "dtn.node.computeworker"],
-                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        proc = self._spares.pop() if self._spares else await self._spawn()
+        if self._nursery is not None:
+            self._nursery.start_soon(self._add_spare)
         out = bytearray()
         try:
             async with trio.open_nursery() as nursery:
@@ -334,6 +340,28 @@ class ComputeService:
         if kind == 0 and code == 0 and isinstance(value, bytes):
             return "done", "", value
         return "failed", str(value)[:1000], None
+
+    async def _spawn(self) -> Any:
+        modules = sorted({spec.split(":", 1)[0] for spec in self.config.functions.values()})
+        return await trio.lowlevel.open_process([sys.executable, "-m", "dtn.node.computeworker", *modules],
+                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    async def _add_spare(self) -> None:
+        """Keep up to `concurrency` warm workers (started, registered modules imported, waiting for a job);
+        each runs one job only, so every job starts in a fresh process with fresh limits."""
+        if len(self._spares) + self._spawning >= self.config.concurrency:
+            return
+        self._spawning += 1
+        try:
+            self._spares.append(await self._spawn())
+        finally:
+            self._spawning -= 1
+
+    def _kill_spares(self) -> None:
+        for proc in self._spares:
+            if proc.returncode is None:
+                proc.kill()
+        self._spares.clear()
 
     async def _finish(self, job_id: str, state: str, reason: str, *, result: bytes | None = None,
                       object_id: str | None = None) -> None:

@@ -1,6 +1,7 @@
 """One compute job in its own process: `python -m dtn.node.computeworker` (started by dtn.node.compute).
 
-Reads one CBOR map from stdin: `{"spec": "module:callable", "inputs": [bytes...], "params": {...}, "cpu_s": s,
+`python -m dtn.node.computeworker MODULE...` first imports the given modules (the node keeps such a warm
+worker ready per slot, so a job does not wait for Python to start). Then it reads one CBOR map from stdin: `{"spec": "module:callable", "inputs": [bytes...], "params": {...}, "cpu_s": s,
 "memory_bytes": n, "output_bytes": n}`. Sets its own limits with `resource.setrlimit` (RLIMIT_CPU: the kernel
 sends SIGXCPU and the process dies; RLIMIT_AS: allocations fail with MemoryError), imports the registered
 function, runs it, and writes one CBOR array to stdout: `[0, result]`, or `[1, reason]` (exit status 1). The
@@ -32,8 +33,14 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the function's prints go to stderr
     sys.stdout = sys.stderr
+    for module_name in sys.argv[1:]:  # a warm worker: the registered modules are imported before the job comes
+        try:
+            importlib.import_module(module_name)
+        except Exception:  # reported when the job calls it
+            pass
     job = cbor2.loads(sys.stdin.buffer.read())
-    cpu_s = max(1, math.ceil(float(job["cpu_s"])))
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # RLIMIT_CPU counts the whole process: add what is used
+    cpu_s = max(1, math.ceil(usage.ru_utime + usage.ru_stime + float(job["cpu_s"])))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     mem = int(job["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
