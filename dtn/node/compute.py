@@ -387,6 +387,9 @@ class ComputeService:
         if sub is None:
             self._emit("compute_unexpected_reply", job=rep.job_id, src=source)
             return
+        if source not in (sub["node"], sub["fallback"], self.number) or rep.node != source:
+            self._emit("compute_unexpected_reply", job=rep.job_id, src=source)  # not from where the job was sent
+            return
         if sub["state"] in FINAL:
             self._emit("compute_duplicate", job=rep.job_id, src=source)
             return
