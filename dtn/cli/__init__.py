@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "node",
     "agent",
     "replay",
+    "sweep",
     "report",
     "archive",
 )
