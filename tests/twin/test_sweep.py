@@ -85,7 +85,13 @@ def test_sweep_on_two_workers_same_seed_same_table_and_resumes(plan_files, tmp_p
     out1, out2 = tmp_path / "s1", tmp_path / "s2"
     assert main(args + ["--out", str(out1)]) == 0
     assert "2 runs" in capsys.readouterr().out
-    assert main(args + ["--out", str(out2), "--no-plots"]) == 0
+    # The same sweep again on an existing cluster (its scheduler on 127.0.0.1), given by address.
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert main(args + ["--out", str(out2), "--no-plots", "--scheduler", cluster.scheduler_address]) == 0
     table = (out1 / "results.csv").read_text()
     assert table == (out2 / "results.csv").read_text()
     lines = table.splitlines()
