@@ -61,7 +61,7 @@ def generate(name: str, tle: str, satellites: int, all_stations: bool, start: st
         isl=(IslRule(policy="range"),),
         name=name,
     )
-    return generate_plan(spec, progress=True)
+    return generate_plan(spec)
 
 
 def load(path: pathlib.Path) -> ContactPlan:

@@ -4,7 +4,7 @@
     spec = PlanSpec(start=parse_utc("2026-01-03T00:00:00Z"), duration_s=86400,
                     satellites=tuple(load_tle("iridium.txt")), stations=tuple(load_ground_stations("gs.csv")),
                     isl=(IslRule(("default", "default"), policy="neighbours"),))
-    plan = generate_plan(spec, progress=True)
+    plan = generate_plan(spec, progress=lambda stage, done, total: None)
 
 Node numbers: ground stations 1..89 (in spec order), lunar sites 90..99, satellites 100.. (in spec order).
 Every link window becomes two directed contacts (one each way) with the rate of its link type and an OWLT of
@@ -91,30 +91,6 @@ ProgressFn = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work advances."""
 
 
-class _RichProgress:
-    """A rich progress bar on stderr, one task per stage."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-        self._tasks: dict[str, int] = {}
-
-    def __enter__(self) -> "_RichProgress":
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total)
-        self._progress.update(self._tasks[stage], completed=done, total=total)
-
-
 class _NoProgress:
     def __enter__(self) -> "_NoProgress":
         return self
@@ -156,19 +132,16 @@ def _check(spec: PlanSpec) -> None:
             raise PlanError(f"rate for {key!r} must be positive, got {rate!r}")
 
 
-def generate_plan(spec: PlanSpec, *, progress: bool | ProgressFn = False) -> ContactPlan:
-    """Compute the contact plan of `spec`. `progress=True` shows a rich progress bar on stderr; a function
-    progress(stage, done, total) receives the same updates."""
+def generate_plan(spec: PlanSpec, *, progress: ProgressFn | None = None) -> ContactPlan:
+    """Compute the contact plan of `spec`. A function progress(stage, done, total) receives updates as work
+    advances (the CLI draws them as a progress bar: `dtn.cli.progress.StageProgress`)."""
     _check(spec)
-    if progress is True:
-        reporter: _RichProgress | _NoProgress | None = _RichProgress()
-        report: ProgressFn = reporter
-    elif callable(progress):
+    if callable(progress):
         reporter = None
         report = progress
     else:
-        reporter = _NoProgress()
-        report = reporter
+        reporter: _NoProgress | None = _NoProgress()
+        report: ProgressFn = reporter
     if reporter is not None:
         with reporter:
             return _generate(spec, report)

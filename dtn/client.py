@@ -16,7 +16,10 @@
     with dtn.client.SyncClient("/tmp/a.sock") as node:
         print(node.status()["bundles"])
 
-The address is a Unix socket path, or `host:port` / `tcp:host:port` for the optional loopback TCP socket.
+The address is a Unix socket path, or `host:port` / `tcp:host:port` for the optional loopback TCP socket. The
+TCP socket needs the node's token (docs/security.md): pass `token=` or `token_file=`, or set
+DTN_AGENT_TOKEN_FILE; by default the client reads the file the node wrote for that address
+(`dtn.node.agentauth.default_token_path`).
 Requests on one connection are answered in order; use a second client to send while another waits in
 `receive`. A delivery that is not acknowledged before the connection closes goes back to the node's queue and
 is delivered again. Errors the node reports raise `ClientError` (its `code` is the protocol's error code).
@@ -113,8 +116,12 @@ class Client:
         self.node_number: int | None = None
 
     @classmethod
-    async def connect(cls, address: str | os.PathLike, *, timeout_s: float = 10.0) -> "Client":
-        """Connect and say hello (which checks the protocol version and learns the node ID)."""
+    async def connect(
+        cls, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> "Client":
+        """Connect and say hello (which checks the protocol version, shows the token on TCP, and learns the
+        node ID)."""
         kind, where = parse_address(address)
         try:
             with trio.fail_after(timeout_s):
@@ -130,7 +137,11 @@ class Client:
             raise ClientError(f"cannot connect to the node at {address}: {exc.strerror or exc}") from None
         client = cls(stream)
         try:
-            hello = await client.request("hello", version=PROTOCOL_VERSION)
+            if kind == "tcp" and token is None:  # after connecting: "nothing listens there" comes first
+                token = _find_token(where, token_file)
+            if isinstance(token, bytes):
+                token = token.decode("ascii", "replace")
+            hello = await client.request("hello", version=PROTOCOL_VERSION, token=token if kind == "tcp" else None)
         except BaseException:
             await client.aclose()
             raise
@@ -378,6 +389,19 @@ class Client:
         return (await self.request("archive_status", name=name))["archive"]
 
 
+def _find_token(where: tuple[str, int], token_file: str | os.PathLike | None) -> str:
+    """The token for a TCP agent address: `token_file`, $DTN_AGENT_TOKEN_FILE, or the node's default file."""
+    from dtn.errors import DtnError
+    from dtn.node.agentauth import default_token_path, read_token
+
+    path = token_file or os.environ.get("DTN_AGENT_TOKEN_FILE") or default_token_path(*where)
+    try:
+        return read_token(path).decode("ascii", "replace")
+    except DtnError as exc:
+        raise ClientError(f"{exc} (the TCP agent socket needs the node's token: give --token-file or set "
+                          "DTN_AGENT_TOKEN_FILE)") from None
+
+
 def _fields_of(reply: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in reply.items() if k not in ("id", "ok")}
 
@@ -407,7 +431,11 @@ class SyncClient:
             if d: node.ack(d)
     """
 
-    def __init__(self, address: str | os.PathLike, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        token_file: str | os.PathLike | None = None,
+    ) -> None:
+        self._auth = {"token": token, "token_file": token_file}
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._client: Client | None = None
@@ -424,7 +452,7 @@ class SyncClient:
 
     async def _main(self, address: str, timeout_s: float) -> None:
         try:
-            self._client = await Client.connect(address, timeout_s=timeout_s)
+            self._client = await Client.connect(address, timeout_s=timeout_s, **self._auth)
         except BaseException as exc:  # handed to the calling thread
             self._error = exc
             self._ready.set()

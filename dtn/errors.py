@@ -88,6 +88,12 @@ class SecurityError(DtnError):
         super().__init__(message)
 
 
+class CryptoInternalError(DtnError):
+    """The crypto library failed in a way that is not an authentication failure (an unexpected exception, a
+    missing feature, an environment problem). An internal error, not a BPSec failure: it is never reported to a
+    peer as "failed security operation" (RFC 9172 reason 15), which only a tag or HMAC mismatch is."""
+
+
 class ClaError(DtnError):
     """A convergence layer failed (connection refused, TLS failure, session closed)."""
 

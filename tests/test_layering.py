@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/tcpclv3", "routing", "contact_plans", "dtn/archive", "dtn/twin"]
+PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/tcpclv3", "dtn/ltp", "routing", "contact_plans", "dtn/archive", "dtn/twin"]
 
 
 def _imports(path: pathlib.Path) -> set[str]:

@@ -4,8 +4,9 @@
     save_plan(plan, "plan.ionrc", fmt="ion")       # or "json" (native), "hdtn"
 
 Detection: a JSON object with a `version` field is native spacedtn JSON; a JSON object with a `contacts` list
-is HDTN JSON; anything else is read as ION commands. Every parser raises `dtn.errors.PlanFormatError` naming the
-file, the line (ION, JSON syntax) or JSON path (JSON structure), and the reason.
+is HDTN JSON; other JSON (an array, a number) is refused as JSON; anything else is read as ION commands. Every
+parser raises `dtn.errors.PlanFormatError` naming the file, the line (ION, JSON syntax) or JSON path (JSON
+structure), the reason, and the format it read the file as (and whether that was detected or given).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ EXTENSIONS = {"json": ".json", "ion": ".ionrc", "hdtn": ".hdtn.json"}
 def detect_format(text: str) -> PlanFormat:
     """'json', 'hdtn' or 'ion' from the content (see the module docstring)."""
     head = text.lstrip()
-    if not head.startswith("{"):
+    if not head.startswith(("{", "[")):
         return "ion"
     try:
         obj = parse_json_text(text, source=None)
@@ -45,30 +46,46 @@ def detect_format(text: str) -> PlanFormat:
     return "json"
 
 
+FORMAT_NAMES = {"json": "spacedtn JSON", "ion": "ION commands", "hdtn": "HDTN JSON"}
+
+
 def loads_plan(text: str, *, source: str | None = None, fmt: PlanFormat | None = None,
                epoch: dt.datetime | None = None) -> ContactPlan:
-    """Parse plan text in `fmt` (detected when None). `epoch` is used by ION/HDTN text that carries none."""
+    """Parse plan text in `fmt` (detected when None). `epoch` is used by ION/HDTN text that carries none.
+    An error says which format the text was read as, and whether that was detected or given."""
+    detected = fmt is None
     if fmt is None:
         head = text.lstrip()
-        if head.startswith("{"):
-            obj = parse_json_text(text, source=source)
-            if is_native(obj):
-                return plan_from_obj(obj, source=source)
-            if is_hdtn(obj):
-                return plan_from_hdtn_obj(obj, source=source, epoch=epoch)
-            raise PlanFormatError(
-                "JSON that is neither a spacedtn plan (no 'version') nor an HDTN plan (no 'contacts' list)",
-                source,
-                "$",
-            )
-        fmt = "ion"
-    if fmt == "json":
-        return loads_json(text, source=source)
-    if fmt == "hdtn":
-        return loads_hdtn(text, source=source, epoch=epoch)
-    if fmt == "ion":
+        if head.startswith(("{", "[")):
+            try:
+                obj = parse_json_text(text, source=source)
+            except PlanFormatError as exc:
+                raise _tried(exc, "JSON (detected from the first character)") from None
+            if isinstance(obj, dict) and is_native(obj):
+                fmt = "json"
+            elif isinstance(obj, dict) and is_hdtn(obj):
+                fmt = "hdtn"
+            else:
+                raise PlanFormatError(
+                    "JSON that is neither a spacedtn plan (an object with 'version') nor an HDTN plan (an object "
+                    "with a 'contacts' list); tried both, detected JSON from the first character", source, "$")
+        else:
+            fmt = "ion"
+    if fmt not in FORMATS:
+        raise PlanError(f"unknown plan format {fmt!r} (one of {', '.join(FORMATS)})")
+    how = "detected from the content" if detected else "as asked"
+    try:
+        if fmt == "json":
+            return loads_json(text, source=source)
+        if fmt == "hdtn":
+            return loads_hdtn(text, source=source, epoch=epoch)
         return loads_ion(text, source=source, epoch=epoch)
-    raise PlanError(f"unknown plan format {fmt!r} (one of {', '.join(FORMATS)})")
+    except PlanFormatError as exc:
+        raise _tried(exc, f"{FORMAT_NAMES[fmt]} ({how})") from None
+
+
+def _tried(exc: PlanFormatError, what: str) -> PlanFormatError:
+    return PlanFormatError(f"{exc.reason} [read as {what}]", exc.file, exc.where)
 
 
 def load_plan(path: str | os.PathLike, *, fmt: PlanFormat | None = None,

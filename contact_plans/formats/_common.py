@@ -56,8 +56,29 @@ def whole_int(value: Any, *, file: str | None, where: str) -> int:
     return value
 
 
+# Bounds beyond which a number in a plan is a mistake, not a link: node numbers are CBOR unsigned 64-bit
+# integers (RFC 9171 ipn scheme); no radio or laser link carries a petabyte per second; a plan spans less than
+# a few centuries of seconds either side of its epoch; no one-way light time in the solar system reaches a year.
+MAX_NODE_NUMBER = 2**64 - 1
+MAX_RATE_BYTES_PER_S = 1e15
+MAX_ABS_TIME_S = 1e10
+MAX_OWLT_S = 365.25 * 86400
+
+
 def contact_problem(c: Contact) -> str | None:
-    """The first thing wrong with one contact on its own, or None."""
+    """The first thing wrong with one contact on its own (non-finite or absurd numbers included), or None."""
+    for name in ("start_s", "end_s", "rate_bytes_per_s", "owlt_s", "confidence"):
+        value = getattr(c, name)
+        if not math.isfinite(value):
+            return f"{name} is {value!r}; a plan holds finite numbers only"
+    if abs(c.start_s) > MAX_ABS_TIME_S or abs(c.end_s) > MAX_ABS_TIME_S:
+        return f"times must lie within {MAX_ABS_TIME_S:.0e} s of the epoch"
+    if c.rate_bytes_per_s > MAX_RATE_BYTES_PER_S:
+        return f"rate {c.rate_bytes_per_s:.3g} bytes/s is above {MAX_RATE_BYTES_PER_S:.0e} bytes/s (1 PB/s)"
+    if c.owlt_s > MAX_OWLT_S:
+        return f"OWLT {c.owlt_s:.3g} s is above one year"
+    if c.from_node > MAX_NODE_NUMBER or c.to_node > MAX_NODE_NUMBER:
+        return "node numbers must be below 2**64"
     if not (c.end_s > c.start_s):
         return "end time must be after start time"
     if not (c.rate_bytes_per_s > 0):
@@ -98,8 +119,8 @@ def node_from_json(obj: Any, *, file: str | None, where: str) -> Node:
     if "number" not in obj:
         raise PlanFormatError("missing node field 'number'", file, where)
     number = whole_int(obj["number"], file=file, where=f"{where}.number")
-    if number < 0:
-        raise PlanFormatError("node number must be >= 0", file, f"{where}.number")
+    if number < 0 or number > MAX_NODE_NUMBER:
+        raise PlanFormatError("node number must be in 0..2**64-1", file, f"{where}.number")
     name = obj.get("name", "")
     if not isinstance(name, str):
         raise PlanFormatError("node name must be a string", file, f"{where}.name")

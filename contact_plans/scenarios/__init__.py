@@ -173,7 +173,7 @@ def spec_for(name: str, *, start: dt.datetime | None = None, duration_s: float |
 
 
 def build_plan(name: str, *, start: dt.datetime | None = None, duration_s: float | None = None,
-               progress: bool | ProgressFn = False) -> ContactPlan:
+               progress: ProgressFn | None = None) -> ContactPlan:
     """Generate the contact plan of scenario `name` (default start near the TLE epochs, default 24 h)."""
     s = scenario(name)
     spec, roles, default_role = s.build_spec(utc(start) if start else s.default_start,

@@ -19,6 +19,7 @@ import cbor2
 
 from dtn.archive.model import CatalogEntry, Manifest, merge_entries
 from dtn.errors import StoreError
+from dtn.fsmode import tighten_sqlite, touch_private
 
 DEPLETED_STORAGE = 4  # RFC 9171 §6.1.1 reason code, reused for a full archive
 
@@ -52,10 +53,13 @@ class ArchiveDB:
         self.path = None if path is None else pathlib.Path(path)
         self.max_bytes = max_bytes
         try:
+            if path is not None:
+                touch_private(path)  # 0600 (docs/security.md)
             self._db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                        check_same_thread=False)
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
+                tighten_sqlite(path)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:

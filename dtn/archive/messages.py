@@ -25,6 +25,7 @@ from typing import Any, Union
 import cbor2
 
 from dtn.archive.model import MAX_CHUNK_BYTES, MAX_CHUNKS, CatalogEntry, Manifest
+from dtn.bpv7._cbor import check_text
 from dtn.errors import DecodeError
 
 VERSION = 1
@@ -109,6 +110,7 @@ def decode_message(data: bytes) -> Message:
     if len(data) > MAX_MESSAGE_BYTES:
         raise DecodeError(f"archive message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}", offset=0)
     fp = io.BytesIO(bytes(data))
+    check_text(data)  # before cbor2 sees it: cbor2 5 leaks memory on non-UTF-8 text (dtn.bpv7._cbor.check_text)
     try:
         item = cbor2.CBORDecoder(fp, read_size=1).decode()
     except Exception as exc:  # cbor2 raises several types for malformed input

@@ -20,6 +20,7 @@ from typing import Any
 import cbor2
 
 from dtn.bpsec.constants import SecurityContextFlag
+from dtn.bpv7._cbor import check_text
 from dtn.bpv7.eid import EID, eid_from_cbor, parse_eid
 from dtn.errors import DecodeError, EncodeError
 
@@ -258,6 +259,7 @@ def _decode_fast(data: bytes) -> AbstractSecurityBlock | None:
     that re-encode to exactly `data` (canonical CBOR, nothing trailing, no stray break). None otherwise, and
     for any problem: the item-by-item path then reports it with its byte offset."""
     try:
+        check_text(data, sequence=True)  # cbor2 5 leaks memory on non-UTF-8 text (dtn.bpv7._cbor.check_text)
         items = cbor2.loads(b"\x9f" + data + b"\xff")
         if not isinstance(items, list) or b"".join(cbor2.dumps(i, canonical=True) for i in items) != data:
             return None
@@ -282,6 +284,7 @@ _END = object()
 
 
 def _stream_items(data: bytes):
+    check_text(data, sequence=True)  # before cbor2 sees it (dtn.bpv7._cbor.check_text)
     stream = io.BytesIO(data)
     # read_size=1 so that tell() is exact (cbor2 reads ahead otherwise).
     decoder = cbor2.CBORDecoder(stream, read_size=1)

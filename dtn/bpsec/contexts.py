@@ -8,7 +8,7 @@ and the parameter sets as they appear in an abstract security block. Bundle-leve
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -37,9 +37,9 @@ from dtn.bpsec.constants import (
     ReasonCode,
     ShaVariant,
 )
-from dtn.errors import EncodeError, SecurityError
+from dtn.errors import CryptoInternalError, EncodeError, SecurityError
 
-_HASHES = {
+_HASHES: dict[ShaVariant, Callable[[], hashes.HashAlgorithm]] = {
     ShaVariant.HMAC_256_256: hashes.SHA256,
     ShaVariant.HMAC_384_384: hashes.SHA384,
     ShaVariant.HMAC_512_512: hashes.SHA512,
@@ -65,10 +65,9 @@ _BCB_WRAPPED_KEY_ID = int(BcbParameter.WRAPPED_KEY)
 _AAD_SCOPE_ID = int(BcbParameter.AAD_SCOPE_FLAGS)
 GCM_STREAM_MIN_BYTES = 192 * 1024
 """Targets this large are decrypted with the streaming API (see `gcm_decrypt`); measured crossover 160-224 KiB
-(cryptography 50, with `update_into` an uninitialised buffer)."""
+(cryptography 50)."""
 GCM_INTO_MIN_BYTES = 96 * 1024
-"""Targets this large are encrypted into an uninitialised buffer (see `gcm_encrypt`); measured crossover
-64-96 KiB."""
+"""Targets this large are encrypted with `encrypt_into` into a separate buffer (see `gcm_encrypt`)."""
 _AES_BLOCK_BYTES = 16
 
 
@@ -343,7 +342,7 @@ def encode_bcb_asb(
     head, variant, rest = _bcb_asb_template(targets, source_cbor, int(aes_variant), int(scope_flags), wrapped)
     iv_item = _bytes_item(iv)
     if wrapped:
-        out = head + iv_item + variant + _bytes_item(wrapped_key) + rest
+        out = head + iv_item + variant + _bytes_item(wrapped_key) + rest  # type: ignore[arg-type]  # not None
     else:
         out = head + iv_item + variant + rest
     for tag in tags:
@@ -393,22 +392,12 @@ def _cached_cipher(cache: dict, key: bytes, make: Any) -> Any:
     return found
 
 
-def _uninitialised(size_bytes: int) -> Any:
-    """A writable byte buffer (a numpy array) that is not zero-filled first: `bytearray(n)` and the one-shot
-    AESGCM calls fill their output with zeros before the cipher overwrites it (~6 us per MiB). Every byte of it
-    that is ever returned is written by the cipher first. numpy is imported on first use (it is a project
-    dependency, but the BPSec CLI should not pay its import for small bundles)."""
-    global _empty_buffer
-    if _empty_buffer is None:
-        import numpy
-
-        dtype = numpy.dtype(numpy.uint8)
-        _empty_buffer = functools.partial(numpy.empty, dtype=dtype)
-    return _empty_buffer(size_bytes)
+_HAS_ENCRYPT_INTO = hasattr(AESGCM, "encrypt_into")  # public API since cryptography 47
 
 
-_empty_buffer: Any = None
-_HAS_ENCRYPT_INTO = hasattr(AESGCM, "encrypt_into")
+def _internal(operation: str, exc: Exception) -> CryptoInternalError:
+    """Any failure of the crypto library other than a failed authentication: not the peer's doing."""
+    return CryptoInternalError(f"{operation}: the crypto library failed: {type(exc).__name__}: {exc}")
 
 
 def gcm_encrypt(
@@ -423,22 +412,31 @@ def gcm_encrypt(
     """AES-GCM encryption, RFC 9173 §4.8.1: (ciphertext of the same length, 16-byte authentication tag).
 
     The ciphertext is a read-only view of the cipher's output buffer, so that a large payload is never copied:
-    below `GCM_INTO_MIN_BYTES` the one-shot `AESGCM.encrypt` output, from there on an uninitialised buffer that
-    `AESGCM.encrypt_into` fills (no zero-filling pass first). `reuse_key=True` (a long-term key, used again and
-    again) keeps the `AESGCM` object for the next call with the same key."""
+    below `GCM_INTO_MIN_BYTES` the one-shot `AESGCM.encrypt` output, from there on (cryptography >= 47) a fresh
+    zero-filled buffer, separate from the plaintext, that `AESGCM.encrypt_into` fills. `reuse_key=True` (a
+    long-term key, used again and again) keeps the `AESGCM` object for the next call with the same key.
+    Invalid parameters raise `SecurityError` (checked here, before the library is called); any failure of the
+    library itself raises `CryptoInternalError`."""
     check_aes_key(variant, key)
+    _check_iv(iv)
     size = len(plaintext)
     try:
         aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key and type(key) is bytes else AESGCM(key)
         if size >= GCM_INTO_MIN_BYTES and _HAS_ENCRYPT_INTO:
-            buffer = _uninitialised(size + GCM_TAG_BYTES)
-            aead.encrypt_into(iv, plaintext, aad, buffer)  # writes every byte: ciphertext, then the tag
-            sealed = memoryview(buffer).toreadonly()
-            return sealed[:size], bytes(sealed[size:])
+            buffer = bytearray(size + GCM_TAG_BYTES)
+            aead.encrypt_into(iv, plaintext, aad, buffer)  # ciphertext, then the tag
+            output = memoryview(buffer).toreadonly()
+            return output[:size], bytes(output[size:])
         sealed = aead.encrypt(iv, plaintext, aad)
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise _failed(f"BCB-AES-GCM: cannot encrypt: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - encryption has no authentication to fail: any error is ours
+        raise _internal("BCB-AES-GCM encrypt", exc) from exc
     return memoryview(sealed)[:-GCM_TAG_BYTES], sealed[-GCM_TAG_BYTES:]
+
+
+def _check_iv(iv: object) -> None:
+    if not isinstance(iv, bytes) or not GCM_IV_MIN_BYTES <= len(iv) <= GCM_IV_MAX_BYTES:
+        size = len(iv) if isinstance(iv, bytes) else type(iv).__name__
+        raise _failed(f"BCB-AES-GCM: IV of {size} bytes (expected {GCM_IV_MIN_BYTES} to {GCM_IV_MAX_BYTES})")
 
 
 def gcm_decrypt(
@@ -451,16 +449,18 @@ def gcm_decrypt(
     *,
     reuse_key: bool = False,
 ) -> bytes | memoryview:
-    """AES-GCM decryption, RFC 9173 §4.8.2; `SecurityError` (reason 15) when the tag does not authenticate.
-    No plaintext is returned unless authentication succeeds; it is a read-only view of the output buffer.
+    """AES-GCM decryption, RFC 9173 §4.8.2; `SecurityError` (reason 15) when the tag does not authenticate
+    (the library's `InvalidTag`, and only that) or the parameters are invalid; `CryptoInternalError` for any
+    other failure of the crypto library. No plaintext is returned unless authentication succeeds; it is a
+    read-only view of a fresh output buffer, never of the input.
 
-    BPSec carries the tag in the BCB, apart from the ciphertext, while the one-shot `AESGCM` call wants
-    ciphertext || tag in one buffer. Small targets are copied into such a buffer and decrypted in place (the
-    one-shot call has the least fixed cost); from `GCM_STREAM_MIN_BYTES` on, the streaming `Cipher` API, which
-    takes the tag separately, reads the ciphertext where it lies (a 1 MiB copy costs more than its set-up) and
-    writes the plaintext into an uninitialised buffer (`update_into`: no zero-filling pass, no second copy, as
-    `update` would make). `reuse_key=True` as for `gcm_encrypt`."""
+    BPSec carries the tag in the BCB, apart from the ciphertext, while the one-shot `AESGCM.decrypt` wants
+    ciphertext || tag in one buffer. Small targets are copied into such a buffer and decrypted with the one-shot
+    call (the least fixed cost); from `GCM_STREAM_MIN_BYTES` on, the streaming `Cipher` API, which takes the tag
+    separately, reads the ciphertext where it lies (a 1 MiB copy costs more than its set-up) and writes the
+    plaintext into a separate zero-filled buffer with `update_into`. `reuse_key=True` as for `gcm_encrypt`."""
     check_aes_key(variant, key)
+    _check_iv(iv)
     reuse_key = reuse_key and type(key) is bytes
     if not isinstance(tag, bytes) or len(tag) != GCM_TAG_BYTES:
         raise _failed("BCB-AES-GCM: the authentication tag must be a 16-byte string")
@@ -471,22 +471,23 @@ def gcm_decrypt(
             decryptor = Cipher(algorithm, modes.GCM(iv, tag)).decryptor()
             decryptor.authenticate_additional_data(aad)
             # update_into wants room for a block more than it writes; a stream mode writes exactly `size`.
-            buffer = _uninitialised(size + _AES_BLOCK_BYTES - 1)
+            buffer = bytearray(size + _AES_BLOCK_BYTES - 1)
             written = decryptor.update_into(ciphertext, buffer)
             decryptor.finalize()  # checks the tag; the plaintext is dropped unless it passes
             if written != size:
-                raise _failed(f"BCB-AES-GCM: the cipher wrote {written} bytes for {size}")
-            buffer[size:] = 0  # the unwritten tail of the buffer: never expose uninitialised memory
+                raise CryptoInternalError(f"BCB-AES-GCM decrypt: the cipher wrote {written} bytes for {size}")
             return memoryview(buffer).toreadonly()[:size]
-        buffer = bytearray(ciphertext)
-        buffer += tag
+        sealed = bytearray(ciphertext)
+        sealed += tag
         aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key else AESGCM(key)
-        aead.decrypt_into(iv, buffer, aad, memoryview(buffer)[:size])
+        plaintext = aead.decrypt(iv, sealed, aad)
     except InvalidTag:
         raise _failed("BCB-AES-GCM: decryption failed (authentication tag mismatch)") from None
-    except (ValueError, OverflowError, TypeError) as exc:
-        raise _failed(f"BCB-AES-GCM: cannot decrypt: {exc}") from None
-    return memoryview(buffer).toreadonly()[:size]
+    except CryptoInternalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything but InvalidTag is a library failure, not a peer's
+        raise _internal("BCB-AES-GCM decrypt", exc) from exc
+    return memoryview(plaintext).toreadonly()
 
 
 # -- AES key wrap (RFC 3394), RFC 9173 §3.3.2 and §4.3.3 ------------------------------------------------
@@ -498,7 +499,10 @@ def wrap_key(key_encryption_key: bytes, key: bytes) -> bytes:
         raise _failed(f"AES key wrap: the key-encryption key must be 16, 24 or 32 bytes, got {len(key_encryption_key)}")
     if len(key) < 16 or len(key) % 8:
         raise _failed(f"AES key wrap: the wrapped key must be a multiple of 8 bytes, at least 16 (got {len(key)})")
-    return aes_key_wrap(key_encryption_key, key)
+    try:
+        return aes_key_wrap(key_encryption_key, key)
+    except Exception as exc:  # noqa: BLE001 - the arguments were checked above: a failure here is the library's
+        raise _internal("AES key wrap", exc) from exc
 
 
 def unwrap_key(key_encryption_key: bytes, wrapped: bytes) -> bytes:
@@ -511,3 +515,5 @@ def unwrap_key(key_encryption_key: bytes, wrapped: bytes) -> bytes:
         return aes_key_unwrap(key_encryption_key, wrapped)
     except InvalidUnwrap:
         raise _failed("AES key unwrap failed (wrong key-encryption key or corrupted wrapped key)") from None
+    except Exception as exc:  # noqa: BLE001 - only InvalidUnwrap is an integrity failure
+        raise _internal("AES key unwrap", exc) from exc

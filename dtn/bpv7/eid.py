@@ -193,10 +193,14 @@ def eid_from_cbor(value: object, offset: int | None = None) -> EID:
     """
     if type(value) is list and len(value) == 2 and type(value[0]) is int:
         ssp = value[1]
+        if type(ssp) is list and not all(type(n) is int for n in ssp):
+            # Not an EID anyway, and maybe not hashable at all: cbor2 can decode a self-referencing tag, whose
+            # hash raises RuntimeError (found by tools/fuzz.py).
+            return _eid_from_cbor(value, offset)
         key = (value[0], tuple(ssp) if type(ssp) is list else ssp, type(ssp))
         try:
             return _cache[key]
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, RuntimeError):  # RuntimeError: an unhashable self-referencing CBOR tag
             pass
         eid = _eid_from_cbor(value, offset)
         if len(_cache) >= _CACHE_MAX:

@@ -12,6 +12,8 @@ plugin, and a pure layer must not pull trio in (tests/test_layering.py imports e
 
 from __future__ import annotations
 
+import dataclasses
+
 import cbor2
 
 from dtn.bpv7.bundle import BlockFlag, BlockType, Bundle, BundleFlag, CanonicalBlock, PrimaryBlock
@@ -150,4 +152,9 @@ def _draw_bundle(draw, max_payload_bytes: int, fragments: bool) -> Bundle:
         free = max(numbers, default=1) + 1
         extension.append(CanonicalBlock(BlockType.BUNDLE_AGE, free, BlockFlag(0), CrcType.CRC32C, cbor2.dumps(draw(_SMALL))))
     payload_block = CanonicalBlock(BlockType.PAYLOAD, 1, draw(_block_flags()), draw(crc_types()), payload)
-    return Bundle(primary, (*extension, payload_block))
+    all_blocks = (*extension, payload_block)
+    if flags & BundleFlag.IS_ADMIN_RECORD:  # RFC 9171 §4.2.4: no "report if unprocessable" in an admin record
+        all_blocks = tuple(
+            dataclasses.replace(b, flags=BlockFlag(b.flags & ~BlockFlag.REPORT_IF_UNPROCESSABLE)) for b in all_blocks
+        )
+    return Bundle(primary, all_blocks)

@@ -10,6 +10,7 @@ from dtn.bpv7._cbor import UINT64_MAX
 from dtn.bpv7.bundle import (
     _CONTENT_PARSERS,
     BP_VERSION,
+    BlockFlag,
     STATUS_REPORT_FLAGS,
     BlockType,
     Bundle,
@@ -18,13 +19,26 @@ from dtn.bpv7.bundle import (
     bib_targets,
 )
 from dtn.bpv7.crc import CrcType
-from dtn.bpv7.eid import EID
+from dtn.bpv7.eid import EID, DtnEID, IpnEID
 from dtn.errors import DecodeError
 
 
 def _uint_problem(name: str, value: object) -> str | None:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= UINT64_MAX:
         return f"{name} must be an unsigned 64-bit integer, got {value!r}"
+    return None
+
+
+def _node_id_problem(eid: object) -> str | None:
+    """Why `eid` is not a node ID (RFC 9171 §4.2.5.2: a node's administrative endpoint), or None."""
+    if not isinstance(eid, EID):
+        return "not an EID"
+    if eid.is_null:
+        return "dtn:none names no node"
+    if isinstance(eid, IpnEID) and eid.service != 0:
+        return "an ipn node ID has service number 0"
+    if isinstance(eid, DtnEID) and eid.demux:
+        return "a dtn node ID has an empty demux (dtn://node/)"
     return None
 
 
@@ -122,12 +136,20 @@ def validate_bundle(bundle: Bundle) -> list[str]:
                 except DecodeError as exc:
                     problems.append(f"{label}: {exc.reason}")
                 else:
+                    if block.type == BlockType.PREVIOUS_NODE and (reason := _node_id_problem(value)) is not None:
+                        problems.append(f"{label}: the previous node {value} is not a node ID: {reason} "
+                                        "(RFC 9171 §4.4.1, §4.2.5.2)")
                     if block.type == BlockType.HOP_COUNT:
                         limit, count = value  # type: ignore[misc]
                         if not 1 <= limit <= 255:
                             problems.append(f"hop limit {limit} is outside 1..255 (RFC 9171 §4.4.3)")
                         if count > limit:
                             problems.append(f"hop count {count} exceeds the hop limit {limit}")
+    if flags & BundleFlag.IS_ADMIN_RECORD:
+        asking = [b.number for b in blocks if int(b.flags) & BlockFlag.REPORT_IF_UNPROCESSABLE]
+        if asking:
+            problems.append(f"an administrative record's blocks {asking} ask for a 'block unprocessable' status "
+                            "report (RFC 9171 §4.2.4: that flag must be zero)")
     for block in blocks:
         if block.type in (BlockType.BIB, BlockType.BCB):
             targets = bib_targets([block]) if block.type == BlockType.BIB else bcb_targets([block])

@@ -1,4 +1,4 @@
-"""Convergence layer adapters (Trio): TCPCLv4 (RFC 9174) with TLS, and uD3TN's MTCP.
+"""Convergence layer adapters (Trio): TCPCLv4 (RFC 9174) with TLS, uD3TN's MTCP, and LTP over UDP (docs/ltp.md).
 
 Every CLA gives the node the same `Link` (see `dtn.cla.base`) and the same callbacks, so a new CLA (UDP, LTP)
 plugs in without touching the node. See docs/tcpcl.md.
@@ -11,6 +11,7 @@ import trio
 from dtn.tcpcl import TcpclConfig
 
 from .base import ConvergenceLayer, Link, OnBundle, OnLinkDown, OnLinkUp
+from .ltp import LtpEndpoint, LtpLink
 from .mtcp import MtcpDecoder, MtcpLink, connect_mtcp, encode_mtcp, run_mtcp_session, serve_mtcp
 from .tcpcl import TcpclLink, connect_tcpcl, open_link_over_stream, run_session, serve_tcpcl
 
@@ -57,4 +58,5 @@ __all__ = [
     "TcpclConvergenceLayer", "MtcpConvergenceLayer",
     "TcpclLink", "connect_tcpcl", "open_link_over_stream", "run_session", "serve_tcpcl",
     "MtcpDecoder", "MtcpLink", "connect_mtcp", "encode_mtcp", "run_mtcp_session", "serve_mtcp",
+    "LtpEndpoint", "LtpLink",
 ]

@@ -1,7 +1,7 @@
 """The convergence layers a node can use, by the name its config gives them (`cla = "tcpcl"`).
 
 Every CLA registers one `ClaKind`: how to listen, how to run a session over a stream the node dialled (stream
-CLAs: TCPCLv4, TCPCLv3, STCP, MTCP) or how to open a link itself (datagram CLAs: UDP; later LTP), and which
+CLAs: TCPCLv4, TCPCLv3, STCP, MTCP) or how to open a link itself (datagram CLAs: UDP), and which
 per-CLA options `[cla.<name>]` accepts, with their defaults. The node config validates `cla = ...` and the
 options against this registry; `dtn.node.links` looks the kind up to serve and dial. Adapters are imported
 lazily, so importing the registry (the config loader does) loads no CLA code.
@@ -218,5 +218,18 @@ register(ClaKind("stcp", _stcp_serve, run_over_stream=_stcp_run,
 register(ClaKind("udp", _udp_serve, dial=_udp_dial,
                  options={"max_bundle_bytes": 65507, "rate_bytes_per_s": 0.0, "receive_buffer_bytes": 4 * 1024 * 1024},
                  description="one bundle per UDP datagram (ION, HDTN)"))
+
+
+
+async def _ltp_not_alone(*args, **kwargs) -> None:
+    # LTP runs one engine for every span, built from the node config ([ltp], the LTP neighbours' addresses):
+    # the node starts it itself (dtn.node.ltp); the entry here names the CLA for the config (docs/ltp.md).
+    from dtn.errors import ClaError
+
+    raise ClaError("LTP is run by the node (dtn.node.ltp), not through the CLA registry")
+
+
+register(ClaKind("ltp", _ltp_not_alone, dial=_ltp_not_alone,
+                 description="LTP over UDP, RFC 5326 (settings in [ltp]; docs/ltp.md)"))
 
 __all__ = ["ClaContext", "ClaKind", "register", "cla_names", "get_cla", "check_options"]

@@ -279,7 +279,10 @@ class TcpclLink:
         except RemoteProtocolError as exc:
             self._error = True
             self.down_reason = f"protocol error: {exc} ({_name_of(exc.reason_code)})"
-            log.info("TCPCL %s: %s", self._name(), self.down_reason)
+            # A TLS session whose peer fails authentication (or a peer refusing TLS we require) is a security
+            # event: warning level, so it reaches stderr by default (docs/security.md).
+            level = logging.WARNING if (self.session.tls or "TLS" in str(exc)) else logging.INFO
+            log.log(level, "TCPCL %s (%s): %s", self._name(), self.peer_address or "?", self.down_reason)
         self._after_machine()
 
     # --------------------------------------------------------------------------------------- handshake
@@ -338,12 +341,14 @@ class TcpclLink:
             cause = exc.__cause__ or exc
             self._ended = True
             self.down_reason = f"TLS handshake failed: {cause}"
+            log.warning("TCPCL TLS handshake with %s (%s) failed: %s", self._name(), self.peer_address or "?", cause)
             raise ClaError(f"TCPCL TLS handshake with {self._name()} failed: {cause}") from exc
         self._stream = ssl_stream
         self._send_nowait = None
         self._inline = None  # TLS happens before any transfer: bundles go through the deliverer task
         if ssl_stream.version() != "TLSv1.3":
             # RFC 9174 §4.4: TLS 1.3 or later.
+            log.warning("TCPCL peer %s negotiated %s, TLS 1.3 is required", self._name(), ssl_stream.version())
             raise ClaError(f"TCPCL peer {self._name()} negotiated {ssl_stream.version()}, TLS 1.3 is required")
         der = ssl_stream.getpeercert(binary_form=True)
         node_ids = node_ids_from_certificate(der) if der else None

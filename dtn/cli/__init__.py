@@ -14,27 +14,46 @@ import sys
 from dtn import __version__
 from dtn.errors import DtnError
 
-# Command modules, in the order `dtn --help` lists them. A module that does not exist yet is skipped.
-COMMAND_MODULES = (
-    "demo",
-    "bundle",
-    "plan",
-    "route",
-    "store",
-    "node",
-    "agent",
-    "replay",
-    "sweep",
-    "report",
-    "archive",
+# Every top-level command, in the order `dtn --help` lists them: (command, module in this package, one-line help).
+# Only the module of the command being run is imported, so `dtn --help`, `dtn --version`, `dtn status` and
+# `dtn send` start without the codec, rich or numpy (docs/benchmarks.md, "CLI start-up").
+# tests/cli/test_cli_startup.py checks this table against what each module registers.
+COMMANDS = (
+    ("demo", "demo", "run the space cloud demo: milsca in the digital twin, a 6 h ground outage, nothing lost"),
+    ("bundle", "bundle", "create, show, validate, decode and encode BPv7 bundles"),
+    ("plan", "plan", "Contact plans: generate from orbits, convert (ION, HDTN, JSON), show, plot."),
+    ("route", "route", "contact graph routing: the best routes for a bundle from one node to another at a given time"),
+    ("store", "store", "inspect and clean a node's bundle store"),
+    ("node", "node", "run or check a DTN router node"),
+    ("send", "agent", "send a bundle through a running node"),
+    ("recv", "agent", "receive bundles for an endpoint into a directory"),
+    ("status", "agent", "show a running node's status"),
+    ("ping", "agent", "echo requests to a node's echo service, printing round-trip times"),
+    ("simulate", "replay", "run a scenario or plan in the digital twin (virtual time)"),
+    ("replay", "replay", "replay a scenario or plan with real node processes"),
+    ("sweep", "sweep", "run many twin runs of a scenario on Dask; one table and plots"),
+    ("report", "report", "print the report of a replay/simulation run directory and write plots + index.html"),
+    ("archive", "archive", "the orbital archive: put, get, list and delete objects"),
 )
+COMMAND_MODULES = tuple(dict.fromkeys(module for _, module, _ in COMMANDS))
 
 
 class CliError(DtnError):
     """A usage problem found by a command after argument parsing."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str]) -> str | None:
+    """The command named on the line (the first argument that is not an option), if it is one of ours."""
+    names = {name for name, _, _ in COMMANDS}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None, *, full: bool = False) -> argparse.ArgumentParser:
+    """The `dtn` parser. Only the module of the command in `argv` is imported (every module with `full`); the
+    other commands get a placeholder that carries their help line."""
     parser = argparse.ArgumentParser(
         prog="dtn",
         description="spacedtn: delay-tolerant networking for space networks.",
@@ -42,19 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spacedtn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"dtn.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"dtn.cli.{name}":
-                continue
-            raise
-        module.register(subparsers)
+    wanted = _command_in(sys.argv[1:] if argv is None else argv)
+    loaded: set[str] = set()
+    for name, module_name, help_text in COMMANDS:
+        if full or (wanted is not None and module_name == dict((n, m) for n, m, _ in COMMANDS)[wanted]):
+            if module_name not in loaded:
+                importlib.import_module(f"dtn.cli.{module_name}").register(subparsers)
+                loaded.add(module_name)
+        else:
+            subparsers.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -24,6 +24,25 @@ def _node_arg(p) -> None:
         "--node", default=os.environ.get("DTN_NODE"), metavar="SOCK",
         help="agent socket path or host:port (default: $DTN_NODE)",
     )
+    p.add_argument(
+        "--token-file", default=None, metavar="F",
+        help="the node's agent token, for a host:port agent (default: $DTN_AGENT_TOKEN_FILE, else the file the "
+             "node wrote for that address; docs/security.md)",
+    )
+
+
+def connect(args):
+    """A SyncClient for `--node` (and `--token-file` on TCP)."""
+    from dtn.client import SyncClient
+
+    return SyncClient(_need_node(args), token_file=getattr(args, "token_file", None))
+
+
+def quick_connect(args):
+    """A blocking client for the one-shot commands (no Trio import: they start at once; docs/benchmarks.md)."""
+    from dtn.cli.quickagent import QuickClient
+
+    return QuickClient(_need_node(args), token_file=getattr(args, "token_file", None))
 
 
 def register(subparsers) -> None:
@@ -84,9 +103,6 @@ def _need_node(args) -> str:
 
 
 def cmd_send(args) -> int:
-    from dtn.client import SyncClient
-
-    node = _need_node(args)
     kinds = [k.strip() for k in args.report.split(",") if k.strip()]
     for kind in kinds:
         if kind not in REPORT_KINDS:
@@ -100,7 +116,7 @@ def cmd_send(args) -> int:
             raise DtnError("give --file F, --data TEXT, or pipe the payload on stdin")
         payload = sys.stdin.buffer.read()
     lifetime_s = parse_duration_s(args.lifetime) if args.lifetime else None
-    with SyncClient(node) as client:
+    with quick_connect(args) as client:
         result = client.send(
             args.to, payload, file=args.file, source=args.source, lifetime_s=lifetime_s, report=kinds,
             report_to=args.report_to, hop_limit=args.hop_limit, no_fragment=args.no_fragment,
@@ -123,19 +139,19 @@ def payload_file_name(key: str) -> str:
 
 
 def cmd_recv(args) -> int:
-    from dtn.client import SyncClient
-
-    node = _need_node(args)
+    _need_node(args)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timeout_s = parse_duration_s(args.timeout) if args.timeout else None
     received = 0
-    with SyncClient(node) as client:
+    with connect(args) as client:
         while not args.count or received < args.count:
             delivery = client.receive(args.endpoint, timeout_s=timeout_s if timeout_s is not None else 3600.0)
             if delivery is None:
                 if timeout_s is not None:
-                    print(f"dtn: no bundle for {args.endpoint} within {args.timeout}", file=sys.stderr)
+                    from dtn.cli.human import duration
+
+                    print(f"dtn: no bundle for {args.endpoint} within {duration(timeout_s)}", file=sys.stderr)
                     return 1
                 continue
             path = out / payload_file_name(delivery.bundle)
@@ -156,53 +172,78 @@ def cmd_recv(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from dtn.client import SyncClient
-
-    with SyncClient(_need_node(args)) as client:
+    with quick_connect(args) as client:
         status = client.status()
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    summary = Table(title=f"node {status['node_id']}", show_header=False)
-    summary.add_row("uptime", f"{status['uptime_s']:.1f} s")
-    summary.add_row("plan time", f"{status['plan_now_s']:.1f} s ({status['plan']['contacts']} contacts)")
-    summary.add_row("bundles stored", f"{status['bundles']} ({status['store_bytes']} bytes)")
-    summary.add_row("waiting for a route", str(status["unassigned"]))
-    pending = status.get("pending_delivery") or {}
-    summary.add_row("awaiting delivery", ", ".join(f"{k}: {v}" for k, v in pending.items()) or "0")
-    summary.add_row("status reports", str(status.get("reports", 0)))
-    summary.add_row("events", ", ".join(f"{k}={v}" for k, v in status["events"].items()))
-    console.print(summary)
-    peers = Table(title="neighbours")
-    for col in ("node", "address", "session", "planned", "override", "queued", "next change (plan s)"):
-        peers.add_column(col)
-    for p in status["peers"]:
-        peers.add_row(
-            str(p["node"]), p["address"] or "-", "up" if p["session"] else "down",
-            "up" if p["planned_up"] else "-", p["override"] or "-", str(p["queued"]),
-            "-" if p["next_change_s"] is None else f"{p['next_change_s']:.1f}",
-        )
-    console.print(peers)
+    print(status_text(status))
     return 0
 
 
-def cmd_ping(args) -> int:
-    from dtn.client import SyncClient
+def _bundles(n: int) -> str:
+    return f"{n} bundle" if n == 1 else f"{n} bundles"
 
+
+def status_text(status: dict) -> str:
+    """`dtn status` for people: UTC and relative times, a unit on every number, at most 80 columns."""
+    from dtn.cli.human import duration, relative, size, utc
+
+    now_s = status["plan_now_s"]
+    epoch = (status.get("plan") or {}).get("epoch_unix_s")
+    lines = [f"node {status['node_id']}   up {duration(status['uptime_s'])}   {utc(status.get('unix_s'))}"]
+    plan = status.get("plan") or {}
+    lines.append(f"  plan         {plan.get('name') or '-'}: {plan.get('contacts', 0)} contacts from "
+                 f"{utc(epoch, seconds=False)} ({relative(-now_s)})")
+    limit = status.get("store_max_bytes")
+    share = 100.0 * status["store_bytes"] / limit if limit else 0.0
+    used = (f", {'<0.1' if 0 < share < 0.1 else f'{share:.1f}'} % of {size(limit)}") if limit else ""
+    lines.append(f"  store        {_bundles(status['bundles'])}, {size(status['store_bytes'])}{used}")
+    lines.append(f"  no route yet {_bundles(status['unassigned'])}")
+    pending = status.get("pending_delivery") or {}
+    lines.append("  to deliver   " + (", ".join(f"{k}: {_bundles(v)}" for k, v in pending.items()) or "none"))
+    lines.append(f"  reports      {status.get('reports', 0)} status reports received")
+    counts = status.get("events") or {}
+    import textwrap
+
+    lines.extend(textwrap.wrap("  events       " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"),
+                               width=80, subsequent_indent=" " * 15))
+    lines.append("")
+    header = f"  {'neighbour':<10} {'session':<8} {'contact':<14} {'queued':>12}  next change"
+    lines.append(header)
+    for p in status.get("peers", []):
+        contact = f"override {p['override']}" if p.get("override") else ("open" if p.get("planned_up") else "closed")
+        nxt = p.get("next_change_s")
+        if nxt is not None and nxt - now_s > 30 * 86400:  # the plan's far end: nothing planned
+            nxt = None
+        when = "none planned" if nxt is None else relative(nxt - now_s)
+        if nxt is not None and epoch is not None:
+            when += f" ({utc(epoch + nxt)[11:16]} UTC)"
+        lines.append(f"  {('node ' + str(p['node'])):<10} {'up' if p.get('session') else 'down':<8} {contact:<14} "
+                     f"{_bundles(p.get('queued', 0)):>12}  {when}")
+        if p.get("address"):
+            lines.append(f"  {'':<10} {p['address']}"[:80])
+    if not status.get("peers"):
+        lines.append("  (no neighbours)")
+    import textwrap
+
+    out: list[str] = []
+    for line in lines:  # at most 80 columns: long lines wrap under their value column
+        out.extend(textwrap.wrap(line, width=80, subsequent_indent=" " * 15) if len(line) > 80 else [line])
+    return "\n".join(out)
+
+
+def cmd_ping(args) -> int:
     interval_s = parse_duration_s(args.interval)
     timeout_s = parse_duration_s(args.timeout)
     if args.count < 1:
         raise DtnError("--count must be at least 1")
-    with SyncClient(_need_node(args)) as client:
+    with connect(args) as client:
         print(f"PING {args.destination} from {client.node_id}", flush=True)
         rtts = client.ping(args.destination, count=args.count, interval_s=interval_s, timeout_s=timeout_s)
     for seq, rtt in enumerate(rtts):
         if rtt is None:
-            print(f"seq={seq} no reply within {args.timeout}")
+            print(f"seq={seq} no reply within {timeout_s:g} s")
         else:
             print(f"seq={seq} time={rtt * 1000:.1f} ms")
     answered = [r for r in rtts if r is not None]

@@ -17,6 +17,8 @@ from dtn.errors import ClientError, DtnError
 def _node_arg(p) -> None:
     p.add_argument("--node", default=os.environ.get("DTN_NODE"), metavar="SOCK",
                    help="agent socket path or host:port (default: $DTN_NODE)")
+    p.add_argument("--token-file", default=None, metavar="F",
+                   help="the node's agent token, for a host:port agent (docs/security.md)")
 
 
 def register(subparsers) -> None:
@@ -76,7 +78,7 @@ def _client(args):
 
     if not args.node:
         raise ClientError("no node given: pass --node SOCK or set DTN_NODE")
-    return SyncClient(args.node)
+    return SyncClient(args.node, token_file=args.token_file)
 
 
 def _metadata(items: list[str]) -> dict[str, str] | None:

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 def story(report, scenario: str, workload) -> str:
     """One line saying what happened."""
-    from dtn.twin.report import _fmt_s, percentile
+    from dtn.twin.report import human_s as _fmt_s, percentile
 
     names = {int(k): v for k, v in report.meta.get("nodes", {}).items()}
     outages = [f for f in workload.faults if f.kind == "node_down"]
@@ -65,7 +65,7 @@ def run(args) -> int:
     from dtn.cli.replay import progress_bar
     from dtn.twin.defaults import default_workload
     from dtn.twin.plots import write_html, write_plots
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
     from dtn.twin.report import load_report
 
     console = Console()
@@ -97,6 +97,9 @@ def run(args) -> int:
 
             simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive,
                                                               progress_callback=update))
+    from dtn.cli.replay import write_run_extras
+
+    write_run_extras(out, plan, workload, args.scenario, duration_s)
     report = load_report(out)
     render_report(report, console)
     page = write_html(report, out, write_plots(report, out))

@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     )
     run_p.add_argument("config", help="node TOML file (see docs/node.md)")
     run_p.add_argument("--quiet", action="store_true", help="do not print the ready line on stdout")
+    run_p.add_argument("--epoch", metavar="UNIX_S|ISO",
+                       help="plan epoch (overrides [plan] epoch): Unix seconds or ISO 8601 UTC, e.g. $(date +%%s)")
     run_p.set_defaults(func=run)
 
     check_p = add_parser(
@@ -40,6 +42,13 @@ def run(args) -> int:
     from dtn.node.node import Node
 
     config = load_config(args.config)
+    if getattr(args, "epoch", None) is not None:  # dtn.node.__main__ passes no --epoch
+        import dataclasses
+
+        from dtn.node.config import parse_config
+
+        epoch = parse_config({"node": {"id": "ipn:1.0"}, "plan": {"epoch": _epoch_arg(args.epoch)}}).plan.epoch_unix_s
+        config = dataclasses.replace(config, plan=dataclasses.replace(config.plan, epoch_unix_s=epoch))
     logging.basicConfig(
         level=getattr(logging, config.log_level.upper()), stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -70,6 +79,14 @@ def run(args) -> int:
             raise
         raise found from None
     return 0
+
+
+def _epoch_arg(text: str):
+    """'1767225600' or '1767225600.5' -> a number (Unix seconds); anything else is passed on as ISO text."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def check(args) -> int:

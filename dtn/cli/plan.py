@@ -21,8 +21,10 @@ def register(subparsers) -> None:
 
     gen = common.add_parser(
         verbs, "generate", help="Compute a contact plan from a scenario or from TLEs and ground stations.",
-        example="dtn plan generate --tle iridium.txt --stations ground_stations.csv "
-                "--start 2026-01-03T00:00:00Z --duration 6h --isl neighbours -o plan.json",
+        example="dtn plan generate --tle contact_plans/scenarios/data/iridium-next_2026-01-03.txt \\\n"
+                "      --stations contact_plans/scenarios/data/ground_stations.csv --baseline-only \\\n"
+                "      --start 2026-01-03T00:00:00Z --duration 6h --isl neighbours -o plan.json\n"
+                "  (paths from the repository root; or simply: dtn plan generate milsca --duration 6h -o plan.json)",
     )
     gen.add_argument("scenario", nargs="?", help="a scenario name (see 'dtn plan scenarios'); or use --tle")
     gen.add_argument("--tle", action="append", metavar="FILE", help="TLE file (three-line sets); repeatable")
@@ -104,15 +106,25 @@ def _write(plan, output: str, fmt: str, *, exact: bool, absolute_times: bool = F
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from contact_plans.generate import IslRule, PlanSpec, generate_plan
-    from contact_plans.orbits import load_ground_stations, load_tle, parse_utc
-    from contact_plans.scenarios import build_plan, scenario
+    import contextlib
+
+    from contact_plans.orbits import parse_utc
+    from dtn.cli.progress import StageProgress
 
     duration_s = common.parse_duration_s(args.duration) if args.duration else None
     if duration_s is not None and duration_s <= 0:
         raise PlanError("--duration must be positive")
     start = parse_utc(args.start) if args.start else None
-    progress = not args.quiet and sys.stderr.isatty()
+    bar = StageProgress() if (not args.quiet and sys.stderr.isatty()) else None
+    with bar or contextlib.nullcontext():
+        return _generate_with(args, start, duration_s, bar)
+
+
+def _generate_with(args: argparse.Namespace, start, duration_s, progress) -> int:
+    from contact_plans.generate import IslRule, PlanSpec, generate_plan
+    from contact_plans.scenarios import build_plan, scenario
+    from contact_plans.orbits import load_ground_stations, load_tle
+
     if args.scenario and args.tle:
         raise PlanError("give a scenario name or --tle files, not both")
     if args.scenario:

@@ -47,7 +47,7 @@ def load_inputs(args, *, default_duration_s: float | None = None):
     duration_s = parse_duration_s(args.duration) if args.duration else default_duration_s
     scenario = args.plan if args.plan in SCENARIOS else None
     if scenario:
-        plan = build_plan(scenario, duration_s=(start_s + duration_s) if duration_s else None, progress=False)
+        plan = build_plan(scenario, duration_s=(start_s + duration_s) if duration_s else None, progress=None)
     else:
         from contact_plans.formats import load_plan
 
@@ -65,6 +65,22 @@ def load_inputs(args, *, default_duration_s: float | None = None):
     return plan, workload, start_s, duration_s
 
 
+def write_run_extras(out: pathlib.Path, plan, workload, scenario: str | None, end_s: float) -> None:
+    """faults.json and (for a named scenario) geometry.json next to a run's logs, for its report page."""
+    import dataclasses
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    faults = [{k: v for k, v in dataclasses.asdict(f).items() if v is not None} for f in workload.faults]
+    (out / "faults.json").write_text(json.dumps(faults, indent=1), encoding="utf-8")
+    if scenario:
+        from contact_plans.scenarios import spec_for
+        from dtn.twin.geometry import run_geometry, write_geometry
+
+        spec = spec_for(scenario, duration_s=max(end_s, 60.0))
+        write_geometry(out, run_geometry(plan, spec.satellites, end_s=max(end_s, 60.0)))
+
+
 def progress_bar(description: str):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -80,7 +96,7 @@ def progress_bar(description: str):
 
 
 def show_report(run_dir: pathlib.Path, *, plots: bool) -> None:
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
     from dtn.twin.report import load_report
 
     report = load_report(run_dir)
@@ -92,6 +108,12 @@ def show_report(run_dir: pathlib.Path, *, plots: bool) -> None:
         print(f"report page: {page}")
 
 
+def _scenario(args) -> str | None:
+    from contact_plans.scenarios import SCENARIOS
+
+    return args.plan if args.plan in SCENARIOS else None
+
+
 def run_simulate(args) -> int:
     from dtn.node.simulate import SimulationOptions, simulate
 
@@ -101,6 +123,7 @@ def run_simulate(args) -> int:
                                 shape_rate=args.shape, progress_callback=update)
     with progress:
         simulate(plan, workload, args.out, options)
+    write_run_extras(pathlib.Path(args.out), plan, workload, _scenario(args), start_s + duration_s)
     if not args.no_report:
         show_report(pathlib.Path(args.out), plots=args.plots)
     return 0
@@ -116,6 +139,7 @@ def run_replay(args) -> int:
     with progress:
         replay(plan, workload, args.out, options)
     _say_lag(pathlib.Path(args.out), args.speed)
+    write_run_extras(pathlib.Path(args.out), plan, workload, _scenario(args), start_s + duration_s)
     if not args.no_report:
         show_report(pathlib.Path(args.out), plots=args.plots)
     return 0

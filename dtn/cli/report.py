@@ -17,6 +17,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("run_dir", help="directory written by dtn simulate / dtn replay / dtn demo")
     p.add_argument("--no-plots", action="store_true", help="print the tables only")
+    p.add_argument("--map-at", metavar="DURATION", default=None,
+                   help="plan time the world map shows (e.g. 5h; default: the middle of the outage)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -28,14 +30,17 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report.summary(), indent=2))
         return 0
-    from dtn.twin.render import render_report
+    from dtn.cli.reportview import render_report
 
     render_report(report)
     if not args.no_plots:
         from dtn.twin.plots import write_html, write_plots
 
         out = pathlib.Path(args.run_dir)
-        plots = write_plots(report, out)
+        from dtn.cli.common import parse_duration_s
+
+        map_at_s = parse_duration_s(args.map_at) if args.map_at else None
+        plots = write_plots(report, out, map_at_s=map_at_s)
         page = write_html(report, out, plots)
         print(f"plots and {page} written")
     return 0

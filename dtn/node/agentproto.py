@@ -26,6 +26,7 @@ BAD_REQUEST = "bad_request"  # malformed frame or fields
 UNKNOWN_OP = "unknown_op"
 REFUSED = "refused"  # valid request the node declines (quota, unknown endpoint, ...)
 INTERNAL = "internal"
+UNAUTHORIZED = "unauthorized"  # no (or a wrong) token on the TCP socket; a foreign user on the Unix socket
 
 
 @dataclass(frozen=True, slots=True)

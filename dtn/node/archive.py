@@ -601,7 +601,7 @@ MAX_WAIT_S = 3600.0
 
 def archive_ops(conn: Any) -> dict[str, Any]:
     """The archive ops of one agent connection (`dtn.node.agent.AgentConnection`)."""
-    from dtn.node.agent import BadRequest, _opt, _read_file, _req
+    from dtn.node.agent import BadRequest, _opt, _req
 
     def service() -> ArchiveService:
         archive = conn.node.archive
@@ -632,7 +632,7 @@ def archive_ops(conn: Any) -> dict[str, Any]:
         if (payload is None) == (file is None):
             raise BadRequest("give exactly one of payload (bytes) or file (a path the node can read)")
         if file is not None:
-            payload = await trio.to_thread.run_sync(_read_file, file, conn.decoder.max_message_bytes)
+            payload = await conn.read_file(file)
         name = _opt(body, "name", str)
         if name is None:
             if file is None:
@@ -663,7 +663,10 @@ def archive_ops(conn: Any) -> dict[str, Any]:
 
     @checked
     async def op_lost(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().declare_lost(_req(body, "node", int))
+        archive, node = service(), _req(body, "node", int)
+        if node not in archive.archive_nodes():  # validated before anything is stored (docs/security.md)
+            raise BadRequest(f"node: {node} is not an archive node of this node's config or plan")
+        return await archive.declare_lost(node)
 
     @checked
     async def op_status(body: dict[str, Any]) -> dict[str, Any]:

@@ -218,7 +218,8 @@ def status_report(
     )
     return Bundle.create(
         source, destination, admin.encode_admin_record(report), creation_time_ms=creation_time_ms,
-        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD, crc_type=crc_type,
+        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD,
+        crc_type=crc_type or 1,  # reports are not signed, so never CRC type 0 (RFC 9171 §4.3.1)
     )
 
 

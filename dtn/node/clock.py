@@ -65,6 +65,12 @@ class TrioClock:
     def unix_s(self) -> float:
         return self._unix_at_zero_s + self.now_s()
 
+    def trio_time_at_unix(self, t_unix_s: float) -> float:
+        """The Trio clock reading at which `unix_s()` reaches t_unix_s, from the fixed mapping alone: unlike
+        `now + (t - unix_s())`, it does not depend on when it is computed, so the twin's deadlines for one plan
+        instant are the same floats in every run (docs/replay.md, determinism)."""
+        return self._zero_s + (t_unix_s - self._unix_at_zero_s) / self.speed
+
     def dtn_time_ms(self) -> int:
         """Now as DTN time (ms since 2000-01-01T00:00:00Z), converted at the codec edge."""
         return unix_to_dtn_ms(self.unix_s())

@@ -106,6 +106,7 @@ class AgentConfig:
     socket: pathlib.Path | None = None
     tcp: str | None = None  # "127.0.0.1:4242"
     max_message_bytes: int = 64 * 1024 * 1024
+    token_file: pathlib.Path | None = None  # the TCP socket's secret; None: dtn.node.agentauth.default_token_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class NodeConfig:
     cla_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # `[cla.<name>]`, merged over defaults
     routes: tuple[Any, ...] = ()  # `[[routes]]`: routing.static.StaticRoute, in file order
     archive: Any = None  # dtn.archive.config.ArchiveConfig when `[archive]` is configured (docs/archive.md)
+    web: Any = None  # dtn.web.config.WebConfig when `[web]` is configured (docs/node.md)
+    ltp: Any = None  # dtn.ltp.settings.LtpSettings from `[ltp]` (docs/ltp.md)
     base_dir: pathlib.Path = field(default_factory=pathlib.Path.cwd)
 
     def options_for_cla(self, name: str) -> Mapping[str, Any]:
@@ -206,7 +209,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     top = _Table(data, "")
     top.allow(
         "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive", "cla", "routes",
+        "log", "metrics", "security", "archive", "cla", "routes", "web", "ltp",
     )
 
     node = top.table("node", required=True)
@@ -321,17 +324,22 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
             nb = NeighbourConfig(node=number, address=sub.str("address"), cla=cla, dial=dial)
         if nb.address is not None:
             split_host_port(nb.address, key=f"{key}.address")
+        elif nb.cla == "ltp":
+            raise ConfigError("an LTP neighbour needs the UDP address of its engine", key=f"{key}.address")
         elif nb.dial == "always":
             raise ConfigError("dial = 'always' needs an address", key=f"{key}.address")
         neighbours[number] = nb
 
     agent_t = top.table("agent")
-    agent_t.allow("socket", "tcp", "max_message_bytes")
+    agent_t.allow("socket", "tcp", "max_message_bytes", "token_file")
     agent = AgentConfig(
         socket=agent_t.path("socket", base),
         tcp=agent_t.str("tcp"),
         max_message_bytes=agent_t.int("max_message_bytes", default=64 * 1024 * 1024, minimum=1024),
+        token_file=agent_t.path("token_file", base),
     )
+    if agent.token_file is not None and agent.tcp is None:
+        raise ConfigError("a token file is for the TCP agent socket: set agent.tcp too", key="agent.token_file")
     if agent.tcp is not None:
         host, _ = split_host_port(agent.tcp, key="agent.tcp")
         if host not in ("127.0.0.1", "::1", "localhost"):
@@ -368,9 +376,11 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     for name, value in (("primary_crc_type", primary_crc), ("block_crc_type", block_crc)):
         if value not in (0, 1, 2):
             raise ConfigError("must be 0 (none), 1 (CRC-16) or 2 (CRC-32C)", key=f"bundles.{name}")
-    if primary_crc == 0 and bt.raw("primary_crc_type") is not None and top.raw("security") is None:
-        raise ConfigError("the primary block needs a CRC unless a BIB covers it (RFC 9171 §4.3.1), and there is "
-                          "no [security] table to sign it", key="bundles.primary_crc_type")
+    if primary_crc == 0 and top.raw("security") is None:
+        # RFC 9171 §4.3.1: a primary block without a CRC must be covered by a BIB, which only [security] adds.
+        key = "bundles.primary_crc_type" if bt.raw("primary_crc_type") is not None else "bundles.crc_type"
+        raise ConfigError("0 (no CRC) needs a [security] policy that signs the primary block (RFC 9171 §4.3.1); "
+                          "use 1 or 2", key=key)
     hop_limit = bt.int("hop_limit", default=64, minimum=0, maximum=255)
     bundles = BundleDefaults(
         lifetime_s=bt.number("lifetime_s", default=86400.0, positive=True),
@@ -439,14 +449,28 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         cla_options=cla_options,
         routes=tuple(routes),
         archive=_archive_table(top.raw("archive"), base),
+        web=_web_table(top.raw("web"), base),
+        ltp=_ltp_table(top.raw("ltp")),
         base_dir=base,
     )
+
+
+def _web_table(data: Any, base: pathlib.Path) -> Any:
+    from dtn.web.config import parse_web_table
+
+    return parse_web_table(data, base_dir=base)
 
 
 def _archive_table(data: Any, base: pathlib.Path) -> Any:
     from dtn.archive.config import parse_archive_table
 
     return parse_archive_table(data, base_dir=base)
+
+
+def _ltp_table(data: Any) -> Any:
+    from dtn.ltp.settings import parse_ltp_table
+
+    return parse_ltp_table(data)
 
 
 def split_host_port(text: str, *, key: str) -> tuple[str, int]:

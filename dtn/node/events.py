@@ -29,9 +29,12 @@ line. Events:
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from collections import deque
 from typing import Any, Callable, Protocol
+
+from dtn.fsmode import open_private
 
 # Field order on every line; unknown fields follow in the order given.
 _ORDER = (
@@ -55,7 +58,10 @@ class EventLog:
         self.node = node
         self._clock = clock
         self._sinks = list(sinks or [])
-        self._file = open(path, "a", encoding="utf-8", buffering=1) if path is not None else None
+        self._file = None
+        if path is not None:  # 0600: events name bundles, peers and endpoints (docs/security.md)
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            self._file = open(fd, "a", encoding="utf-8", buffering=1)
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
         self.counts: dict[str, int] = {}
 

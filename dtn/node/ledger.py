@@ -13,6 +13,7 @@ import sqlite3
 import threading
 
 from dtn.errors import StoreError
+from dtn.fsmode import tighten_sqlite, touch_private
 
 
 class DeliveryLedger:
@@ -26,8 +27,10 @@ class DeliveryLedger:
             self._memory = {}
             return
         try:
+            touch_private(path)
             self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
+            tighten_sqlite(path)
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, expiry_s REAL NOT NULL) WITHOUT ROWID"

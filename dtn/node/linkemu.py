@@ -77,6 +77,9 @@ class LinkEmulator:
     owlt: bool = True
     on_event: Callable[[dict], None] | None = None
     traffic: dict[tuple[int, int, float], WindowTraffic] = field(default_factory=dict)
+    count_until: float = math.inf
+    """Trio time from which sent bytes are no longer counted in `traffic` (the twin sets its end instant: what
+    the shutdown sends is not part of the run's record)."""
 
     def plan_now_s(self) -> float:
         return self.clock.unix_s() - self.plan_epoch_unix_s
@@ -136,6 +139,9 @@ class LinkEmulator:
 
     def clock_deadline(self, plan_t_s: float) -> float:
         """The Trio deadline at which plan time reaches plan_t_s."""
+        at_unix = getattr(self.clock, "trio_time_at_unix", None)
+        if at_unix is not None:  # from the fixed mapping: the same float in every run (not from "now")
+            return at_unix(plan_t_s + self.plan_epoch_unix_s)
         to_trio = getattr(self.clock, "trio_time_at", None)
         clock_t_s = self.clock.now_s() + (plan_t_s - self.plan_now_s())
         if to_trio is None:  # a Clock without a Trio mapping runs at Trio's speed
@@ -199,7 +205,10 @@ class LinkEmulator:
         rate_from_a = window.rate_ab_bytes_per_s if a_is_low else window.rate_ba_bytes_per_s
         rate_from_b = window.rate_ba_bytes_per_s if a_is_low else window.rate_ab_bytes_per_s
         owlt_s = window.owlt_s if self.owlt else 0.0
-        end_deadline = self.clock_deadline(window.end_s)
+        # The link vanishes just after its end instant (the next float): what the nodes do *at* the planned end
+        # (close their sessions) then always happens first, whatever order Trio runs that instant's tasks in.
+        # Bytes sent at the end instant are accepted but never delivered (they would arrive after the end).
+        end_deadline = math.nextafter(self.clock_deadline(window.end_s), math.inf)
         from_a = _Direction(DirectionTiming(rate_from_a, owlt_s, self.shape_rate), record, "bytes_ab" if a_is_low else "bytes_ba")
         from_b = _Direction(DirectionTiming(rate_from_b, owlt_s, self.shape_rate), record, "bytes_ba" if a_is_low else "bytes_ab")
         watched = nursery is not None
@@ -260,9 +269,17 @@ async def _abort(stream: trio.abc.Stream) -> None:
 
 
 class _Direction:
-    """Chunks in flight one way, each readable from its delivery time (on Trio's clock)."""
+    """Chunks in flight one way, each readable from its delivery time (on Trio's clock).
 
-    __slots__ = ("timing", "queue", "eof", "waiter", "record", "field")
+    Chunks handed over at one virtual instant are first kept in `pending` and given their delivery times (their
+    places in the link's serialization) only once that instant is over, in a canonical order: by the name of the
+    task that sent them, then in the order that task sent them. Trio runs the tasks ready at one instant in a
+    random order; without this, whether a node's XFER_ACK or its next segment went first (and so when each
+    arrives) would differ from run to run. Any such order is one Trio could have chosen, and each task's own
+    chunks keep their order, so the byte stream each task writes is unchanged (docs/replay.md, determinism).
+    """
+
+    __slots__ = ("timing", "queue", "eof", "waiter", "record", "field", "pending", "pending_at", "pending_plan_s")
 
     def __init__(self, timing: DirectionTiming, record: WindowTraffic, field: str) -> None:
         self.timing = timing
@@ -271,6 +288,33 @@ class _Direction:
         self.waiter: trio.Event | None = None
         self.record = record
         self.field = field
+        self.pending: list[tuple[str, int, bytes]] = []
+        self.pending_at = -math.inf  # the Trio time at which the pending chunks were handed over
+        self.pending_plan_s = 0.0  # the same instant in plan time
+
+    def add(self, now: float, plan_now_s: float, chunk: bytes) -> None:
+        if self.pending and self.pending_at != now:
+            self.settle()
+        if not self.pending:
+            self.pending_at, self.pending_plan_s = now, plan_now_s
+        self.pending.append((trio.lowlevel.current_task().name, len(self.pending), chunk))
+
+    def settle(self) -> None:
+        """Queue the pending chunks with their delivery times, in canonical order."""
+        at, plan_s = self.pending_at, self.pending_plan_s
+        for _, _, chunk in sorted(self.pending, key=lambda item: (item[0], item[1])):
+            self.queue.append((at + (self.timing.delivered_at(plan_s, len(chunk)) - plan_s), chunk))
+        self.pending.clear()
+
+    def earliest_pending_delivery(self) -> float:
+        """A lower bound of when a pending chunk can arrive (never before the pending instant ends, unless the
+        link has neither latency nor shaping)."""
+        timing = self.timing
+        shortest = min(len(chunk) for _, _, chunk in self.pending)
+        transmit_s = 0.0
+        if timing.shape and timing.rate_bytes_per_s > 0 and math.isfinite(timing.rate_bytes_per_s):
+            transmit_s = shortest / timing.rate_bytes_per_s
+        return self.pending_at + timing.owlt_s + transmit_s
 
     def wake(self) -> None:
         if self.waiter is not None:
@@ -308,11 +352,12 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
             return
         chunk = bytes(data)
         out = self._out
-        now_s = self._emulator.plan_now_s()
-        # Queue with the delivery time on Trio's clock: comparing Trio times avoids re-deriving plan time
-        # (Unix-second magnitudes) on every wake-up.
-        out.queue.append((trio.current_time() + (out.timing.delivered_at(now_s, len(chunk)) - now_s), chunk))
-        setattr(out.record, out.field, getattr(out.record, out.field) + len(chunk))
+        # Delivery times are on Trio's clock (comparing Trio times avoids re-deriving plan time, of Unix-second
+        # magnitude, on every wake-up); they are assigned when this instant is over (see _Direction).
+        now = trio.current_time()
+        out.add(now, self._emulator.plan_now_s(), chunk)
+        if now < self._emulator.count_until:
+            setattr(out.record, out.field, getattr(out.record, out.field) + len(chunk))
         out.wake()
 
     async def wait_send_all_might_not_block(self) -> None:
@@ -332,6 +377,8 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
             if self._link_gone():
                 return b""  # the link vanished: what was in flight is lost with it
             now = trio.current_time()
+            if incoming.pending and incoming.pending_at < now:
+                incoming.settle()
             if incoming.queue:
                 deliver_at, chunk = incoming.queue[0]
                 if deliver_at <= now:
@@ -341,6 +388,12 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
                     incoming.queue.popleft()
                     return chunk
                 deadline = min(self._end_deadline, deliver_at)
+            elif incoming.pending:
+                earliest = incoming.earliest_pending_delivery()
+                if earliest <= now:  # a link without latency or shaping: nothing to order, deliver now
+                    incoming.settle()
+                    continue
+                deadline = min(self._end_deadline, earliest)
             elif incoming.eof:
                 return b""
             else:

@@ -123,6 +123,11 @@ class SessionFactory:
 
     async def serve(self, listen: ListenConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Listen with the configured CLA; `task_status.started(port)`."""
+        if listen.cla == "ltp":  # one LTP engine for every span, built from the node config (docs/ltp.md)
+            from dtn.node.ltp import serve_ltp
+
+            await serve_ltp(self, listen, task_status=task_status)
+            return
         from dtn.cla.registry import get_cla
 
         kind = get_cla(listen.cla, key="listen.cla")

@@ -30,6 +30,7 @@ from dtn.node.clalimit import handle_oversized, link_limit_problem
 from dtn.node.clock import Clock, TrioClock
 from dtn.node.config import NodeConfig, check_local_endpoint
 from dtn.node.events import EventLog, EventSink
+from dtn.node.exposure import plaintext_warnings
 from dtn.node.ledger import DeliveryLedger
 from dtn.node.links import PeerSession, SessionFactory
 from dtn.node.plan import load_node_plan
@@ -197,12 +198,17 @@ class Node:
     def _trio_deadline_for_plan(self, t_plan_s: float) -> float:
         if t_plan_s == math.inf:
             return math.inf
-        return trio.current_time() + (t_plan_s - self.plan_now_s())
+        return self._trio_deadline_for_unix(t_plan_s + self.plan_epoch_unix_s)
 
     def _trio_deadline_for_unix(self, t_unix_s: float) -> float:
         if t_unix_s == math.inf:
             return math.inf
-        return trio.current_time() + (t_unix_s - self.clock.unix_s())
+        now = trio.current_time()
+        relative = now + (t_unix_s - self.clock.unix_s())
+        exact = getattr(self.clock, "trio_time_at_unix", None)  # run-independent (dtn.node.clock.TrioClock)
+        if exact is None or ((deadline := exact(t_unix_s)) <= now < relative):
+            return relative
+        return deadline
 
     def dtn_now_ms(self) -> int:
         return bp.unix_to_dtn_ms(self.clock.unix_s())
@@ -276,7 +282,9 @@ class Node:
     async def _start_services(self, nursery: trio.Nursery) -> dict[str, Any]:
         cfg = self.config
         ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
-                                 "agent_tcp": None, "metrics": None}
+                                 "agent_tcp": None, "metrics": None, "web": None}
+        for text in plaintext_warnings(cfg):  # docs/security.md
+            log.warning(text)
         for listen in cfg.listen:
             port = await nursery.start(self._sessions.serve, listen)
             ready["listen"].append({"cla": listen.cla, "host": listen.host, "port": port})
@@ -295,12 +303,16 @@ class Node:
             bound = tcp[0].socket.getsockname()
             ready["agent_tcp"] = f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
         if listeners:
-            await nursery.start(serve_agent, self, listeners)
+            ready["agent_token_file"] = await nursery.start(serve_agent, self, listeners)
         if self.metrics is not None:
             from dtn.node.config import split_host_port
 
             host, port = split_host_port(cfg.metrics, key="metrics.address")
             ready["metrics"] = await nursery.start(self.metrics.serve, host, port)
+        if getattr(cfg, "web", None) is not None:
+            from dtn.web.app import serve_web
+
+            ready["web"] = await nursery.start(serve_web, self, cfg.web)
         if cfg.echo_service is not None:
             nursery.start_soon(self._echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:
@@ -991,6 +1003,8 @@ class Node:
         if nb is not None:
             if nb.dial == "never" or (nb.address is None and not self._custom_dialer):
                 return False
+            if nb.cla == "ltp":  # each side opens its own LTP span for its own direction
+                return True
             return nb.dial == "always" or self.node_number < peer
         return self._custom_dialer and self.node_number < peer
 
@@ -1032,6 +1046,10 @@ class Node:
 
     async def _dial(self, state: PeerState) -> None:
         nb = self.config.neighbours.get(state.number)
+        if nb is not None and nb.cla == "ltp":
+            from dtn.node.ltp import open_span
+
+            return await open_span(self, state.number)
         address = nb.address if nb else None
         dialer = self._dialer or tcp_dialer_for(self.config)
         self._dialer = dialer

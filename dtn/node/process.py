@@ -172,6 +172,8 @@ class NodeProcess:
     def client(self, **kwargs: Any):
         from dtn.client import SyncClient
 
+        if self.ready.get("agent") is None and self.ready.get("agent_token_file"):  # TCP only: its token
+            kwargs.setdefault("token_file", self.ready["agent_token_file"])
         return SyncClient(self.agent, **kwargs)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------

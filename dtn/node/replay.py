@@ -183,7 +183,7 @@ class Replay:
         proc = self.procs.get(n)
         if proc is None or not proc.alive():
             raise ClientError(f"node {n} is down")
-        return await Client.connect(proc.agent, timeout_s=5)
+        return await Client.connect(proc.agent, timeout_s=5, token_file=proc.ready.get("agent_token_file"))
 
     async def _traffic(self) -> None:
         from routing import Router

@@ -5,8 +5,10 @@ task is waiting, virtual time jumps to the next deadline, so a day of a constell
 real TCPCLv4 bytes over in-memory streams through the same link emulation (`dtn.node.linkemu`) that `dtn replay`
 puts between real processes, with the same per-link schedule and faults (`dtn.twin`).
 
-Deterministic: Trio's scheduler is seeded from the run's seed, every timestamp is virtual, and nothing reads the
-wall clock, so the same inputs and seed give the identical event log.
+Deterministic by design (docs/replay.md): every timestamp is virtual and nothing reads the wall clock; the events of
+one virtual instant are written in a canonical order (`dtn.node.testing.canonical_order`), not in the order Trio
+happened to run the tasks; the log covers [start, end): the end instant and the shutdown write nothing. So the
+same inputs and seed give byte-identical output files. Trio's own scheduler is never seeded or touched.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dtn.node.clock import TrioClock
 from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
 from dtn.node.linkemu import LinkEmulator
 from dtn.node.node import Node
+from dtn.node.testing import VirtualClock, canonical_order
 from dtn.store import BundleStore, MemoryStore, open_store
 from dtn.twin.links import LinkSchedule
 from dtn.twin.workload import SendEvent, Workload
@@ -97,6 +100,7 @@ class DigitalTwin:
             self.neighbours.setdefault(a, set()).add(b)
             self.neighbours.setdefault(b, set()).add(a)
         self._nursery: trio.Nursery | None = None
+        self._log_closed = False  # set at the end instant: what the end instant and the shutdown emit is not logged
         self.clock: TrioClock | None = None
         self.emulator: LinkEmulator | None = None
         self.archive = None  # the archive workload driver (docs/archive.md), when options.archive is set
@@ -110,7 +114,8 @@ class DigitalTwin:
         return self.clock.unix_s() - self.plan.epoch_unix_s
 
     def _sink(self, record: dict) -> None:
-        self.events.append(record)
+        if not self._log_closed:
+            self.events.append(record)
 
     def _config(self, number: int) -> NodeConfig:
         # No keepalives in the twin: the link emulator closes sessions when links drop, and keepalive traffic on
@@ -193,13 +198,13 @@ class DigitalTwin:
         scope = self.scopes.get(number)
         if scope is None:
             return
-        self.events.append(self._marker("killed", number))
+        self._sink(self._marker("killed", number))
         scope.cancel()
         self.nodes.pop(number, None)
         if restart_after_s is None:
             return
         await self._sleep_until_plan(at_s + restart_after_s)
-        self.events.append(self._marker("restarting", number))
+        self._sink(self._marker("restarting", number))
         await self._nursery.start(self._run_node, number)
 
     def _marker(self, event: str, number: int) -> dict:
@@ -230,7 +235,8 @@ class DigitalTwin:
             }
             if node is None:
                 record.update(bundle=None, error="source node is down")
-                self.sends.append(record)
+                if not self._log_closed:
+                    self.sends.append(record)
                 continue
             payload = payload_cache.get(send.size_bytes)
             if payload is None:
@@ -243,7 +249,8 @@ class DigitalTwin:
                 record.update(bundle=None, error=str(exc)[:200])
             else:
                 record["bundle"] = result["bundle"]
-            self.sends.append(record)
+            if not self._log_closed:
+                self.sends.append(record)
 
     async def _progress(self) -> None:
         total = self.end_s - self.options.start_s
@@ -258,6 +265,7 @@ class DigitalTwin:
     async def run(self) -> SimulationRun:
         self.clock = TrioClock(unix_at_zero_s=self.plan.epoch_unix_s + self.options.start_s)
         self.emulator = LinkEmulator(self.schedule, self.clock, self.plan.epoch_unix_s, shape_rate=self.options.shape_rate)
+        self.emulator.count_until = self.emulator.clock_deadline(self.end_s)  # the record covers [start, end)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for node in sorted(self.plan.nodes, key=lambda n: n.number):
@@ -271,6 +279,10 @@ class DigitalTwin:
             if self.options.progress_callback:
                 nursery.start_soon(self._progress)
             await self._sleep_until_plan(self.end_s)
+            # Tasks ready at the end instant run before or after this one in Trio's (random) order: so nothing of
+            # the end instant is logged, nor anything the cancellation below makes the nodes emit.
+            self._log_closed = True
+            self.events = [e for e in self.events if e["t_unix_s"] < round(self.clock.unix_s(), 6)]
             if self.options.progress_callback:
                 self.options.progress_callback(self.end_s - self.options.start_s, self.end_s - self.options.start_s)
             nursery.cancel_scope.cancel()
@@ -298,6 +310,8 @@ class DigitalTwin:
             "store": self.options.store,
             "nodes": {str(n.number): n.name or f"ipn:{n.number}.0" for n in self.plan.nodes},
         }
+        self.events = canonical_order(self.events)
+        self.sends = canonical_order(self.sends, time_key="t_s")
         _write_jsonl(self.out_dir / "events.jsonl", self.events)
         _write_jsonl(self.out_dir / "sends.jsonl", self.sends)
         _write_jsonl(self.out_dir / "links.jsonl", links)
@@ -323,16 +337,11 @@ def simulate(
     """Run the digital twin to completion (blocking); returns the run, also written to `out_dir`."""
     options = options or SimulationOptions()
     twin = DigitalTwin(plan, workload, pathlib.Path(out_dir), options)
-    # Trio shuffles its run queue with a module-level Random (that is how it shakes out ordering bugs); seeding it
-    # makes the schedule, and so the event log, a function of the seed. The previous state is restored after.
-    import trio._core._run as trio_run
-
-    saved = trio_run._r.getstate()
-    trio_run._r.seed(options.seed)
+    # Python's global `random` is seeded for code that draws from it during the run (and restored after); Trio's
+    # scheduler is not touched: ordering is made canonical by the twin itself (see the module docstring).
     random_state = random.getstate()
     random.seed(options.seed)
     try:
-        return trio.run(twin.run, clock=trio.testing.MockClock(autojump_threshold=0))
+        return trio.run(twin.run, clock=VirtualClock())
     finally:
-        trio_run._r.setstate(saved)
         random.setstate(random_state)

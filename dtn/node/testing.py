@@ -13,6 +13,7 @@ nodes (a link lost mid-transfer); `block(a, b)` also refuses new dials until `un
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -27,17 +28,48 @@ from dtn.node.node import Node
 from dtn.store import BundleStore, MemoryStore
 
 
-def seed_trio_scheduler(seed: int = 0) -> None:
-    """Make the next `trio.run` schedule tasks reproducibly.
+def canonical_order(records: list[dict[str, Any]], time_key: str = "t_unix_s") -> list[dict[str, Any]]:
+    """The records in canonical order: by virtual time, and within one virtual instant by their JSON text.
 
-    Trio shuffles each batch of runnable tasks at random, on purpose, to expose hidden ordering assumptions.
-    Under MockClock everything else is already deterministic (no wall clock, in-memory streams), so seeding
-    that generator makes two runs emit the same events in the same order. It is Trio's private
-    `trio._core._run._r`; if a Trio release renames it, this does nothing and runs are merely equivalent.
+    Trio deliberately runs the tasks that are ready at the same moment in a random order (to shake out ordering
+    assumptions). Under a MockClock nothing else varies between runs, so the events of one instant are the same
+    set each run but may be emitted in another order; sorting each instant's events by a total order of their
+    content (not by emission order, not by seeding Trio) makes two runs' logs byte-identical. Stable and pure.
     """
-    rng = getattr(getattr(getattr(trio, "_core", None), "_run", None), "_r", None)
-    if rng is not None:
-        rng.seed(seed)
+    return sorted(records, key=lambda r: (r.get(time_key, 0.0), json.dumps(r, sort_keys=True, default=str)))
+
+
+class VirtualClock(trio.abc.Clock):
+    """Virtual time for the twin, through Trio's public `trio.abc.Clock` interface: when Trio is about to wait
+    for I/O with no task runnable, time moves *exactly* to the next deadline.
+
+    `trio.testing.MockClock(autojump_threshold=0)` does the same by adding the distance to the next deadline to a
+    running offset, so virtual time drifts from the deadlines by float rounding, by a different amount in each
+    run (the jumps depend on which waits happened to be armed). A deadline computed two ways (a node's contact
+    end, the link emulator's) then compares one way in one run and the other way in the next. Here
+    `current_time()` is always a deadline some task asked for. No wall clock is read; with no deadline at all
+    (only I/O or threads pending) Trio waits for them in real time, virtual time standing still.
+    """
+
+    _IDLE_WAIT_S = 1.0
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self._now_s = float(start_s)
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return self._now_s
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        # Trio asks this just before it blocks waiting for I/O: the moment to move time on.
+        if deadline <= self._now_s:
+            return 0.0
+        if deadline == math.inf:
+            return self._IDLE_WAIT_S
+        self._now_s = deadline
+        return 0.0
 
 
 class _CuttableStream(trio.abc.Stream):
@@ -152,6 +184,10 @@ class MemoryNetwork:
                         return record
                 seen = len(self.events)
                 await self._event_wake.wait()
+
+    def canonical_events(self) -> list[dict[str, Any]]:
+        """`events` in canonical order (see `canonical_order`): identical across runs of the same scenario."""
+        return canonical_order(self.events)
 
     def of(self, event: str, node: int | None = None) -> list[dict[str, Any]]:
         node_id = None if node is None else f"ipn:{node}.0"

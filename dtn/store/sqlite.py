@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 import crc32c
 
 from dtn.errors import StoreError
+from dtn.fsmode import open_private, private_dir, tighten_sqlite, touch_private
 from dtn.store.base import (
     DEFAULT_INLINE_THRESHOLD_BYTES,
     BundleStore,
@@ -180,6 +181,7 @@ class SqliteStore(BundleStore):
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
                 self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
+                touch_private(self.path)  # 0600 before SQLite writes a byte (docs/security.md)
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn = self._conn
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -187,6 +189,7 @@ class SqliteStore(BundleStore):
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode.lower() != "wal":
                     raise StoreError(f"{self.path}: cannot switch the database to WAL mode (got {mode})")
+                tighten_sqlite(self.path)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             self._init_schema(conn)
             if check != "none":
@@ -308,7 +311,7 @@ class SqliteStore(BundleStore):
     def _quarantine(self, damage: list[tuple[str, str]]) -> None:
         """Move damaged bundles out of the store (rows deleted, files kept in payloads/damaged/)."""
         aside = self.payload_dir / "damaged"
-        aside.mkdir(parents=True, exist_ok=True)
+        private_dir(aside)
         with self._lock, open(aside / "index.jsonl", "a", encoding="utf-8") as index:
             for key, reason in damage:
                 record = self.get(key)
@@ -426,7 +429,7 @@ class SqliteStore(BundleStore):
             return self._put_prepared([(entry, bytes(head), fields)])[0]
         path = self._new_payload_path()
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except OSError as exc:
             raise _store_error(exc, self.path) from None
         try:
@@ -707,12 +710,12 @@ class SqliteStore(BundleStore):
         return found
 
     def _new_payload_path(self) -> pathlib.Path:
-        self.payload_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.payload_dir)
         return self.payload_dir / f"{secrets.token_hex(16)}.bin"
 
     def _write_file(self, path: pathlib.Path, chunks: Iterable[bytes]) -> tuple[int, int]:
         """Write, fsync and close a new payload file; returns (crc32c, size)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             return self._write_fd(fd, chunks)
         finally:

@@ -8,6 +8,9 @@ A run directory holds:
   `dst` (node numbers), `size_bytes`, `predicted_arrival_s` (CGR's prediction at send time, plan s, or null).
 - `links.jsonl`: one line per link window the emulator carried: `a`, `b`, `start_s`, `end_s`, `bytes_ab`,
   `bytes_ba`, `capacity_ab_bytes`, `capacity_ba_bytes`, `sessions`.
+- `faults.json` (optional): the faults the run injected, as in faults.toml (`kind`, `node`, `a`, `b`, `at_s`,
+  `from_s`, `to_s`, `restart_after_s`), node numbers resolved.
+- `geometry.json` (optional): station positions and satellite sub-points (`dtn.twin.geometry`), for the map.
 
 Pure: reads files, computes numbers; plotting is in `dtn.twin.plots`.
 """
@@ -93,6 +96,7 @@ class Report:
     occupancy: dict[int, list[tuple[float, int, int]]]  # node -> [(plan s, bundles, bytes)]
     links: list[dict]
     events_total: int
+    faults: list[dict] = field(default_factory=list)
 
     # -- headline numbers ------------------------------------------------------------------------------------
     @property
@@ -154,6 +158,69 @@ class Report:
             "events": self.events_total,
         }
 
+    def names(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.meta.get("nodes", {}).items()}
+
+    def outages(self) -> list[dict]:
+        """Node-down faults (a station or satellite off for a while)."""
+        return [f for f in self.faults if f.get("kind") == "node_down" and f.get("node") is not None]
+
+    def losses(self) -> list[dict]:
+        """Nodes killed and never restarted (lost satellites)."""
+        return [f for f in self.faults
+                if f.get("kind") == "kill_node" and f.get("restart_after_s") is None and f.get("node") is not None]
+
+    def story(self) -> str:
+        """A first paragraph in plain words: what was sent where, what went wrong, what arrived, how fast."""
+        names = self.names()
+        s = self.summary()
+        duration_s = float(self.meta.get("end_s", 0.0)) - float(self.meta.get("start_s", 0.0))
+        how = ("in the digital twin (every node runs the real node code in virtual time)"
+               if self.meta.get("mode") == "simulate" else "with real node processes over loopback")
+        sources = sorted({names.get(b.src, str(b.src)) for b in self.bundles})
+        users = sorted({names.get(b.dst, str(b.dst)) for b in self.bundles})
+        parts = [f"This run played {human_s(duration_s)} of the {self.meta.get('scenario') or 'plan'} scenario {how}."]
+        if self.bundles:
+            parts.append(f"{_list(sources)} sent {self.sent} bundles ({human_bytes(sum(b.size_bytes for b in self.bundles))}) "
+                         f"to {len(users)} user station{'s' if len(users) != 1 else ''} ({_list(users, 6)}).")
+        outages = self.outages()
+        if outages:
+            down = _list(sorted({names.get(f["node"], str(f["node"])) for f in outages}))
+            start_s = min(f["from_s"] for f in outages)
+            end_s = max(f["to_s"] for f in outages)
+            during = sum(1 for b in self.bundles if b.delivered_s is not None and start_s <= b.delivered_s < end_s)
+            parts.append(f"{down} {'were' if len({f['node'] for f in outages}) > 1 else 'was'} down from "
+                         f"{human_s(start_s)} to {human_s(end_s)} into the run ({human_s(end_s - start_s)})"
+                         + (f"; {during} bundles still reached their users in that time from stores in orbit."
+                            if during else "."))
+        losses = self.losses()
+        if losses:
+            lost_names = _list([names.get(f["node"], str(f["node"])) for f in losses], 4)
+            parts.append(f"{len(losses)} satellite{'s' if len(losses) != 1 else ''} ({lost_names}) "
+                         f"{'were' if len(losses) != 1 else 'was'} lost for good during the run.")
+        archive = self.meta.get("archive")
+        if archive:
+            acks = archive.get("acks") or []
+            held = sum(1 for a in acks if a.get("all_replicas_s") is not None)
+            p95 = f" (95 % within {human_s(archive['p95_s'])})" if archive.get("p95_s") is not None else ""
+            parts.append(f"The orbital archive kept {len(acks)} product{'s' if len(acks) != 1 else ''} on satellites "
+                         f"({held} on every replica); "
+                         f"users asked for them {archive.get('requests', 0)} times while the ground was down and "
+                         f"got {archive.get('answered', 0)} answers{p95}.")
+        if self.bundles:
+            tail = (f"{s['delivered']} of {s['sent']} bundles arrived ({s['delivery_ratio']:.1%})"
+                    + (f", {s['pending_at_end']} were still on their way in a store at the end" if s["pending_at_end"] else "")
+                    + (f", {s['expired']} expired" if s["expired"] else "")
+                    + (f", {s['deleted']} were deleted" if s["deleted"] else "")
+                    + f"; {'none' if s['lost'] == 0 else s['lost']} {'was' if s['lost'] == 1 else 'were'} lost.")
+            parts.append(tail)
+            if s["latency_p50_s"] is not None:
+                pred = (f" (contact graph routing predicted {human_s(s['predicted_latency_p50_s'])})"
+                        if s["predicted_latency_p50_s"] is not None else "")
+                parts.append(f"Half of the bundles arrived within {human_s(s['latency_p50_s'])}{pred}, 95 % within "
+                             f"{human_s(s['latency_p95_s'])}, the slowest after {human_s(s['latency_max_s'])}.")
+        return " ".join(parts)
+
     def one_line(self) -> str:
         s = self.summary()
         lat = f", latency p50 {_fmt_s(s['latency_p50_s'])} (CGR predicted {_fmt_s(s['predicted_latency_p50_s'])})" if s["latency_p50_s"] is not None else ""
@@ -161,6 +228,42 @@ class Report:
             f"{s['delivered']} of {s['sent']} bundles delivered, {s['expired']} expired, {s['deleted']} deleted, "
             f"{s['pending_at_end']} still stored, {s['lost']} lost{lat}."
         )
+
+
+def human_s(x: float | None) -> str:
+    """A duration for people: 450 ms, 35 s, 4.2 min, 6 h, 1.5 d."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    a = abs(x)
+    if a < 1:
+        return f"{x * 1000:.0f} ms"
+    if a < 120:
+        return f"{x:.1f} s" if a < 10 else f"{x:.0f} s"
+    if a < 3600:
+        return f"{x / 60:.1f} min" if a < 600 else f"{x / 60:.0f} min"
+    if a < 172800:
+        return f"{x / 3600:g} h" if float(x / 3600).is_integer() else f"{x / 3600:.1f} h"
+    return f"{x / 86400:.1f} d"
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    v = float(n)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(v) < 1000 or unit == "TB":
+            break
+        v /= 1000
+    return f"{v:.0f} {unit}" if unit == "bytes" else f"{v:.1f} {unit}"
+
+
+def _list(items: list[str], most: int = 8) -> str:
+    items = list(items)
+    if len(items) > most:
+        return ", ".join(items[:most]) + f" and {len(items) - most} more"
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _r(x: float | None) -> float | None:
@@ -269,4 +372,12 @@ def load_report(run_dir: str | pathlib.Path) -> Report:
         events.extend(_read_jsonl(path))
     sends = _read_jsonl(run / "sends.jsonl") if (run / "sends.jsonl").exists() else []
     links = _read_jsonl(run / "links.jsonl") if (run / "links.jsonl").exists() else []
-    return build_report(events, sends, links, meta)
+    report = build_report(events, sends, links, meta)
+    faults_path = run / "faults.json"
+    if faults_path.is_file():
+        try:
+            faults = json.loads(faults_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{faults_path}: invalid JSON: {exc}") from None
+        report.faults = [f for f in faults if isinstance(f, dict)] if isinstance(faults, list) else []
+    return report

@@ -113,6 +113,8 @@ def test_agent_refuses_bad_archive_requests(chain):
             ("archive_put", {"payload": b"x", "name": "a", "replicas": 99}, "bad_request"),
             ("archive_get", {"name": "nothing"}, "refused"),
             ("archive_lost", {"node": 0}, "bad_request"),
+            ("archive_lost", {"node": 2**64 - 1}, "bad_request"),  # not an archive node: nothing stored
+            ("archive_put", {"file": "/dev/zero", "name": "z"}, "bad_request"),  # not a regular file
         ]:
             with pytest.raises(NodeError) as info:
                 node.request(op, **fields)

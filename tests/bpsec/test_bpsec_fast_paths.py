@@ -1,5 +1,5 @@
 """The fast paths of BCB-AES-GCM (dtn/bpsec/contexts.py, dtn/bpsec/processing.py): the cached ASB template,
-the uninitialised output buffers of large targets, the caches by key and by identity. Each must give exactly
+the separate output buffers of large targets, the caches by key and by identity. Each must give exactly
 what the plain path gives."""
 
 from __future__ import annotations

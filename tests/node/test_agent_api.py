@@ -26,7 +26,8 @@ def node(cluster):
         f'[echo]\nservice = 7\n[metrics]\naddress = "127.0.0.1:{metrics_port}"\n'
     ))
     text = (cluster.root / "1.toml").read_text().replace(
-        '[agent]\nsocket = "1.sock"', f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{agent_port}"'
+        '[agent]\nsocket = "1.sock"',
+        f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{agent_port}"\ntoken_file = "agent.token"',
     )
     (cluster.root / "1.toml").write_text(text)
     cluster.start(1)
@@ -102,7 +103,7 @@ def test_send_receive_ack_and_redelivery_after_disconnect(node):
 
 def test_tcp_agent_ping_status_and_metrics(node):
     tcp = node.procs[1].ready["agent_tcp"]
-    with SyncClient(tcp) as client:
+    with SyncClient(tcp, token_file=node.procs[1].ready["agent_token_file"]) as client:
         rtts = client.ping("ipn:1.7", count=2, interval_s=0.05, timeout_s=5)
         assert all(r is not None and r < 5 for r in rtts)
         status = client.status()

@@ -58,3 +58,54 @@ def test_cli_report_bad_dir(tmp_path, capsys):
 def test_empty_report():
     r = build_report([], [], [], {})
     assert r.lost == 0 and r.delivery_ratio == 1.0
+
+
+def test_story_tells_outages_losses_and_latency_in_plain_words(tmp_path):
+    run = _run(tmp_path, EVENTS, SENDS)
+    (run / "faults.json").write_text(json.dumps([
+        {"kind": "node_down", "node": 1, "from_s": 10800.0, "to_s": 32400.0},
+        {"kind": "kill_node", "node": 2, "at_s": 11000.0},
+        {"kind": "kill_node", "node": 3, "at_s": 12000.0, "restart_after_s": 60.0},
+    ]))
+    (run / "meta.json").write_text(json.dumps({"scenario": "t", "mode": "simulate", "plan_epoch_unix_s": 1000.0,
+                                               "start_s": 0, "end_s": 43200,
+                                               "nodes": {"1": "A", "2": "B", "3": "C"}}))
+    story = load_report(run).story()
+    assert story.startswith("This run played 12 h of the t scenario in the digital twin")
+    assert "A sent 4 bundles (130 bytes) to 1 user station (C)." in story
+    assert "A was down from 3 h to 9 h into the run (6 h)." in story
+    assert "1 satellite (B) was lost for good" in story
+    assert "1 of 4 bundles arrived (25.0%), 1 were still on their way in a store at the end, 1 expired; 1 was lost." in story
+    assert "Half of the bundles arrived within 51 s (contact graph routing predicted 40 s)" in story
+
+
+def test_human_units():
+    from dtn.twin.report import human_bytes, human_s
+
+    assert [human_s(x) for x in (0.0123, 5.731200000000002, 35, 600, 3600, 5400, 21600, 2 * 86400)] == [
+        "12 ms", "5.7 s", "35 s", "10 min", "1 h", "1.5 h", "6 h", "2.0 d"]
+    assert [human_bytes(x) for x in (88, 7_200_000, 3.9e9)] == ["88 bytes", "7.2 MB", "3.9 GB"]
+
+
+def test_plots_with_faults_and_geometry(tmp_path):
+    from dtn.twin.plots import map_instant_s, sample_bundles, write_html, write_plots
+
+    run = _run(tmp_path, EVENTS, SENDS, [{"a": 1, "b": 2, "start_s": 0, "end_s": 60, "bytes_ab": 300,
+                                         "bytes_ba": 20, "capacity_ab_bytes": 6000, "capacity_ba_bytes": 6000,
+                                         "sessions": 1}])
+    (run / "faults.json").write_text(json.dumps([{"kind": "node_down", "node": 1, "from_s": 20.0, "to_s": 40.0},
+                                                 {"kind": "kill_node", "node": 2, "at_s": 70.0}]))
+    (run / "geometry.json").write_text(json.dumps({
+        "step_s": 60.0, "t_s": [0.0, 60.0, 120.0],
+        "stations": {"1": {"name": "A", "lat_deg": 42.0, "lon_deg": 13.6},
+                     "3": {"name": "C", "lat_deg": -33.0, "lon_deg": -70.0}},
+        "satellites": {"2": {"name": "B", "lat_deg": [10.0, 20.0, 30.0], "lon_deg": [170.0, 179.0, -175.0]}},
+    }))
+    report = load_report(run)
+    assert map_instant_s(report) == 30.0
+    assert [b.key for b in sample_bundles(report)] == ["k1"]
+    plots = write_plots(report, run)
+    assert list(plots) == ["map", "timeline", "latency", "occupancy"]
+    page = write_html(report, run, plots).read_text()
+    assert page.index('id="story"') < page.index('id="plot-map"') < page.index('id="plot-timeline"')
+    assert "A was down" in page and "51 s" in page

@@ -1,4 +1,6 @@
-"""Rich rendering of a run report (used by `dtn report`, `dtn simulate`, `dtn replay` and `dtn demo`)."""
+"""Rich rendering of a run report in the terminal (`dtn report`, `dtn simulate`, `dtn replay`, `dtn demo`).
+
+rich stays here, in the CLI: `dtn.twin` computes the report and draws its plots without it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
-from dtn.twin.report import Report, _fmt_s
+from dtn.twin.report import Report, human_s as _fmt_s
 
 
 def render_report(report: Report, console: Console | None = None, *, top_links: int = 10) -> None:
