@@ -30,6 +30,7 @@ def run_sweep(
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     plots: bool = True,
+    connect_timeout_s: float = 20.0,
 ) -> tuple[pathlib.Path, list[dict]]:
     """Run every run of `spec` not already in `out_dir`; write `results.csv` (and the plots). Returns the table's
     path and its rows (every run of the sweep, in run order)."""
@@ -41,7 +42,7 @@ def run_sweep(
     if on_progress:
         on_progress(done, len(runs))
     if pending:
-        _run_on_dask(pending, results, scheduler=scheduler, workers=workers,
+        _run_on_dask(pending, results, scheduler=scheduler, workers=workers, connect_timeout_s=connect_timeout_s,
                      on_row=lambda: on_progress(len(results.done() & {r.run_id for r in runs}), len(runs))
                      if on_progress else None)
     rows = results.rows(runs)
@@ -54,15 +55,15 @@ def run_sweep(
 
 
 def _run_on_dask(pending: list[RunSpec], results: ResultsDir, *, scheduler: str | None, workers: int | None,
-                 on_row: Callable[[], None]) -> None:
+                 connect_timeout_s: float, on_row: Callable[[], None]) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     try:
         if scheduler:
             try:
-                client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+                client = Client(scheduler, timeout=f"{connect_timeout_s}s")
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         else:
             n = workers or max(1, min(os.cpu_count() or 1, len(pending)))

@@ -119,3 +119,10 @@ def test_cli_errors_are_one_line(plan_files, tmp_path, capsys):
     assert main(["sweep", str(plan_path), "--traffic", str(traffic), "--duration", "1h", "--out", str(tmp_path / "o"),
                  "--seed", "2"]) == 2
     assert "different sweep" in capsys.readouterr().err
+
+
+def test_unreachable_scheduler_is_a_typed_error(plan_files, tmp_path):
+    from dtn.sweep.cluster import SweepError, run_sweep
+
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
+        run_sweep(_spec(*plan_files), tmp_path / "s", scheduler="tcp://127.0.0.1:1", connect_timeout_s=1.0)
