@@ -4,7 +4,7 @@
     python benchmarks/bench_archive.py --quick    # six hours
 
 The milsca scenario (66 Iridium NEXT satellites on six planes, 22 ground stations) runs in the digital twin
-(`dtn.node.simulate`, virtual time, real node code). Fucino (node 1), the origin ground centre, puts objects at
+(`dtn.twin.runner.simulate`, virtual time, real node code). Fucino (node 1), the origin ground centre, puts objects at
 t = 600 s and goes down (every link) for six hours from t = 3600 s; three random satellites are lost for good
 during the outage and declared lost ten minutes later. Every baseline ground station asks for every object 5
 minutes into the outage and then every 3 hours (each request is one GET; a station that already fetched an
@@ -25,8 +25,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contact_plans.scenarios import build_plan  # noqa: E402
-from dtn.archive.workload import outage_experiment, summarize  # noqa: E402
-from dtn.node.simulate import SimulationOptions, simulate  # noqa: E402
+from dtn.archive.workload import summarize  # noqa: E402
+from dtn.twin.defaults import outage_experiment  # noqa: E402
+from dtn.twin.runner.simulate import SimulationOptions, simulate  # noqa: E402
 
 
 def run(mode: str, plan, duration_s: float, seed: int, objects: int, object_bytes: int) -> dict:

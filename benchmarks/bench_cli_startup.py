@@ -38,7 +38,7 @@ def wall_and_cpu_s(cmd: list[str], env: dict[str, str], cwd: pathlib.Path) -> tu
 
 
 def main() -> None:
-    from dtn.node.process import NodeProcess
+    from dtn.twin.runner.process import NodeProcess
 
     runs = 5 if "--quick" in sys.argv else 21
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

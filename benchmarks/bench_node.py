@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from dtn.bpv7.bundle import Bundle  # noqa: E402
 from dtn.bpv7.codec import encode  # noqa: E402
 from dtn.client import Client  # noqa: E402
-from dtn.node.process import NodeProcess, free_port  # noqa: E402
+from dtn.twin.runner.process import NodeProcess, free_port  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * 1024

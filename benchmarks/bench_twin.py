@@ -24,7 +24,7 @@ from rich.table import Table
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from contact_plans.scenarios import build_plan  # noqa: E402
-from dtn.node.simulate import SimulationOptions, simulate  # noqa: E402
+from dtn.twin.runner.simulate import SimulationOptions, simulate  # noqa: E402
 from dtn.twin.defaults import MILSCA_USERS  # noqa: E402
 from dtn.twin.links import LinkSchedule  # noqa: E402
 from dtn.twin.report import load_report  # noqa: E402

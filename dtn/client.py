@@ -40,7 +40,7 @@ from typing import Any, AsyncIterator, Iterable
 import trio
 
 from dtn.errors import ClientError
-from dtn.node.agentproto import (
+from dtn.agentproto import (
     DEFAULT_MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
     FrameDecoder,

@@ -220,7 +220,7 @@ class TcpclRunner:
 
 
 def _agent_seeds() -> list[bytes]:
-    from dtn.node.agentproto import encode_frame
+    from dtn.agentproto import encode_frame
 
     bodies = [
         {"op": "hello", "id": 1, "version": 1},
@@ -268,7 +268,7 @@ class AgentRunner:
         from contact_plans.model import Node as PlanNode
         from dtn.node.agent import AgentConnection
         from dtn.node.agentauth import PeerCred
-        from dtn.node.agentproto import INTERNAL, FrameDecoder, Message, encode_frame
+        from dtn.agentproto import INTERNAL, FrameDecoder, Message, encode_frame
         from dtn.node.config import NodeConfig, StoreConfig
         from dtn.node.node import Node
         from dtn.store import MemoryStore

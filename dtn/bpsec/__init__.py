@@ -9,6 +9,7 @@ Pure: bytes and `dtn.bpv7.Bundle` values in, new values out; no I/O except readi
 """
 
 from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb
+from dtn.bpsec.cache import SecurityCache
 from dtn.bpsec.constants import (
     AadScopeFlag,
     AesVariant,
@@ -17,12 +18,11 @@ from dtn.bpsec.constants import (
     SecurityContextId,
     ShaVariant,
 )
+from dtn.bpsec.confidentiality import decrypt, encrypt
 from dtn.bpsec.processing import (
     KeyLookup,
     SecurityOperation,
     check_security_blocks,
-    decrypt,
-    encrypt,
     security_operations,
     sign,
     verify,
@@ -35,6 +35,7 @@ __all__ = [
     "IntegrityScopeFlag",
     "KeyLookup",
     "ReasonCode",
+    "SecurityCache",
     "SecurityContextId",
     "SecurityOperation",
     "ShaVariant",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from dtn.reasons import StatusReasonCode
+
 BIB_BLOCK_TYPE = 11
 """Block type code of the Block Integrity Block, RFC 9172 §11.1."""
 BCB_BLOCK_TYPE = 12
@@ -100,17 +102,11 @@ class AadScopeFlag(IntFlag):
     ALL = 0x07
 
 
-class ReasonCode(IntEnum):
-    """Bundle status report reason codes that RFC 9172 §11.2 adds to RFC 9171 §6.1.1."""
+ReasonCode = StatusReasonCode
+"""The status report reason codes (one enum for the whole stack; RFC 9172 §11.2 adds 12-16 to RFC 9171
+§6.1.1, named `*_SECURITY_OPERATION` there)."""
 
-    MISSING_SECURITY_OPERATION = 12
-    UNKNOWN_SECURITY_OPERATION = 13
-    UNEXPECTED_SECURITY_OPERATION = 14
-    FAILED_SECURITY_OPERATION = 15
-    CONFLICTING_SECURITY_OPERATION = 16
-
-
-BLOCK_UNINTELLIGIBLE = 8
+BLOCK_UNINTELLIGIBLE = StatusReasonCode.BLOCK_UNINTELLIGIBLE
 """RFC 9171 §6.1.1 reason code used when a security block's ASB cannot be parsed at all."""
 
 DEFAULT_SHA_VARIANT = ShaVariant.HMAC_384_384

@@ -374,22 +374,35 @@ def check_aes_key(variant: AesVariant, key: bytes) -> None:
         raise _failed(f"BCB-AES-GCM: {AesVariant(variant).name} needs a {expected}-byte key, got {len(key)} bytes")
 
 
-_KEY_CACHE_SIZE = 16
-_aesgcm_by_key: dict[bytes, AESGCM] = {}
-_aes_by_key: dict[bytes, algorithms.AES] = {}
+class CipherCache:
+    """Set-up AES ciphers (`AESGCM`, `algorithms.AES`) for long-term keys, kept for reuse: setting one up costs
+    about as much as encrypting a few KiB. The caller owns it (`dtn.bpsec.SecurityCache`, held by a node's
+    security policy) and passes it only with long-term keys, never with one-time content keys; it holds at most
+    `max_keys` keys and is emptied when full. Nothing is cached in the module."""
 
+    def __init__(self, max_keys: int = 16) -> None:
+        self.max_keys = max_keys
+        self._aesgcm: dict[bytes, AESGCM] = {}
+        self._aes: dict[bytes, algorithms.AES] = {}
 
-def _cached_cipher(cache: dict, key: bytes, make: Any) -> Any:
-    """`make(key)` (an `AESGCM` or an `algorithms.AES`), kept for reuse: setting one up costs about as much as
-    encrypting a few KiB. Only long-term keys the caller passes in are cached (`reuse_key=True`), never
-    one-time content keys; the cache is small and emptied when full."""
-    found = cache.get(key)
-    if found is None:
-        found = make(key)
-        if len(cache) >= _KEY_CACHE_SIZE:
-            cache.clear()
-        cache[key] = found
-    return found
+    def aesgcm(self, key: bytes) -> AESGCM:
+        return self._get(self._aesgcm, key, AESGCM)
+
+    def aes(self, key: bytes) -> algorithms.AES:
+        return self._get(self._aes, key, algorithms.AES)
+
+    def keys(self) -> set[bytes]:
+        """The keys held now (tests check that no content key is among them)."""
+        return set(self._aesgcm) | set(self._aes)
+
+    def _get(self, cache: dict, key: bytes, make: Any) -> Any:
+        found = cache.get(key)
+        if found is None:
+            found = make(key)
+            if len(cache) >= self.max_keys:
+                cache.clear()
+            cache[key] = found
+        return found
 
 
 _HAS_ENCRYPT_INTO = hasattr(AESGCM, "encrypt_into")  # public API since cryptography 47
@@ -407,21 +420,21 @@ def gcm_encrypt(
     plaintext: bytes | memoryview,
     aad: bytes,
     *,
-    reuse_key: bool = False,
+    ciphers: CipherCache | None = None,
 ) -> tuple[bytes | memoryview, bytes]:
     """AES-GCM encryption, RFC 9173 §4.8.1: (ciphertext of the same length, 16-byte authentication tag).
 
     The ciphertext is a read-only view of the cipher's output buffer, so that a large payload is never copied:
     below `GCM_INTO_MIN_BYTES` the one-shot `AESGCM.encrypt` output, from there on (cryptography >= 47) a fresh
-    zero-filled buffer, separate from the plaintext, that `AESGCM.encrypt_into` fills. `reuse_key=True` (a
-    long-term key, used again and again) keeps the `AESGCM` object for the next call with the same key.
+    zero-filled buffer, separate from the plaintext, that `AESGCM.encrypt_into` fills. `ciphers` (a
+    `CipherCache`, only with a long-term key, used again and again) keeps the `AESGCM` object for the next call with the same key.
     Invalid parameters raise `SecurityError` (checked here, before the library is called); any failure of the
     library itself raises `CryptoInternalError`."""
     check_aes_key(variant, key)
     _check_iv(iv)
     size = len(plaintext)
     try:
-        aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key and type(key) is bytes else AESGCM(key)
+        aead = ciphers.aesgcm(key) if ciphers is not None and type(key) is bytes else AESGCM(key)
         if size >= GCM_INTO_MIN_BYTES and _HAS_ENCRYPT_INTO:
             buffer = bytearray(size + GCM_TAG_BYTES)
             aead.encrypt_into(iv, plaintext, aad, buffer)  # ciphertext, then the tag
@@ -447,7 +460,7 @@ def gcm_decrypt(
     tag: Any,
     aad: bytes,
     *,
-    reuse_key: bool = False,
+    ciphers: CipherCache | None = None,
 ) -> bytes | memoryview:
     """AES-GCM decryption, RFC 9173 §4.8.2; `SecurityError` (reason 15) when the tag does not authenticate
     (the library's `InvalidTag`, and only that) or the parameters are invalid; `CryptoInternalError` for any
@@ -458,16 +471,17 @@ def gcm_decrypt(
     ciphertext || tag in one buffer. Small targets are copied into such a buffer and decrypted with the one-shot
     call (the least fixed cost); from `GCM_STREAM_MIN_BYTES` on, the streaming `Cipher` API, which takes the tag
     separately, reads the ciphertext where it lies (a 1 MiB copy costs more than its set-up) and writes the
-    plaintext into a separate zero-filled buffer with `update_into`. `reuse_key=True` as for `gcm_encrypt`."""
+    plaintext into a separate zero-filled buffer with `update_into`. `ciphers` as for `gcm_encrypt`."""
     check_aes_key(variant, key)
     _check_iv(iv)
-    reuse_key = reuse_key and type(key) is bytes
+    if type(key) is not bytes:
+        ciphers = None
     if not isinstance(tag, bytes) or len(tag) != GCM_TAG_BYTES:
         raise _failed("BCB-AES-GCM: the authentication tag must be a 16-byte string")
     size = len(ciphertext)
     try:
         if size >= GCM_STREAM_MIN_BYTES:
-            algorithm = _cached_cipher(_aes_by_key, key, algorithms.AES) if reuse_key else algorithms.AES(key)
+            algorithm = ciphers.aes(key) if ciphers is not None else algorithms.AES(key)
             decryptor = Cipher(algorithm, modes.GCM(iv, tag)).decryptor()
             decryptor.authenticate_additional_data(aad)
             # update_into wants room for a block more than it writes; a stream mode writes exactly `size`.
@@ -479,7 +493,7 @@ def gcm_decrypt(
             return memoryview(buffer).toreadonly()[:size]
         sealed = bytearray(ciphertext)
         sealed += tag
-        aead = _cached_cipher(_aesgcm_by_key, key, AESGCM) if reuse_key else AESGCM(key)
+        aead = ciphers.aesgcm(key) if ciphers is not None else AESGCM(key)
         plaintext = aead.decrypt(iv, sealed, aad)
     except InvalidTag:
         raise _failed("BCB-AES-GCM: decryption failed (authentication tag mismatch)") from None

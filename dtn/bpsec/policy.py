@@ -17,9 +17,10 @@ from __future__ import annotations
 import fnmatch
 import pathlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dtn.bpsec.asb import AbstractSecurityBlock
+from dtn.bpsec.cache import SecurityCache
 from dtn.bpsec.constants import (
     BCB_BLOCK_TYPE,
     BIB_BLOCK_TYPE,
@@ -30,10 +31,9 @@ from dtn.bpsec.constants import (
     ShaVariant,
 )
 from dtn.bpsec.keys import load_key_file
+from dtn.bpsec.confidentiality import decrypt, encrypt
 from dtn.bpsec.processing import (
     check_received,
-    decrypt,
-    encrypt,
     encrypted_targets,
     read_bcbs,
     read_bibs,
@@ -108,6 +108,8 @@ class SecurityPolicy:
     keys: Mapping[str, bytes] | None = None
     on_failure: str = "discard"
     report_failures: bool = True
+    cache: SecurityCache = field(default_factory=SecurityCache, compare=False, repr=False)
+    """The policy's own ciphers and memo tables (`dtn.bpsec.cache`): it lives as long as the policy."""
 
     def __repr__(self) -> str:  # never print key material
         return (
@@ -188,7 +190,7 @@ class SecurityPolicy:
             for target in targets:
                 bundle = sign(
                     bundle, key=key, security_source=self.node_id, targets=[target], sha_variant=rule.sha_variant,
-                    scope_flags=rule.scope_flags, wrap=rule.wrap_key,
+                    scope_flags=rule.scope_flags, wrap=rule.wrap_key, cache=self.cache,
                 )
             return bundle
         targets = [
@@ -199,7 +201,7 @@ class SecurityPolicy:
             return bundle
         return encrypt(
             bundle, key=key, security_source=self.node_id, targets=targets, aes_variant=rule.aes_variant,
-            scope_flags=rule.scope_flags, wrap=rule.wrap_key,
+            scope_flags=rule.scope_flags, wrap=rule.wrap_key, cache=self.cache,
         )
 
     # -- inbound: this node as verifier / acceptor -----------------------------------------------------------------
@@ -223,7 +225,7 @@ class SecurityPolicy:
         if is_local_destination and read_bcbs(bundle):
             acceptors = [r for r in applicable if "acceptor" in r.roles]
             lookup = self._lookup(acceptors, "confidentiality", require_key=True)
-            bundle = decrypt(bundle, lookup, drop_failed_blocks=drop)
+            bundle = decrypt(bundle, lookup, drop_failed_blocks=drop, cache=self.cache)
 
         # Integrity: a BIB hidden inside a BCB became visible above; then verify (and accept at the destination).
         for rule in applicable:
@@ -232,8 +234,9 @@ class SecurityPolicy:
         integrity = [r for r in applicable if r.service == "integrity"]
         if is_local_destination:
             acceptors = [r for r in integrity if "acceptor" in r.roles]
-            bundle = verify(bundle, self._lookup(acceptors, "integrity"), accept=True, drop_failed_blocks=drop)
-        return verify(bundle, self._lookup(integrity, "integrity"), drop_failed_blocks=drop)
+            bundle = verify(bundle, self._lookup(acceptors, "integrity"), accept=True, drop_failed_blocks=drop,
+                            cache=self.cache)
+        return verify(bundle, self._lookup(integrity, "integrity"), drop_failed_blocks=drop, cache=self.cache)
 
     def _lookup(self, rules: list[SecurityRule], service: str, *, require_key: bool = False) -> Callable:
         def lookup(asb: AbstractSecurityBlock) -> bytes | None:

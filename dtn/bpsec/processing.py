@@ -1,5 +1,9 @@
 """BPSec processing on whole bundles, RFC 9172 §3 and §5, with the default security contexts of RFC 9173.
 
+This module holds integrity (BIB-HMAC-SHA2: `sign`, `verify`) and what both services share (reading and
+checking the security blocks of a bundle); confidentiality (BCB-AES-GCM: `encrypt`, `decrypt`) is
+`dtn.bpsec.confidentiality`. `dtn.bpsec` exports all four.
+
 Four operations, each taking a `Bundle` and returning a new one (nothing is changed in place):
 
     sign(bundle, key=..., security_source=..., targets=(1,))      add a BIB   (this node: security source)
@@ -23,12 +27,12 @@ twice; an injected IV gives one BCB over all targets, exactly as RFC 9173 Append
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb, encode_value
+from dtn.bpsec.cache import SecurityCache
 from dtn.bpsec.constants import (
     BCB_BLOCK_TYPE,
     BIB_BLOCK_TYPE,
@@ -36,12 +40,9 @@ from dtn.bpsec.constants import (
     BLOCK_MUST_BE_REPLICATED,
     BLOCK_UNINTELLIGIBLE,
     BUNDLE_IS_FRAGMENT,
-    GCM_IV_BYTES,
     PAYLOAD_BLOCK_NUMBER,
     PRIMARY_BLOCK_NUMBER,
-    AadScopeFlag,
     AesVariant,
-    BcbResult,
     BibResult,
     IntegrityScopeFlag,
     ReasonCode,
@@ -49,14 +50,8 @@ from dtn.bpsec.constants import (
     ShaVariant,
 )
 from dtn.bpsec.contexts import (
-    AesGcmParameters,
     HmacSha2Parameters,
-    additional_authenticated_data,
     block_header,
-    check_aes_key,
-    encode_bcb_asb,
-    gcm_decrypt,
-    gcm_encrypt,
     hmac_sha2,
     ippt_parts,
     single_result,
@@ -233,60 +228,24 @@ def check_received(bundle: Bundle) -> tuple[SecurityBlocks, set[int], SecurityBl
 
 
 def _as_eid(value: EID | str) -> EID:
-    return value if isinstance(value, EID) else _parse_eid_cached(value)
+    return value if isinstance(value, EID) else parse_eid(value)
 
 
-_parse_eid_cached = functools.lru_cache(maxsize=256)(parse_eid)
-
-_eid_cbor_by_id: dict[int, tuple[EID, bytes]] = {}
-
-
-def _eid_cbor(eid: EID) -> bytes:
-    """The deterministic CBOR encoding of an EID, cached by identity (EIDs are frozen; an entry keeps its
-    object alive, so its id is not reused meanwhile). Not by equality: an ipn EID compares equal to its
-    three-element form, which encodes differently."""
-    found = _eid_cbor_by_id.get(id(eid))
-    if found is not None and found[0] is eid:
-        return found[1]
+def _encode_eid(eid: EID) -> bytes:
+    """The deterministic CBOR encoding of an EID."""
     out = bytearray()
     try:
         encode_value(eid.to_cbor(), out)
     except (TypeError, ValueError, OverflowError) as exc:
         raise EncodeError(f"abstract security block: cannot encode the security source: {exc}") from None
-    if len(_eid_cbor_by_id) >= 256:
-        _eid_cbor_by_id.clear()
-    encoded = bytes(out)
-    _eid_cbor_by_id[id(eid)] = (eid, encoded)
-    return encoded
+    return bytes(out)
 
 
-def _source_cbor(source: EID | str) -> bytes:
-    """The CBOR encoding of a security source given as an EID or as text (cached by the text)."""
+def _source_cbor(source: EID | str, cache: SecurityCache) -> bytes:
+    """The CBOR encoding of a security source given as an EID or as text."""
     if type(source) is str:
-        found = _source_cbor_by_text.get(source)
-        if found is None:
-            found = _eid_cbor(_as_eid(source))
-            if len(_source_cbor_by_text) >= 256:
-                _source_cbor_by_text.clear()
-            _source_cbor_by_text[source] = found
-        return found
-    return _eid_cbor(_as_eid(source))
-
-
-_source_cbor_by_text: dict[str, bytes] = {}
-
-
-def _block_flag(value: int) -> BlockFlag:
-    """`BlockFlag(value)`, cached (the enum call costs more than building the block)."""
-    found = _BLOCK_FLAGS.get(value)
-    if found is None:
-        found = BlockFlag(value)
-        if len(_BLOCK_FLAGS) < 256:
-            _BLOCK_FLAGS[value] = found
-    return found
-
-
-_BLOCK_FLAGS: dict[int, BlockFlag] = {}
+        return cache.source_cbor(source, lambda text: cache.eid_cbor(_as_eid(text), _encode_eid))
+    return cache.eid_cbor(_as_eid(source), _encode_eid)
 
 
 def _check_targets(
@@ -365,25 +324,16 @@ def _target_data(bundle: Bundle, target: int, primary_bytes: bytes) -> tuple[byt
     return block.data, block_header(int(block.type), block.number, int(block.flags))
 
 
-def _primary_bytes(bundle: Bundle) -> bytes:
-    """The canonical primary block for the IPPT and AAD, cached by identity: a bundle's primary block does not
-    change while its security blocks are processed (nor from encrypt to decrypt), and PrimaryBlock is frozen.
-    Not by equality: an ipn EID compares equal to its three-element form, which encodes differently."""
-    primary = bundle.primary
-    found = _primary_bytes_by_id.get(id(primary))
-    if found is not None and found[0] is primary:
-        return found[1]
+def _encode_primary(primary) -> bytes:
     try:
-        encoded = encode_primary(primary)
+        return encode_primary(primary)
     except EncodeError as exc:
         raise _failed(f"cannot form the canonical primary block: {exc}") from None
-    if len(_primary_bytes_by_id) >= 128:
-        _primary_bytes_by_id.clear()
-    _primary_bytes_by_id[id(primary)] = (primary, encoded)  # the entry keeps the object, so its id stays its own
-    return encoded
 
 
-_primary_bytes_by_id: dict[int, tuple[object, bytes]] = {}
+def _primary_bytes(bundle: Bundle, cache: SecurityCache) -> bytes:
+    """The canonical primary block for the IPPT and AAD (the same from encrypt to decrypt: kept in `cache`)."""
+    return cache.primary_bytes(bundle.primary, _encode_primary)
 
 
 # -- BIB-HMAC-SHA2 ----------------------------------------------------------------------------------------------
@@ -404,6 +354,7 @@ def sign(
     crc_type: CrcType = CrcType.NONE,
     position: int | None = None,
     random_bytes: Callable[[int], bytes] = os.urandom,
+    cache: SecurityCache | None = None,
 ) -> Bundle:
     """Add a BIB (BIB-HMAC-SHA2, RFC 9173 §3) over `targets` (block numbers; 0 is the primary block).
 
@@ -446,7 +397,7 @@ def sign(
         for b in bundle.blocks
     ]
     bundle = bundle.with_blocks(blocks)
-    primary = _primary_bytes(bundle)
+    primary = _primary_bytes(bundle, cache or SecurityCache())
     security_header = block_header(BIB_BLOCK_TYPE, number, block_flags)
     results = []
     for target in targets:
@@ -468,7 +419,8 @@ def sign(
 
 
 def verify(
-    bundle: Bundle, key: bytes | KeyLookup, *, accept: bool = False, drop_failed_blocks: bool = False
+    bundle: Bundle, key: bytes | KeyLookup, *, accept: bool = False, drop_failed_blocks: bool = False,
+    cache: SecurityCache | None = None,
 ) -> Bundle:
     """Verify the BIB operations this node has a key for (RFC 9172 §5.1.2, RFC 9173 §3.8.2).
 
@@ -496,7 +448,7 @@ def verify(
         params = HmacSha2Parameters.from_asb(asb)
         hmac_key = _session_key(found, params.wrapped_key)
         if primary is None:
-            primary = _primary_bytes(bundle)
+            primary = _primary_bytes(bundle, cache or SecurityCache())
         security_header = block_header(BIB_BLOCK_TYPE, block.number, int(block.flags))
         done: set[int] = set()
         for target, result_set in zip(asb.targets, asb.results):
@@ -548,259 +500,3 @@ def _drop_blocks(bundle: Bundle, dropped: set[int]) -> Bundle:
 
 
 # -- BCB-AES-GCM ------------------------------------------------------------------------------------------------
-
-
-def encrypt(
-    bundle: Bundle,
-    *,
-    key: bytes,
-    security_source: EID | str,
-    targets: Sequence[int] = (PAYLOAD_BLOCK_NUMBER,),
-    aes_variant: AesVariant = AesVariant.A256GCM,
-    scope_flags: int = AadScopeFlag.ALL,
-    iv: bytes | None = None,
-    wrap: bool = False,
-    content_key: bytes | None = None,
-    block_number: int | None = None,
-    block_flags: int = 0,
-    crc_type: CrcType = CrcType.NONE,
-    position: int | None = None,
-    random_bytes: Callable[[int], bytes] = os.urandom,
-) -> Bundle:
-    """Encrypt `targets` in place under BCB-AES-GCM (RFC 9173 §4) and add the BCB(s).
-
-    RFC 9172 rules enforced: never the primary block or a BCB, never a block already encrypted (§3.2, §3.8), no
-    BCB on a fragment (§5.2); the replicate-in-fragments flag is set when the payload is a target (§3.8). A BIB
-    whose targets are all encrypted is encrypted too; a BIB covering only some of them is split and the part for
-    the encrypted targets moved into a new BIB that is encrypted (§3.9) -- unless its scope binds its own block
-    header, which a move would break: that raises `SecurityError`.
-
-    With `wrap=True`, `key` is a key-encryption key and each BCB carries its own wrapped content key
-    (`content_key`, random when None). With `iv=None` each target gets its own BCB and a fresh random IV; an
-    explicit `iv` puts every target in one BCB (RFC 9173 Appendix A.4).
-    """
-    try:
-        variant = _AES_VARIANT_OF.get(aes_variant)
-    except TypeError:  # unhashable
-        variant = None
-    if variant is None:
-        raise _conflict(f"unknown AES variant {aes_variant!r} (1: A128GCM, 3: A256GCM)")
-    scope_flags = int(scope_flags)
-    if scope_flags & ~_ALL_AAD_SCOPE or scope_flags < 0:
-        raise _conflict(f"invalid AAD scope flags {scope_flags:#x}")
-    block_flags = int(block_flags)
-    if block_flags & BLOCK_DISCARD_IF_UNPROCESSABLE:
-        raise _conflict("a BCB must not have the discard-if-unprocessable flag (RFC 9172 §3.8)")
-    crc = _CRC_TYPES.get(crc_type)
-    if crc is None:
-        crc = CrcType(crc_type)  # ValueError for an unknown CRC type, as before
-    blocks = bundle.blocks
-    by_number = {b.number: b for b in blocks}
-    targets = _check_targets(bundle, targets, "BCB", by_number)
-    if iv is not None:
-        iv = bytes(iv)
-    if wrap:
-        if content_key is not None:
-            check_aes_key(variant, content_key)
-        wrap_key(key, bytes(16))  # checks the key-encryption key's length before anything is changed
-    else:
-        if content_key is not None:
-            raise _conflict("content_key is only used with wrap=True")
-        check_aes_key(variant, key)
-
-    for b in blocks:
-        if b.type in _SECURITY_BLOCK_TYPES:
-            has_security_blocks = True
-            break
-    else:
-        has_security_blocks = False
-    if has_security_blocks:
-        blocks, all_targets = _encrypt_with_security_blocks(bundle, targets, position)
-        by_number = {b.number: b for b in blocks}
-    else:
-        # No BIB or BCB yet: of the checks above only "not the primary block" can fail, and no BIB moves.
-        if PRIMARY_BLOCK_NUMBER in targets:
-            raise _conflict("a BCB must not target the primary block (RFC 9172 §3.8)")
-        all_targets = targets
-
-    groups = [all_targets] if iv is not None else [(t,) for t in all_targets]
-    numbers = _free_numbers(by_number, len(groups), block_number)
-    primary = _primary_bytes(bundle)
-    source_cbor = _source_cbor(security_source)
-    new_bcbs: list[CanonicalBlock] = []
-    for group, number in zip(groups, numbers):
-        flags = block_flags | (BLOCK_MUST_BE_REPLICATED if PAYLOAD_BLOCK_NUMBER in group else 0)
-        group_iv = iv if iv is not None else random_bytes(GCM_IV_BYTES)
-        cek = key
-        wrapped = None
-        if wrap:
-            cek = content_key if content_key is not None else random_bytes(_AES_KEY_BYTES[variant])
-            wrapped = wrap_key(key, cek)
-        security_header = block_header(BCB_BLOCK_TYPE, number, flags)
-        tags = []
-        for target in group:
-            block = by_number[target]
-            aad = additional_authenticated_data(
-                scope_flags, primary_block=primary,
-                target_header=block_header(block.type, block.number, block.flags),
-                security_header=security_header,
-            )
-            ciphertext, tag = gcm_encrypt(variant, cek, group_iv, block.data, aad, reuse_key=not wrap)
-            # The ciphertext replaces the data; the target's CRC goes: AES-GCM authenticates it (RFC 9173 §4.8.1).
-            by_number[target] = CanonicalBlock(block.type, block.number, block.flags, CrcType.NONE, ciphertext)
-            tags.append(tag)
-        asb = encode_bcb_asb(group, source_cbor, group_iv, variant, scope_flags, wrapped, tags)
-        new_bcbs.append(CanonicalBlock(BCB_BLOCK_TYPE, number, _block_flag(flags), crc, asb))
-    blocks = [by_number[b.number] for b in blocks]
-    return Bundle(bundle.primary, tuple(_insert(blocks, new_bcbs, position)))
-
-
-_AES_VARIANT_OF = {int(v): v for v in AesVariant}
-_ALL_AAD_SCOPE = int(AadScopeFlag.ALL)
-_SECURITY_BLOCK_TYPES = frozenset((BIB_BLOCK_TYPE, BCB_BLOCK_TYPE))
-_CRC_TYPES = {int(c): c for c in CrcType}
-
-
-def _encrypt_with_security_blocks(
-    bundle: Bundle, targets: tuple[int, ...], position: int | None
-) -> tuple[list[CanonicalBlock], tuple[int, ...]]:
-    """`encrypt` on a bundle that has security blocks already: the RFC 9172 checks against them, and the BIBs
-    to encrypt along (RFC 9172 §3.9). Returns the blocks (with any BIB split off) and every block to encrypt."""
-    bcbs = read_bcbs(bundle)
-    encrypted = encrypted_targets(bcbs)
-    bibs = read_bibs(bundle, encrypted)
-    bib_by_number = {b.number: (b, asb) for b, asb in bibs}
-    for target in targets:
-        block = bundle.block_by_number(target)
-        if target == PRIMARY_BLOCK_NUMBER:
-            raise _conflict("a BCB must not target the primary block (RFC 9172 §3.8)")
-        if block.type == BCB_BLOCK_TYPE:
-            raise _conflict(f"a BCB must not target BCB {target} (RFC 9172 §3.8)")
-        if target in encrypted:
-            raise _conflict(f"block {target} is already encrypted: security operations are unique (RFC 9172 §3.2)")
-        if block.type == BIB_BLOCK_TYPE and target not in bib_by_number:
-            raise _conflict(f"BIB {target} cannot be read")
-    plain_targets = {t for t in targets if t not in bib_by_number}
-    for target in targets:
-        if target in bib_by_number and not set(bib_by_number[target][1].targets) & plain_targets:
-            raise _conflict(f"BIB {target} shares no target with this BCB (RFC 9172 §3.8)")
-
-    # RFC 9172 §3.9: BIBs over the blocks being encrypted are encrypted with them (split when partly covered).
-    blocks = list(bundle.blocks)
-    extra_bibs: list[int] = []
-    new_bibs: list[CanonicalBlock] = []
-    for bib, asb in bibs:
-        if bib.number in targets:
-            continue
-        covered = set(asb.targets) & plain_targets
-        if not covered:
-            continue
-        if covered == set(asb.targets):
-            extra_bibs.append(bib.number)
-            continue
-        if asb.context_id == SecurityContextId.BIB_HMAC_SHA2:
-            params = HmacSha2Parameters.from_asb(asb)
-            binds_header = params.scope_flags & IntegrityScopeFlag.SECURITY_HEADER
-        else:
-            binds_header = True
-        if binds_header:
-            raise _conflict(
-                f"BIB {bib.number} protects blocks {sorted(asb.targets)}; encrypting only {sorted(covered)} would "
-                "need its results moved to a new BIB, but its integrity scope binds its own block header "
-                "(RFC 9172 §3.9): encrypt all of its targets, or none"
-            )
-        (moved_number,) = _next_numbers(bundle.with_blocks(blocks + new_bibs), 1, None)
-        moved = AbstractSecurityBlock(
-            targets=tuple(t for t in asb.targets if t in covered),
-            context_id=asb.context_id,
-            source=asb.source,
-            parameters=asb.parameters,
-            results=tuple(r for t, r in zip(asb.targets, asb.results) if t in covered),
-            reserved_flags=asb.reserved_flags,
-        )
-        kept = asb.without_targets(covered)
-        blocks = [dataclasses.replace(b, data=encode_asb(kept)) if b.number == bib.number else b for b in blocks]
-        new_bibs.append(CanonicalBlock(BIB_BLOCK_TYPE, moved_number, bib.flags, CrcType.NONE, encode_asb(moved)))
-        extra_bibs.append(moved_number)
-    if new_bibs:
-        blocks = _insert(blocks, new_bibs, position)
-    return blocks, tuple(extra_bibs) + targets  # BIBs first, as RFC 9173 Appendix A.4 lists them
-
-
-def decrypt(bundle: Bundle, key: bytes | KeyLookup, *, drop_failed_blocks: bool = False) -> Bundle:
-    """Decrypt every BCB this node has a key for and remove it (acceptor, RFC 9172 §5.1.1, RFC 9173 §4.8.2).
-
-    BCBs the key lookup declines stay as they are. A target that does not authenticate raises `SecurityError`
-    (reason 15) and nothing is returned: the bundle is to be discarded. A BCB of another security context that
-    this node is asked to process raises reason 13.
-
-    With `drop_failed_blocks`, an extension block that does not decrypt is removed together with the security
-    operations on it (RFC 9172 §5.1.1); a payload that does not decrypt always raises.
-    """
-    bcbs, _, _ = check_received(bundle)
-    if not bcbs:
-        return bundle
-    primary: bytes | None = None
-    by_number = {b.number: b for b in bundle.blocks}
-    removed: set[int] = set()
-    dropped: set[int] = set()
-    for block, asb in bcbs:
-        found = _key_for(key, asb)
-        if found is None:
-            continue
-        if asb.context_id != _BCB_AES_GCM:
-            raise SecurityError(
-                f"BCB {block.number}: unknown security context {asb.context_id}",
-                reason_code=ReasonCode.UNKNOWN_SECURITY_OPERATION,
-            )
-        params = _bcb_parameters(asb)
-        cek = _session_key(found, params.wrapped_key)
-        if primary is None:
-            primary = _primary_bytes(bundle)
-        security_header = block_header(BCB_BLOCK_TYPE, block.number, block.flags)
-        for target, result_set in zip(asb.targets, asb.results):
-            if len(result_set) == 1 and result_set[0][0] == _AUTHENTICATION_TAG:
-                tag = result_set[0][1]
-            else:  # raises, with the details
-                single_result(result_set, _AUTHENTICATION_TAG, f"BCB {block.number}", target)
-            target_block = by_number[target]
-            aad = additional_authenticated_data(
-                params.scope_flags, primary_block=primary,
-                target_header=block_header(target_block.type, target_block.number, target_block.flags),
-                security_header=security_header,
-            )
-            try:
-                plaintext = gcm_decrypt(
-                    params.aes_variant, cek, params.iv, target_block.data, tag, aad, reuse_key=cek is found
-                )
-            except SecurityError as exc:
-                if drop_failed_blocks and target != PAYLOAD_BLOCK_NUMBER:
-                    dropped.add(target)
-                    continue
-                raise _failed(f"BCB {block.number}, target block {target}: {exc}") from None
-            by_number[target] = CanonicalBlock(
-                target_block.type, target_block.number, target_block.flags, target_block.crc_type, plaintext
-            )
-        removed.add(block.number)
-    if not removed:
-        return bundle
-    opened = Bundle(bundle.primary, tuple([by_number[b.number] for b in bundle.blocks if b.number not in removed]))
-    return _drop_blocks(opened, dropped)
-
-
-_BCB_AES_GCM = int(SecurityContextId.BCB_AES_GCM)
-_AUTHENTICATION_TAG = int(BcbResult.AUTHENTICATION_TAG)
-_bcb_parameters_by_id: dict[int, tuple[AbstractSecurityBlock, AesGcmParameters]] = {}
-
-
-def _bcb_parameters(asb: AbstractSecurityBlock) -> AesGcmParameters:
-    """`AesGcmParameters.from_asb(asb)`, cached by identity: `decode_asb` hands out the same (frozen) ASB object
-    for the same bytes, so a BCB seen again is not checked again. Failures are never cached."""
-    found = _bcb_parameters_by_id.get(id(asb))
-    if found is not None and found[0] is asb:
-        return found[1]
-    params = AesGcmParameters.from_asb(asb)
-    if len(_bcb_parameters_by_id) >= 256:
-        _bcb_parameters_by_id.clear()
-    _bcb_parameters_by_id[id(asb)] = (asb, params)
-    return params

@@ -12,7 +12,6 @@ present when the subject bundle requested STATUS_TIME_REQUESTED).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import cbor2
@@ -22,30 +21,9 @@ from dtn.bpv7.bundle import STATUS_REPORT_FLAGS, Bundle, BundleFlag
 from dtn.bpv7.crc import CrcType
 from dtn.bpv7.eid import DTN_NONE, EID, eid_from_cbor
 from dtn.errors import DecodeError, EncodeError
+from dtn.reasons import StatusReasonCode, reason_name  # noqa: F401 (re-exported: the codes belong to §6.1.1)
 
 RECORD_TYPE_STATUS_REPORT = 1
-
-
-class StatusReasonCode(enum.IntEnum):
-    """Bundle status report reason codes, RFC 9171 §6.1.1 (0-11) and RFC 9172 §11.2 (12-16)."""
-
-    NO_ADDITIONAL_INFORMATION = 0
-    LIFETIME_EXPIRED = 1
-    FORWARDED_OVER_UNIDIRECTIONAL_LINK = 2
-    TRANSMISSION_CANCELED = 3
-    DEPLETED_STORAGE = 4
-    DESTINATION_ENDPOINT_ID_UNAVAILABLE = 5
-    NO_KNOWN_ROUTE = 6
-    NO_TIMELY_CONTACT = 7
-    BLOCK_UNINTELLIGIBLE = 8
-    HOP_LIMIT_EXCEEDED = 9
-    TRAFFIC_PARED = 10
-    BLOCK_UNSUPPORTED = 11
-    MISSING_SECURITY_SERVICE = 12
-    UNKNOWN_SECURITY_SERVICE = 13
-    UNEXPECTED_SECURITY_SERVICE = 14
-    FAILED_SECURITY_SERVICE = 15
-    CONFLICTING_SECURITY_SERVICES = 16
 
 
 def reason_code(code: int) -> int:

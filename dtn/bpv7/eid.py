@@ -8,7 +8,8 @@ Text forms:
 
 The text form mirrors the wire form, so text <-> CBOR is a bijection: a two-element EID whose FQNN carries a
 non-zero allocator in its high 32 bits is written with the FQNN as one number, and `ipn:0.N.S` is the
-three-element form of `ipn:N.S`. Both name the same endpoint and compare equal.
+three-element form of `ipn:N.S`. Both name the same endpoint and compare equal; `wire_key` tells them apart
+(it is equal exactly when the encodings are), for anything keyed by what goes on the wire.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ class EID(abc.ABC):
     @abc.abstractmethod
     def to_cbor(self) -> list:
         """The EID as a CBOR-ready Python value (RFC 9171 §4.2.5.1)."""
+
+    @property
+    def wire_key(self) -> tuple:
+        """A hashable canonical key of the wire form: equal for two EIDs exactly when they encode the same
+        (an ipn EID and its three-element form compare equal, but their keys differ)."""
+        return (self.scheme, str(self))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
-import sys
 
 import trio
 
@@ -38,6 +36,9 @@ from dtn.tcpcl import (
 )
 
 from .base import Link, OnBundle, OnLinkDown, OnLinkUp, call_link_down
+from .stream_util import COALESCE_MAX_BYTES, PrefixedStream, coalesce, send_message_parts, set_nodelay
+
+_set_nodelay = set_nodelay  # the name mtcp, stcp and tcpclv3 import from here
 from .tls import node_ids_from_certificate
 
 log = logging.getLogger(__name__)
@@ -47,31 +48,6 @@ HIGH_WATER_BYTES = 4 * 1024 * 1024
 """Queued outgoing bytes above which senders (and the reader, whose acks queue up) wait for the writer."""
 LINGER_S = 1.0
 """After a protocol error, how long we keep reading (and discarding) so the peer sees our SESS_TERM."""
-
-
-class _PrefixedStream(trio.abc.Stream):
-    """A stream that first returns bytes already read from `inner` (the start of a TLS handshake)."""
-
-    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
-        self._inner = inner
-        self._prefix = prefix
-
-    async def send_all(self, data) -> None:
-        await self._inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            out, self._prefix = self._prefix[:size], self._prefix[size:]
-            return out
-        return await self._inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 class _Waiter:
@@ -112,13 +88,6 @@ class TcpclLink:
         self.keepalive_s = 0
         self.down_reason: str | None = None
         self._stream = stream
-        # A stream that can take bytes without waiting (the digital twin's emulated links) gets them at once,
-        # without a writer task switch per message, whenever nothing is queued before them.
-        self._send_nowait = getattr(stream, "send_nowait", None)
-        self._writing = False
-        # On such a stream the reader also hands received bundles to the node itself (no deliverer task, two
-        # task switches less per bundle): the twin's stores never block, so reading pauses only briefly.
-        self._inline: list[TransferReceived] | None = [] if self._send_nowait is not None else None
         self._server_hostname = server_hostname
         self._on_bundle = on_bundle
         self._out: list[bytes] = []
@@ -196,12 +165,6 @@ class TcpclLink:
 
     def _queue(self, data: bytes) -> None:
         if data:
-            if self._send_nowait is not None and not self._out and not self._writing:
-                try:
-                    self._send_nowait(data)
-                    return
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    pass  # queue it: the writer meets the same error and ends the session as usual
             self._out.append(data)
             self._out_bytes += len(data)
             self._writer_lot.unpark_all()
@@ -228,10 +191,7 @@ class TcpclLink:
         self._queue(session.data_to_send())
         for event in session.events():
             if isinstance(event, TransferReceived):
-                if self._inline is not None:
-                    self._inline.append(event)
-                else:
-                    self._deliver_send.send_nowait(event)
+                self._deliver_send.send_nowait(event)
             elif isinstance(event, TransferAcked):
                 waiter = self._waiters.pop(event.transfer_id, None)
                 if waiter is not None:
@@ -262,8 +222,11 @@ class TcpclLink:
             elif event.reason not in (None, SessTermReason.UNKNOWN):
                 self.down_reason = f"session terminated ({_name_of(event.reason)})"
         self._fail_waiters(self.down_reason or "session closed")
+        # Every task ends by itself now (the reader at EOF): only a task still blocked is cancelled below, so
+        # the order in which a session's tasks finish never depends on the order cancellation reaches them.
         self._deliver_send.close()
         self._writer_lot.unpark_all()
+        self._timer_lot.unpark_all()
         self._ended_event.set()
 
     def _fail_waiters(self, why: str) -> None:
@@ -330,7 +293,7 @@ class TcpclLink:
 
     async def _start_tls(self) -> None:
         trailing = self.session.take_trailing_data()
-        transport = _PrefixedStream(self._stream, trailing) if trailing else self._stream
+        transport = PrefixedStream(self._stream, trailing) if trailing else self._stream
         if self.role is Role.ACTIVE:
             ssl_stream = trio.SSLStream(transport, self.config.ssl_context_client, server_hostname=self._server_hostname)
         else:
@@ -344,8 +307,6 @@ class TcpclLink:
             log.warning("TCPCL TLS handshake with %s (%s) failed: %s", self._name(), self.peer_address or "?", cause)
             raise ClaError(f"TCPCL TLS handshake with {self._name()} failed: {cause}") from exc
         self._stream = ssl_stream
-        self._send_nowait = None
-        self._inline = None  # TLS happens before any transfer: bundles go through the deliverer task
         if ssl_stream.version() != "TLSv1.3":
             # RFC 9174 §4.4: TLS 1.3 or later.
             log.warning("TCPCL peer %s negotiated %s, TLS 1.3 is required", self._name(), ssl_stream.version())
@@ -368,75 +329,26 @@ class TcpclLink:
 
     # ------------------------------------------------------------------------------------------- tasks
     async def _reader(self) -> None:
+        """Received chunks go to `Session.receive_data` (any stream: TCP, TLS, in-memory)."""
         try:
-            if _DIRECT_IO and type(self._stream) is trio.SocketStream:
-                await self._read_socket(self._stream.socket)
-            else:
-                await self._read_stream()
+            while not self._ended:
+                if self._out_bytes > HIGH_WATER_BYTES:
+                    await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
+                try:
+                    data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    self.down_reason = self.down_reason or f"connection lost: {exc}"
+                    data = b""
+                self._feed(data)
+                if not data:
+                    break
             if self._error:
                 await self._linger()
         finally:
             self._eof.set()
 
-    async def _read_stream(self) -> None:
-        """Any stream (TLS, in-memory): received chunks go to `Session.receive_data`."""
-        while not self._ended:
-            if self._out_bytes > HIGH_WATER_BYTES:
-                await self._wait_for_space()  # the peer is not reading our acks: stop reading its data
-            try:
-                data = await self._stream.receive_some(RECEIVE_SIZE_BYTES)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self.down_reason = self.down_reason or f"connection lost: {exc}"
-                data = b""
-            self._feed(data)
-            inline = self._inline
-            while inline:
-                await self._deliver(inline.pop(0))
-            if not data:
-                return
-
-    async def _read_socket(self, sock) -> None:
-        """Plain TCP: read straight into the machine's buffer (`Session.get_buffer`), so a large transfer's
-        data is written once, by the kernel, into the buffer the node receives.
-
-        The non-blocking socket is read with `os.readv` and waited on with `trio.lowlevel.wait_readable`:
-        trio's socket methods add a scheduler pass after every call, even one that just waited; here a read
-        that had to wait costs one pass and one that did not costs one checkpoint (so a busy peer cannot
-        starve the other tasks)."""
-        session = self.session
-        readv = os.readv
-        while not self._ended:
-            if self._out_bytes > HIGH_WATER_BYTES:
-                await self._wait_for_space()
-            buffer = session.get_buffer(RECEIVE_SIZE_BYTES)
-            waited = False
-            try:
-                while True:
-                    try:
-                        size = readv(sock.fileno(), (buffer,))
-                        break
-                    except BlockingIOError:
-                        await trio.lowlevel.wait_readable(sock)
-                        waited = True
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self.down_reason = self.down_reason or f"connection lost: {exc}"
-                size = 0
-            del buffer  # a view of the machine's memory: never kept past buffer_updated()
-            try:
-                session.buffer_updated(size, now_s=trio.current_time())
-            except RemoteProtocolError as exc:
-                self._error = True
-                self.down_reason = f"protocol error: {exc} ({_name_of(exc.reason_code)})"
-                log.info("TCPCL %s: %s", self._name(), self.down_reason)
-            self._after_machine()
-            if not size:
-                return
-            if not waited:
-                await trio.lowlevel.checkpoint()
-
     async def _writer(self) -> None:
         stream = self._stream
-        sock = stream.socket if _DIRECT_IO and type(stream) is trio.SocketStream else None
         try:
             while True:
                 while not self._out:
@@ -444,28 +356,19 @@ class TcpclLink:
                         return
                     await self._writer_lot.park()
                 chunks, self._out = self._out, []
-                waited = False
-                self._writing = True  # bytes taken from the queue are not sent yet: no direct send may overtake
-                for data in _coalesce(chunks):
-                    if sock is not None:
-                        size, waited_now = await _write_socket(sock, data)
-                        waited = waited or waited_now
-                    elif type(data) is tuple:
-                        size = await _send_message_parts(stream, data)
+                for data in coalesce(chunks):
+                    if type(data) is tuple:
+                        size = await send_message_parts(stream, data)
                     else:
                         await stream.send_all(data)
                         size = len(data)
                     self._out_bytes -= size
                     self._space_lot.unpark_all()
-                self._writing = False
-                if sock is not None and not waited:
-                    await trio.lowlevel.checkpoint()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.down_reason = self.down_reason or f"connection lost: {exc}"
             self.session.receive_data(b"")
             self._after_machine()
         finally:
-            self._writing = False
             self._out.clear()
             self._out_bytes = 0
             self._space_lot.unpark_all()
@@ -497,13 +400,8 @@ class TcpclLink:
     async def _deliver(self, event: TransferReceived) -> None:
         """Hand one bundle to the node; acknowledge it only once `on_bundle` returned (it is durable)."""
         tid = event.transfer_id
-        data = event.data
-        # A large transfer arrives in a bytearray the machine can reuse for a later one once the node kept no
-        # reference to it (CPython reference counts tell exactly; a consumer that kept it, or a view of it,
-        # raised the count). Without reference counts (PyPy) buffers are simply not reused.
-        refs = _getrefcount(data) if type(data) is bytearray else -1
         try:
-            await self._on_bundle(data, self)
+            await self._on_bundle(event.data, self)
         except StoreError as exc:
             log.info("TCPCL %s: refusing transfer %d: %s", self._name(), tid, exc)
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NO_RESOURCES, now_s=trio.current_time()))
@@ -512,16 +410,13 @@ class TcpclLink:
             self._queue(self.session.refuse_transfer(tid, XferRefuseReason.NOT_ACCEPTABLE, now_s=trio.current_time()))
         else:
             self._queue(self.session.accept_transfer(tid, now_s=trio.current_time()))
-        if refs >= 0 and _getrefcount(data) == refs:
-            self.session.recycle_buffer(data)
         self._after_machine()
 
     async def _run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._reader)
             nursery.start_soon(self._timer)
-            if self._inline is None:
-                nursery.start_soon(self._deliverer)
+            nursery.start_soon(self._deliverer)
             nursery.start_soon(self._writer)
             await self._ended_event.wait()
             # Let the writer flush the last bytes (SESS_TERM), but never wait forever for a peer that does not
@@ -544,87 +439,6 @@ class TcpclLink:
                 await self._stream.aclose()
             await trio.aclose_forcefully(self._stream)
         self._done.set()
-
-
-COALESCE_MAX_BYTES = 64 * 1024
-_getrefcount = getattr(sys, "getrefcount", lambda obj: -2)  # never equal to the count before: no reuse
-
-
-def _coalesce(chunks: list) -> list:
-    """Join runs of small messages into one write; pass big ones (segments) through without copying them."""
-    if len(chunks) == 1:
-        return chunks
-    out: list = []
-    small: list[bytes] = []
-    for chunk in chunks:
-        if type(chunk) is tuple or len(chunk) >= COALESCE_MAX_BYTES:
-            if small:
-                out.append(b"".join(small))
-                small = []
-            out.append(chunk)
-        else:
-            small.append(chunk)
-    if small:
-        out.append(b"".join(small))
-    return out
-
-
-_DIRECT_IO = hasattr(os, "readv") and hasattr(os, "writev")
-
-
-async def _write_socket(sock, data: bytes | tuple[bytes, memoryview]) -> tuple[int, bool]:
-    """Write all of `data` (bytes, or one message as (header, data view)) to a non-blocking socket with
-    `os.writev`: the message goes out in one system call when the socket has room (so Nagle never splits it)
-    and the data is never copied. Returns (bytes written, whether it had to wait for room)."""
-    views = [memoryview(part) for part in data] if type(data) is tuple else [memoryview(data)]
-    size = sum(map(len, views))
-    waited = False
-    writev = os.writev
-    try:
-        while views:
-            try:
-                sent = writev(sock.fileno(), views)
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
-                waited = True
-                continue
-            while sent:
-                first = len(views[0])
-                if sent >= first:
-                    sent -= first
-                    views.pop(0)
-                else:
-                    views[0] = views[0][sent:]
-                    sent = 0
-            while views and not len(views[0]):
-                views.pop(0)
-    except OSError as exc:
-        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
-    return size, waited
-
-
-async def _send_message_parts(stream: trio.abc.Stream, parts: tuple[bytes, memoryview]) -> int:
-    """Write one message given as (header, data): one sendmsg (writev) per call on a plain TCP stream, so the
-    data is not copied and the message is not split into two writes; joined bytes on any other stream."""
-    size = len(parts[0]) + len(parts[1])
-    if type(stream) is not trio.SocketStream or not hasattr(stream.socket, "sendmsg"):
-        await stream.send_all(b"".join(parts))
-        return size
-    views = [memoryview(parts[0]), parts[1]]
-    try:
-        while views:
-            sent = await stream.socket.sendmsg(views)
-            while sent:
-                if sent >= len(views[0]):
-                    sent -= len(views[0])
-                    views.pop(0)
-                else:
-                    views[0] = views[0][sent:]
-                    sent = 0
-            views = [v for v in views if len(v)]
-    except OSError as exc:
-        raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
-    return size
 
 
 def _name_of(code) -> str:
@@ -701,7 +515,7 @@ async def connect_tcpcl(
         stream = await trio.open_tcp_stream(host, port)
     except OSError as exc:
         raise ClaError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
-    _set_nodelay(stream)
+    set_nodelay(stream)
     return await open_link_over_stream(
         stream, config, Role.ACTIVE, on_bundle, nursery=nursery, on_link_up=on_link_up,
         on_link_down=on_link_down, peer_address=f"{host}:{port}", server_hostname=server_hostname or host,
@@ -733,7 +547,7 @@ async def serve_tcpcl(
 
     async def handle(stream: trio.SocketStream) -> None:
         nonlocal active
-        _set_nodelay(stream)
+        set_nodelay(stream)
         try:
             peer = stream.socket.getpeername()
             address = f"{peer[0]}:{peer[1]}"
@@ -770,16 +584,6 @@ async def _refuse_busy(stream: trio.abc.Stream, config: TcpclConfig) -> None:
         except (DtnError, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
     await trio.aclose_forcefully(stream)
-
-
-def _set_nodelay(stream) -> None:
-    """Nagle off: a small message must not wait ~40 ms for the previous one's ACK."""
-    sock = getattr(stream, "socket", None)
-    if sock is not None:
-        try:
-            sock.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
 
 __all__ = ["TcpclLink", "run_session", "open_link_over_stream", "connect_tcpcl", "serve_tcpcl", "Link"]

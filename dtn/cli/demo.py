@@ -88,12 +88,12 @@ def run(args) -> int:
     progress, update = progress_bar("replaying" if args.processes else "simulating")
     with progress:
         if args.processes:
-            from dtn.node.replay import ReplayOptions, replay
+            from dtn.twin.runner.replay import ReplayOptions, replay
 
             speed = args.speed or max(60.0, duration_s / 120.0)
             replay(plan, workload, out, ReplayOptions(speed=speed, duration_s=duration_s, progress_callback=update))
         else:
-            from dtn.node.simulate import SimulationOptions, simulate
+            from dtn.twin.runner.simulate import SimulationOptions, simulate
 
             simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive,
                                                               progress_callback=update))

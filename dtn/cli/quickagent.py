@@ -2,7 +2,7 @@
 
 `dtn.client.SyncClient` runs a Trio loop in a thread; importing Trio alone costs more than the whole
 start-up budget of a one-shot command (docs/benchmarks.md, "CLI start-up"). These commands make one or two
-requests and exit, so a plain blocking socket with the same sans-IO framing (`dtn.node.agentproto`) does the
+requests and exit, so a plain blocking socket with the same sans-IO framing (`dtn.agentproto`) does the
 job. Long-lived commands (`dtn recv`, `dtn ping`) keep using `SyncClient`.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from dtn.errors import ClientError
-from dtn.node.agentproto import PROTOCOL_VERSION, FrameDecoder, Malformed, Message, Oversized, encode_frame
+from dtn.agentproto import PROTOCOL_VERSION, FrameDecoder, Malformed, Message, Oversized, encode_frame
 
 _TCP = re.compile(r"^(?:tcp:)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d+)$")
 

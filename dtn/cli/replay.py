@@ -115,7 +115,7 @@ def _scenario(args) -> str | None:
 
 
 def run_simulate(args) -> int:
-    from dtn.node.simulate import SimulationOptions, simulate
+    from dtn.twin.runner.simulate import SimulationOptions, simulate
 
     plan, workload, start_s, duration_s = load_inputs(args)
     progress, update = progress_bar("simulating")
@@ -130,7 +130,7 @@ def run_simulate(args) -> int:
 
 
 def run_replay(args) -> int:
-    from dtn.node.replay import ReplayOptions, replay
+    from dtn.twin.runner.replay import ReplayOptions, replay
 
     plan, workload, start_s, duration_s = load_inputs(args, default_duration_s=7200.0)
     progress, update = progress_bar("replaying")
@@ -150,7 +150,7 @@ def _say_lag(run_dir: pathlib.Path, speed: float) -> None:
     import json
     import sys
 
-    from dtn.node.replaylag import lag_message
+    from dtn.twin.replaylag import lag_message
 
     try:
         lag = json.loads((run_dir / "meta.json").read_text()).get("lag")

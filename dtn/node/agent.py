@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import trio
 
 from dtn.errors import ConfigError, DecodeError, DtnError
+from dtn.node.clock import move_on_after
 from dtn.node.agentauth import (
     FileRefused,
     PeerCred,
@@ -33,7 +34,7 @@ from dtn.node.agentauth import (
     read_file_as,
     token_matches,
 )
-from dtn.node.agentproto import (
+from dtn.agentproto import (
     BAD_REQUEST,
     INTERNAL,
     PROTOCOL_VERSION,
@@ -94,7 +95,7 @@ class AgentConnection:
             "events": self.op_events,
             "stop": self.op_stop,
         }
-        from dtn.node.archive import archive_ops  # the archive's ops (docs/archive.md)
+        from dtn.node.archive_agent import archive_ops  # the archive's ops (docs/archive.md)
 
         self._ops.update(archive_ops(self))
 
@@ -243,7 +244,9 @@ class AgentConnection:
         timeout_s = MAX_RECEIVE_TIMEOUT_S if timeout_s is None else min(timeout_s, MAX_RECEIVE_TIMEOUT_S)
         self.node.register_endpoint(endpoint)
         self.registered.add(endpoint)
-        item = await self.node.next_delivery(endpoint, timeout_s)
+        item = None
+        with move_on_after(self.node.clock, timeout_s):
+            item = await self.node.next_delivery(endpoint)
         if item is not None:
             self.in_flight.add(item["bundle"])
         return {"bundle": item}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -114,7 +113,7 @@ class ArchiveService:
 
     async def _receive_loop(self) -> None:
         while True:
-            item = await self.node.next_delivery(self.endpoint, math.inf)
+            item = await self.node.next_delivery(self.endpoint)
             if item is None:
                 continue
             try:
@@ -237,15 +236,15 @@ class ArchiveService:
             "all_replicas_unix_s": state.get("all_unix_s"),
         }
 
-    async def wait_put(self, object_id: str, name: str, wait: str, timeout_s: float) -> dict[str, Any]:
-        """Wait until the first (`wait="first"`) or every (`"all"`) replica acknowledged, or `timeout_s`."""
-        deadline = trio.current_time() + timeout_s
+    async def wait_put(self, object_id: str, name: str, wait: str) -> dict[str, Any]:
+        """Wait until the first (`wait="first"`) or every (`"all"`) replica acknowledged; the caller bounds the
+        wait with a cancel scope (`put_status` says where the PUT stands)."""
         key = {"first": "first_replica_unix_s", "all": "all_replicas_unix_s"}.get(wait)
         while True:
             status = self.put_status(object_id, name)
-            if key is None or status[key] is not None or trio.current_time() >= deadline:
+            if key is None or status[key] is not None:
                 return status
-            await self._changed.wait(deadline)
+            await self._changed.wait()
 
     # -- GET ---------------------------------------------------------------------------------------------------
     def lookup(self, name: str) -> CatalogEntry:
@@ -254,35 +253,50 @@ class ArchiveService:
             raise StoreError(f"no archived object named {name!r} is known at {self.node.node_id}")
         return entry
 
-    async def get(self, name: str, *, timeout_s: float = 0.0) -> dict[str, Any]:
+    async def get(self, name: str) -> dict[str, Any]:
         """The object named `name`: from here when this node keeps it, else fetched from the replicas CGR
-        predicts to answer first. Waits up to `timeout_s`; `data` is None while it is still on its way."""
+        predicts to answer first. Waits until the data is here; the caller bounds the wait with a cancel scope
+        (`pending(name)` then says how far the fetch got)."""
         entry = self.lookup(name)
-        oid = entry.object_id
-        deadline = trio.current_time() + timeout_s
         while True:
-            obj = self.db.object(oid)
-            if obj is not None and obj["complete"]:
-                chunks = self.db.chunks(oid)
-                data = b"".join(chunks[i] for i in range(obj["manifest"].chunk_count))
-                if object_id_of(data) == oid:
-                    fetch = self.db.fetch_state(oid)
-                    return {"object_id": oid, "name": name, "data": data, "size_bytes": len(data),
-                            "source": "local" if fetch is None else "fetched",
-                            "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
-                            "metadata": dict(entry.manifest.metadata)}
-                self._emit("archive_corrupt", object=oid, detail="local copy does not match its sha256")
-                self.db.delete_object(oid)
-                continue
+            found = self._local(entry, name)
+            if found is not None:
+                return found
             fetch = self._start_fetch(entry.manifest, "cache")
             if fetch.error is not None:
                 raise StoreError(fetch.error)
-            if trio.current_time() >= deadline:
-                return {"object_id": oid, "name": name, "data": None, "pending": True,
-                        "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
-                        "asked": sorted(fetch.asked)}
-            with trio.move_on_at(deadline):
-                await fetch.done.wait()
+            await fetch.done.wait()
+
+    def pending(self, name: str) -> dict[str, Any]:
+        """Where a GET stands: the data when it is here, else the fetch's progress (`data` None)."""
+        entry = self.lookup(name)
+        found = self._local(entry, name)
+        if found is not None:
+            return found
+        fetch = self._start_fetch(entry.manifest, "cache")
+        if fetch.error is not None:
+            raise StoreError(fetch.error)
+        return {"object_id": entry.object_id, "name": name, "data": None, "pending": True,
+                "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
+                "asked": sorted(fetch.asked)}
+
+    def _local(self, entry: CatalogEntry, name: str) -> dict[str, Any] | None:
+        """The object when this node holds all of it and it checks out; a corrupt copy is dropped (None)."""
+        oid = entry.object_id
+        obj = self.db.object(oid)
+        if obj is None or not obj["complete"]:
+            return None
+        chunks = self.db.chunks(oid)
+        data = b"".join(chunks[i] for i in range(obj["manifest"].chunk_count))
+        if object_id_of(data) != oid:
+            self._emit("archive_corrupt", object=oid, detail="local copy does not match its sha256")
+            self.db.delete_object(oid)
+            return None
+        fetch = self.db.fetch_state(oid)
+        return {"object_id": oid, "name": name, "data": data, "size_bytes": len(data),
+                "source": "local" if fetch is None else "fetched",
+                "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
+                "metadata": dict(entry.manifest.metadata)}
 
     def _manifest_for(self, object_id: str) -> Manifest | None:
         for entry in self.db.catalog():
@@ -308,6 +322,7 @@ class ArchiveService:
         have not answered by their prediction plus `retry_s`, ask the next ones (round robin over all)."""
         manifest = fetch.retrieval.manifest
         oid = manifest.object_id
+        clock = self.node.clock
         tried: set[int] = set()
         while not fetch.retrieval.complete:
             current = self._manifest_for(oid) or manifest  # repairs may have moved replicas
@@ -319,7 +334,7 @@ class ArchiveService:
                 tried.clear()
                 fresh = [(h, t) for h, t in ranked if h not in fetch.bad_from] or ranked
             if not fresh:  # nobody reachable now: wait for the plan to change, then look again
-                await self._changed.wait(trio.current_time() + self.config.retry_s)
+                await self._changed.wait(clock.trio_time_at(clock.now_s() + self.config.retry_s))
                 continue
             batch = fresh[: self.config.fanout]
             missing = tuple(fetch.retrieval.missing())
@@ -337,10 +352,10 @@ class ArchiveService:
             rounds = fetch.rounds
             fetch.rounds += 1
             wait_until_s = max(t for _h, t in batch) + self.config.retry_s * 2 ** min(rounds, 3)
-            deadline = trio.current_time() + max(1.0, wait_until_s - self.node.plan_now_s())
+            deadline = clock.now_s() + max(1.0, wait_until_s - self.node.plan_now_s())
             have = len(fetch.retrieval.chunks)
-            while not fetch.retrieval.complete and trio.current_time() < deadline:
-                fired = await fetch.wake.wait(deadline)
+            while not fetch.retrieval.complete and clock.now_s() < deadline:
+                fired = await fetch.wake.wait(clock.trio_time_at(deadline))
                 if fired and fetch.bad_from and len(fetch.retrieval.chunks) == have:
                     break  # a corrupt chunk arrived: ask someone else now
                 have = len(fetch.retrieval.chunks)
@@ -591,227 +606,3 @@ def _fields(m: Manifest) -> dict[str, Any]:
     return {"object_id": m.object_id, "name": m.name, "size_bytes": m.size_bytes, "chunk_bytes": m.chunk_bytes,
             "chunk_hashes": m.chunk_hashes, "metadata": m.metadata, "created_unix_s": m.created_unix_s,
             "origin": m.origin, "replicas": m.replicas}
-
-
-# -- the agent API ops (docs/archive.md, docs/agent.md) ------------------------------------------------------------
-
-WAIT_MODES = ("none", "first", "all")
-MAX_WAIT_S = 3600.0
-
-
-def archive_ops(conn: Any) -> dict[str, Any]:
-    """The archive ops of one agent connection (`dtn.node.agent.AgentConnection`)."""
-    from dtn.node.agent import BadRequest, _opt, _req
-
-    def service() -> ArchiveService:
-        archive = conn.node.archive
-        if archive is None or archive.db is None:
-            raise StoreError(f"{conn.node.node_id} runs no archive service (add an [archive] table to its config)")
-        return archive
-
-    def timeout(body: dict[str, Any]) -> float:
-        t = _opt(body, "timeout_s", (int, float))
-        if t is not None and not (math.isfinite(t) and t >= 0):
-            raise BadRequest("timeout_s must be a non-negative number")
-        return min(MAX_WAIT_S, t or 0.0)
-
-    def checked(fn):
-        async def op(body: dict[str, Any]) -> dict[str, Any]:
-            try:
-                return await fn(body)
-            except ConfigError as exc:
-                raise BadRequest(str(exc)) from None
-
-        return op
-
-    @checked
-    async def op_put(body: dict[str, Any]) -> dict[str, Any]:
-        archive = service()
-        payload = _opt(body, "payload", bytes)
-        file = _opt(body, "file", str)
-        if (payload is None) == (file is None):
-            raise BadRequest("give exactly one of payload (bytes) or file (a path the node can read)")
-        if file is not None:
-            payload = await conn.read_file(file)
-        name = _opt(body, "name", str)
-        if name is None:
-            if file is None:
-                raise BadRequest("missing field 'name'")
-            name = file.rsplit("/", 1)[-1]
-        metadata = _opt(body, "metadata", dict)
-        wait = _opt(body, "wait", str) or "none"
-        if wait not in WAIT_MODES:
-            raise BadRequest(f"wait must be one of {', '.join(WAIT_MODES)}")
-        result = await archive.put(payload, name, metadata=metadata, replicas=_opt(body, "replicas", int),
-                                   chunk_bytes=_opt(body, "chunk_bytes", int))
-        if wait != "none":
-            result = dict(await archive.wait_put(result["object_id"], name, wait, timeout(body)),
-                          new=result["new"])
-        return result
-
-    @checked
-    async def op_get(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().get(_req(body, "name", str), timeout_s=timeout(body))
-
-    @checked
-    async def op_ls(body: dict[str, Any]) -> dict[str, Any]:
-        return {"objects": service().list()}
-
-    @checked
-    async def op_rm(body: dict[str, Any]) -> dict[str, Any]:
-        return await service().delete(_req(body, "name", str))
-
-    @checked
-    async def op_lost(body: dict[str, Any]) -> dict[str, Any]:
-        archive, node = service(), _req(body, "node", int)
-        if node not in archive.archive_nodes():  # validated before anything is stored (docs/security.md)
-            raise BadRequest(f"node: {node} is not an archive node of this node's config or plan")
-        return await archive.declare_lost(node)
-
-    @checked
-    async def op_status(body: dict[str, Any]) -> dict[str, Any]:
-        archive = service()
-        name = _opt(body, "name", str)
-        if name is None:
-            return {"archive": archive.status()}
-        entry = archive.lookup(name)
-        return {"archive": archive.put_status(entry.object_id, name)}
-
-    return {"archive_put": op_put, "archive_get": op_get, "archive_ls": op_ls, "archive_rm": op_rm,
-            "archive_lost": op_lost, "archive_status": op_status}
-
-
-# -- the digital twin's archive workload (docs/archive.md, dtn.node.simulate) ---------------------------------------
-
-
-class ArchiveTwinDriver:
-    """Runs an `ArchiveWorkload` in the digital twin: PUTs at the origin, GETs at every user station, declares
-    killed satellites lost; `records` (also `archive.jsonl` in the run directory) says what happened when."""
-
-    def __init__(self, twin: Any, workload: Any) -> None:
-        self.twin = twin
-        self.workload = workload
-        self.records: list[dict[str, Any]] = []
-        self.dbs: dict[int, ArchiveDB] = {}
-        self.nodes = set(workload.nodes_for(twin.plan))
-        self._outstanding: set[tuple[int, str, float]] = set()
-
-    def config_for(self, number: int) -> ArchiveConfig | None:
-        if number not in self.nodes:
-            return None
-        w = self.workload
-        return ArchiveConfig(replicas=w.replicas, chunk_bytes=w.chunk_bytes, nodes=tuple(sorted(self.nodes)),
-                             centres=w.centres, lifetime_s=2 * 86400.0, retry_s=1800.0)
-
-    def db_for(self, number: int) -> ArchiveDB | None:
-        if number not in self.nodes:
-            return None
-        if number not in self.dbs:  # kept across a kill and restart, like the node's store
-            self.dbs[number] = ArchiveDB(None)
-        return self.dbs[number]
-
-    def _payload(self, name: str, size_bytes: int) -> bytes:
-        import random
-
-        rng = random.Random(f"{self.workload.seed}:{name}")
-        return rng.randbytes(size_bytes)
-
-    def _record(self, kind: str, **fields: Any) -> dict[str, Any]:
-        rec = {"t_s": round(self.twin.plan_now_s(), 3), "kind": kind, **fields}
-        self.records.append(rec)
-        return rec
-
-    async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._losses)
-            pending = sorted(self.workload.puts)
-            gets = sorted(self.workload.gets_at_s)
-            put_done: list[tuple[float, str]] = []
-            events = sorted([(p[0], "put", p) for p in pending] + [(t, "get", None) for t in gets],
-                            key=lambda e: (e[0], e[1] != "put"))
-            for t_s, kind, item in events:
-                await self.twin._sleep_until_plan(t_s)
-                if kind == "put":
-                    await self._put(item)
-                    put_done.append((item[0], item[1]))
-                else:
-                    for _t, name in put_done:
-                        for user in self.workload.users:
-                            nursery.start_soon(self._get, user, name)
-            await trio.sleep_forever()
-
-    async def _put(self, item: tuple[float, str, int]) -> None:
-        _t, name, size = item
-        node = self.twin.nodes.get(self.workload.origin)
-        if node is None or node.archive is None:
-            self._record("put", name=name, size_bytes=size, error="origin is down")
-            return
-        result = await node.archive.put(self._payload(name, size), name)
-        self._record("put", name=name, size_bytes=size, object_id=result["object_id"],
-                     replicas=result["replicas"])
-
-    def finish(self) -> list[dict[str, Any]]:
-        """The records, with every GET still waiting when the run ended recorded as unanswered."""
-        for (user, name, started) in sorted(self._outstanding):
-            self.records.append({"t_s": round(self.twin.plan_now_s(), 3), "kind": "get", "user": user, "name": name,
-                                 "requested_s": round(started, 3), "latency_s": None, "verified": False,
-                                 "pending_at_end": True})
-        self._outstanding.clear()
-        return self.records
-
-    async def _get(self, user: int, name: str) -> None:
-        started = self.twin.plan_now_s()
-        key = (user, name, started)
-        self._outstanding.add(key)
-        await self._get_once(user, name, started)
-        self._outstanding.discard(key)  # (a GET cancelled by the end of the run stays outstanding: see finish)
-
-    async def _get_once(self, user: int, name: str, started: float) -> None:
-        deadline = trio.current_time() + self.workload.get_timeout_s
-        while trio.current_time() < deadline:
-            node = self.twin.nodes.get(user)
-            if node is None or node.archive is None or node.archive.db is None:
-                await trio.sleep(60)
-                continue
-            try:
-                result = await node.archive.get(name, timeout_s=deadline - trio.current_time())
-            except StoreError:  # the catalogue entry has not reached this station yet
-                await trio.sleep(60)
-                continue
-            if result.get("data") is not None:
-                expected = self._payload(name, len(result["data"]))
-                self._record("get", user=user, name=name, requested_s=round(started, 3),
-                             latency_s=round(self.twin.plan_now_s() - started, 3),
-                             verified=result["data"] == expected, source=result.get("source"))
-                return
-        self._record("get", user=user, name=name, requested_s=round(started, 3), latency_s=None, verified=False)
-
-    async def _losses(self) -> None:
-        after = self.workload.declare_lost_after_s
-        if after is None or self.workload.mode != "archive":
-            return
-        kills = sorted((f.at_s, f.node) for f in self.twin.workload.faults
-                       if f.kind == "kill_node" and f.restart_after_s is None and f.node in self.nodes)
-        for at_s, lost in kills:
-            await self.twin._sleep_until_plan(at_s + after)
-            for number in [*self.workload.users, *sorted(self.nodes - {lost})]:  # a user station, not the origin
-                node = self.twin.nodes.get(number)
-                if node is not None and node.archive is not None and node.archive.db is not None:
-                    await node.archive.declare_lost(lost)
-                    self._record("lost", node=lost, declared_at=number)
-                    break
-
-    def acks(self) -> list[dict[str, Any]]:
-        """When the first and the last replica of each object acknowledged (plan s), from the origin's database."""
-        db = self.dbs.get(self.workload.origin)
-        out = []
-        epoch = self.twin.plan.epoch_unix_s
-        for rec in self.records:
-            if rec["kind"] != "put" or "object_id" not in rec or db is None:
-                continue
-            state = db.put_state(rec["object_id"]) or {}
-            first, all_s = state.get("first_unix_s"), state.get("all_unix_s")
-            out.append({"name": rec["name"], "put_s": rec["t_s"], "replicas": state.get("replicas"),
-                        "first_replica_s": None if first is None else round(first - epoch, 3),
-                        "all_replicas_s": None if all_s is None else round(all_s - epoch, 3)})
-        return out

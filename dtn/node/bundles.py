@@ -323,3 +323,23 @@ def make_security_policy(table: dict[str, Any], base_dir: pathlib.Path, node_id:
     from dtn.bpsec.policy import SecurityPolicy
 
     return SecurityPolicy.from_table(table, base_dir=base_dir, node_id=node_id)
+
+
+def entry_with(entry: StoredBundle, **changes: Any) -> StoredBundle:
+    """A copy of a store entry with `changes`; its next hop and route are cleared unless given (a new key
+    is computed from the identity fields)."""
+    fields = {
+        "source": entry.source, "creation_time_ms": entry.creation_time_ms, "sequence": entry.sequence,
+        "destination": entry.destination, "expiry_s": entry.expiry_s, "fragment_offset": entry.fragment_offset,
+        "payload_length": entry.payload_length, "retention": entry.retention, "received_s": entry.received_s,
+        "size_bytes": entry.size_bytes, "metadata": dict(entry.metadata),
+    }
+    fields.update(changes)
+    return StoredBundle(**fields)
+
+
+def contact_name(contact: Any) -> str | None:
+    """How events name a contact: "1->2@3600"."""
+    if contact is None:
+        return None
+    return f"{contact.from_node}->{contact.to_node}@{contact.start_s:g}"

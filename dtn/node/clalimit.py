@@ -41,7 +41,7 @@ async def handle_oversized(node: "Node", entry: StoredBundle, peer: int, size_by
         # Room for the blocks forwarding adds (previous node, hop count, age) on every piece.
         max_bytes = limit - bp.FRAGMENT_OVERHEAD_BYTES
         try:
-            pieces = bp.fragment(bp.decode(await node._db(node.store.read, entry.key)), max_bytes) if max_bytes > 0 else []
+            pieces = bp.fragment(bp.decode(await node.db(node.store.read, entry.key)), max_bytes) if max_bytes > 0 else []
         except DtnError as exc:
             log.info("cannot fragment %s for the link: %s", entry.key, exc)
             pieces = []
@@ -49,23 +49,23 @@ async def handle_oversized(node: "Node", entry: StoredBundle, peer: int, size_by
             items = []
             for piece in pieces:
                 data = bp.encode(piece)
-                piece_entry = node._entry(bp.info(piece), len(data), from_peer=(entry.metadata or {}).get("from"))
+                piece_entry = node.processing.entry(bp.info(piece), len(data), from_peer=(entry.metadata or {}).get("from"))
                 fields = {**{f: getattr(piece_entry, f) for f in piece_entry.__dataclass_fields__},
                           "expiry_s": entry.expiry_s, "metadata": dict(entry.metadata or {})}
                 items.append((StoredBundle(**fields), data))
-            await node._db(node.store.put_many, items)  # pieces first: a crash in between leaves both
-            await node._db(node.store.delete, entry.key)
-            node._release_booking(entry.key)
+            await node.db(node.store.put_many, items)  # pieces first: a crash in between leaves both
+            await node.db(node.store.delete, entry.key)
+            node.forwarding.release_booking(entry.key)
             node.events.emit("fragmented", bundle=entry.key, src=entry.source, dst=entry.destination,
                              size_bytes=entry.size_bytes, fragments=len(items), max_bytes=max_bytes)
             for piece_entry, _ in items:
-                stored = await node._db(node.store.get, piece_entry.key)
+                stored = await node.db(node.store.get, piece_entry.key)
                 if stored is not None:
-                    node._after_store(stored)
-                    await node._route(stored)
+                    node.processing.after_store(stored)
+                    await node.forwarding.route(stored)
             return
     log.warning("%s: %s; deleted", entry.key, problem)
-    await node._delete_stored(entry, NO_INFORMATION)
+    await node.processing.delete_stored(entry, NO_INFORMATION)
 
 
 __all__ = ["link_limit_problem", "handle_oversized"]

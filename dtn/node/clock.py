@@ -26,6 +26,10 @@ class Clock(Protocol):
     async def sleep_until(self, t_s: float) -> None:
         """Sleep until `now_s()` >= t_s."""
 
+    def trio_time_at(self, t_s: float) -> float:
+        """The Trio clock reading at which `now_s()` reaches t_s: a deadline for a cancel scope
+        (`trio.move_on_at`), so that waits with a deadline need no extra task."""
+
 
 class TrioClock:
     """Trio's clock (wall or MockClock) with a fixed mapping to Unix time.
@@ -80,3 +84,10 @@ class TrioClock:
 
     async def sleep(self, duration_s: float) -> None:
         await self.sleep_until(self.now_s() + max(0.0, duration_s))
+
+
+def move_on_after(clock: Clock, duration_s: float) -> trio.CancelScope:
+    """A cancel scope that expires once `duration_s` has passed on `clock` (inf: never)."""
+    if duration_s == float("inf"):
+        return trio.CancelScope()
+    return trio.move_on_at(clock.trio_time_at(clock.now_s() + max(0.0, duration_s)))

@@ -49,13 +49,13 @@ async def serve_ltp(factory: "SessionFactory", listen: "ListenConfig", *,
 
 async def open_span(node: "Node", peer: int) -> LtpLink:
     """The contact with `peer` is wanted: open our span to it, at the contact's rate and one-way light time."""
-    endpoint: LtpEndpoint | None = getattr(node._sessions, "ltp", None)
+    endpoint: LtpEndpoint | None = getattr(node.sessions, "ltp", None)
     if endpoint is None:
         raise ClaError(f"neighbour {peer} uses cla = 'ltp' but no [[listen]] with cla = 'ltp' is configured")
     contact = node.schedule.outbound_contact(peer, node.plan_now_s())
 
     def opened(link: LtpLink) -> None:  # opened here: the contact manager closes it when the contact ends
-        node._sessions._dialled[id(link)] = peer
+        node.sessions._dialled[id(link)] = peer
 
     return await endpoint.open_span(
         peer,

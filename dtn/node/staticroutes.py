@@ -34,15 +34,15 @@ async def assign_static(node: "Node", entry: StoredBundle) -> bool:
     if not routes:
         return False
     came_from = (entry.metadata or {}).get("from")
-    dest_node = node._destination_node(entry.destination)
+    dest_node = node.forwarding.destination_node(entry.destination)
     route = routes.match(entry.destination, excluded=frozenset({came_from}) if came_from is not None else frozenset(),
                          destination_node=dest_node)
     if route is None or route.via == node.node_number:
         return False
-    await node._db(node.store.assign, entry.key, route.via, ("static", route.to))
+    await node.db(node.store.assign, entry.key, route.via, ("static", route.to))
     node.events.emit("routed", bundle=entry.key, src=entry.source, dst=entry.destination,
                      size_bytes=entry.size_bytes, next_hop=route.via, contact=None, static=route.to)
-    state = node._ensure_peer_task(route.via)
+    state = node.contacts.peer(route.via)
     state.wake.fire()
     return True
 
@@ -52,7 +52,7 @@ async def route_note(node: "Node", key: str, destination: str) -> dict[str, Any]
     is local) and `note`, one line for `dtn send` to print."""
     if node.is_local(destination):
         return {"next_hop": None, "note": "for a local endpoint: delivered here"}
-    entry = await node._db(node.store.get, key)
+    entry = await node.db(node.store.get, key)
     if entry is None:
         if node.config.routing.no_route == "delete":
             return {"next_hop": None, "note": f"no route to {destination}: deleted (routing.no_route = \"delete\")"}
@@ -60,7 +60,7 @@ async def route_note(node: "Node", key: str, destination: str) -> dict[str, Any]
     if entry.next_hop is not None:
         how = f"static route {entry.route[1]}" if entry.route and entry.route[0] == "static" else "contact plan"
         return {"next_hop": entry.next_hop, "note": f"next hop ipn:{entry.next_hop}.0 ({how})"}
-    if bp.eid_node_number(destination) is None and node._destination_node(destination) is None:
+    if bp.eid_node_number(destination) is None and node.forwarding.destination_node(destination) is None:
         why = f"no route to {destination} (its node is not in the contact plan and no [[routes]] entry matches)"
     else:
         why = f"no route to {destination} now (no contact in the plan reaches it and no [[routes]] entry matches)"

@@ -22,7 +22,7 @@ import trio.testing
 
 from contact_plans.model import ContactPlan
 from dtn.errors import ClaError
-from dtn.node.clock import Clock
+from dtn.node.clock import Clock, move_on_after
 from dtn.node.config import NodeConfig
 from dtn.node.node import Node
 from dtn.store import BundleStore, MemoryStore
@@ -192,3 +192,11 @@ class MemoryNetwork:
     def of(self, event: str, node: int | None = None) -> list[dict[str, Any]]:
         node_id = None if node is None else f"ipn:{node}.0"
         return [e for e in self.events if e["event"] == event and (node_id is None or e["node"] == node_id)]
+
+
+async def receive_within(node: Node, endpoint: str, duration_s: float) -> dict[str, Any] | None:
+    """`node.next_delivery(endpoint)` bounded by a cancel scope of `duration_s` on the node's clock; None
+    when nothing arrived in time."""
+    with move_on_after(node.clock, duration_s):
+        return await node.next_delivery(endpoint)
+    return None

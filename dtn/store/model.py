@@ -15,9 +15,10 @@ from typing import Any
 import msgpack
 
 from dtn.errors import StoreError
+from dtn.reasons import StatusReasonCode
 
 # RFC 9171 §6.1.1 status report reason code 4: "Depleted storage".
-REASON_DEPLETED_STORAGE = 4
+REASON_DEPLETED_STORAGE = StatusReasonCode.DEPLETED_STORAGE
 
 _KEY_SEPARATOR = " "
 _WHITE_SPACE = re.compile(r"\s")

@@ -111,7 +111,7 @@ def build_archive(plan: ContactPlan, workload, run: RunSpec):
 
 def run_one(run: RunSpec) -> dict:
     """Run it in the twin (in a temporary directory) and return its row of the table (plus `cpu_s`)."""
-    from dtn.node.simulate import SimulationOptions, simulate
+    from dtn.twin.runner.simulate import SimulationOptions, simulate
     from dtn.twin.report import load_report
 
     cpu0 = time.process_time()

@@ -47,7 +47,8 @@ from .messages import (
     encode_extension_items,
     transfer_length_item,
 )
-from .session import SENDABLE, TRANSITIONS, Session, State, parse_extension_items
+from .reader import NEED_DATA, Reader, SegmentData, SegmentHeader, UnknownMessage
+from .session import NEXT_STATE, SENDABLE, TRANSITIONS, Session, State, parse_extension_items
 
 __all__ = [
     "KiB", "MiB", "Role", "TcpclConfig",
@@ -58,5 +59,6 @@ __all__ = [
     "Message", "MessageType", "MsgReject", "MsgRejectReason", "SessInit", "SessTerm", "SessTermFlag",
     "SessTermReason", "TransferExtensionType", "XferAck", "XferRefuse", "XferRefuseReason", "XferSegment",
     "XferSegmentFlag", "encode", "encode_extension_items", "transfer_length_item",
-    "SENDABLE", "TRANSITIONS", "Session", "State", "parse_extension_items",
+    "NEED_DATA", "Reader", "SegmentData", "SegmentHeader", "UnknownMessage",
+    "NEXT_STATE", "SENDABLE", "TRANSITIONS", "Session", "State", "parse_extension_items",
 ]

@@ -35,9 +35,6 @@ class TcpclConfig:
       transfers not yet accepted or refused by the node). A transfer that would exceed it is refused.
     - `max_extension_items_bytes`: the largest session or transfer extension item list we parse.
     - `send_segment_bytes`: the largest segment we send (further capped by the peer's segment MRU).
-    - `preallocate_min_bytes`: an incoming transfer that declares its length (Transfer Length extension) and is
-      at least this long is received into one buffer of that size, written in place (with `Session.get_buffer`
-      straight from the socket), and delivered as a `bytearray`; shorter ones are delivered as `bytes`.
     - `can_tls` / `require_tls`: offer TLS; refuse sessions without it (SESS_TERM(CONTACT_FAILURE)).
       `ssl_context_server` (passive side) and `ssl_context_client` (active side) are used by `dtn.cla`.
     - `require_node_id_auth`: with TLS, the peer's certificate must name the peer's SESS_INIT Node ID
@@ -57,7 +54,6 @@ class TcpclConfig:
     max_buffered_bytes: int = 256 * MiB
     max_extension_items_bytes: int = 64 * KiB
     send_segment_bytes: int = 1 * MiB
-    preallocate_min_bytes: int = 64 * KiB
     can_tls: bool = False
     require_tls: bool = False
     ssl_context_server: ssl.SSLContext | None = None
@@ -80,7 +76,6 @@ class TcpclConfig:
         _int_in("max_buffered_bytes", self.max_buffered_bytes, 1, U64_MAX)
         _int_in("max_extension_items_bytes", self.max_extension_items_bytes, 0, (1 << 32) - 1)
         _int_in("send_segment_bytes", self.send_segment_bytes, 1, U64_MAX)
-        _int_in("preallocate_min_bytes", self.preallocate_min_bytes, 0, U64_MAX)
         for name in ("session_init_timeout_s", "term_timeout_s"):
             _positive(name, getattr(self, name))
         if self.idle_timeout_s is not None:

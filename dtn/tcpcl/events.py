@@ -49,7 +49,7 @@ class TransferReceived:
     node calls `Session.accept_transfer(transfer_id)` (the bundle is durable) or `refuse_transfer(...)`."""
 
     transfer_id: int
-    data: bytes | bytearray  # a bytearray when received in place (see TcpclConfig.preallocate_min_bytes)
+    data: bytes
     extensions: tuple[ExtensionItem, ...] = ()
 
 

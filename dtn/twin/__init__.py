@@ -1,5 +1,6 @@
-"""Pure pieces of replay and the digital twin: traffic and fault files, link schedules, reports.
+"""Replay and the digital twin.
 
-Nothing here does I/O on sockets or reads a clock; the Trio side lives in `dtn.node.linkemu`, `dtn.node.simulate`
-and `dtn.node.replay`.
+The package itself is pure: traffic and fault files, link schedules, reports (no sockets, no clock, no Trio).
+The Trio side (the twin runner, replay controller, link emulator, OS process runner, archive twin driver) is
+the subpackage `dtn.twin.runner`, which is the only part that may import `dtn.node`.
 """

@@ -7,6 +7,8 @@ the products stored in orbit keep reaching the users.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from contact_plans.model import ContactPlan
 from dtn.twin.workload import Workload, parse_faults, parse_traffic
 
@@ -96,3 +98,45 @@ def milsca_demo(plan: ContactPlan, duration_s: float, bundles: int, *, satellite
         t += 2 * HOUR_S
     archive = ArchiveWorkload(origin=fucino, users=users, puts=puts, gets_at_s=tuple(gets), seed=seed)
     return workload, archive
+
+
+def outage_experiment(
+    plan: ContactPlan,
+    *,
+    duration_s: float,
+    origin: int = 1,
+    objects: int = 3,
+    object_bytes: int = 200_000,
+    put_at_s: float = 600.0,
+    outage_from_s: float = 3600.0,
+    outage_s: float = 6 * 3600.0,
+    satellite_losses: int = 3,
+    gets_every_s: float = 3600.0,
+    users: Iterable[int] | None = None,
+    mode: str = "archive",
+    seed: int = 0,
+):
+    """The twin experiment of docs/archive.md: the origin centre puts `objects` objects, goes down for
+    `outage_s` (a `node_down` fault), `satellite_losses` random satellites are lost for good (`kill_node`
+    faults) during the outage, and every user station asks for every object put so far at the outage start and
+    every `gets_every_s` after. Returns `(dtn.twin.workload.Workload, ArchiveWorkload)` for the twin."""
+    import random
+
+    from dtn.archive.workload import ArchiveWorkload, baseline_users
+    from dtn.twin.workload import Fault, Workload
+
+    rng = random.Random(seed)
+    sats = sorted(n.number for n in plan.nodes if "plane" in (n.metadata or {}))
+    faults = [Fault(kind="node_down", node=origin, from_s=outage_from_s, to_s=outage_from_s + outage_s)]
+    for sat in sorted(rng.sample(sats, min(satellite_losses, len(sats)))) if mode == "archive" else []:
+        faults.append(Fault(kind="kill_node", node=sat, at_s=outage_from_s + rng.uniform(0, outage_s / 2)))
+    user_nodes = tuple(users) if users is not None else baseline_users(plan, exclude=(origin,))
+    puts = tuple((put_at_s + 60.0 * i, f"products/obj-{i}", object_bytes) for i in range(objects))
+    gets = []
+    t = outage_from_s + 300.0
+    while t < duration_s:
+        gets.append(t)
+        t += gets_every_s
+    archive = ArchiveWorkload(origin=origin, users=user_nodes, puts=puts, gets_at_s=tuple(gets), mode=mode,
+                              get_timeout_s=6 * 3600.0, seed=seed)
+    return Workload(faults=faults, seed=seed), archive

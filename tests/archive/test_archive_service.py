@@ -26,7 +26,7 @@ async def test_put_places_replicas_on_distinct_planes_and_acknowledges(constella
         result = await archive.put(OBJECT, "products/l1.bin", metadata={"kind": "L1"})
         assert result["new"] and len(result["replicas"]) == 3
         assert len({PLANES[r] for r in result["replicas"]}) == 3
-        status = await archive.wait_put(result["object_id"], "products/l1.bin", "all", 3600)
+        status = await within(3600, archive.wait_put(result["object_id"], "products/l1.bin", "all"))
         assert status["first_replica_unix_s"] is not None
         assert status["all_replicas_unix_s"] >= status["first_replica_unix_s"]
         assert sorted(status["acked"]) == sorted(result["replicas"])
@@ -51,12 +51,12 @@ async def test_get_with_origin_and_k_minus_1_replicas_down(constellation, autoju
                              configs=archive_configs(constellation, centres=(CENTRE,))) as net:
         nodes = await _start_all(net, constellation)
         put = await nodes[CENTRE].archive.put(OBJECT, "backup.tar", replicas=3)
-        await nodes[CENTRE].archive.wait_put(put["object_id"], "backup.tar", "all", 3600)
+        await within(3600, nodes[CENTRE].archive.wait_put(put["object_id"], "backup.tar", "all"))
         replicas = put["replicas"]
         keep = replicas[-1]
         for node in [CENTRE, *replicas[:-1]]:
             await net.stop_node(node)
-        got = await nodes[USER].archive.get("backup.tar", timeout_s=6 * 3600)
+        got = await within(6 * 3600, nodes[USER].archive.get("backup.tar"))
         assert got["data"] == OBJECT
         served = [e for e in net.events if e["event"] == "archive_served"]
         assert {e["node"] for e in served} == {f"ipn:{keep}.0"}
@@ -71,7 +71,7 @@ async def test_corrupted_chunk_is_detected_and_fetched_again(constellation, auto
                              configs=archive_configs(constellation, chunk_bytes=16384)) as net:
         nodes = await _start_all(net, constellation)
         put = await nodes[CENTRE].archive.put(OBJECT, "x.bin")
-        await nodes[CENTRE].archive.wait_put(put["object_id"], "x.bin", "all", 3600)
+        await within(3600, nodes[CENTRE].archive.wait_put(put["object_id"], "x.bin", "all"))
         oid = put["object_id"]
         # Bit rot at rest on one replica: it must never be served, and the replica heals itself.
         rotten = put["replicas"][0]
@@ -89,7 +89,7 @@ async def test_corrupted_chunk_is_detected_and_fetched_again(constellation, auto
             nursery.start_soon(forge)
             user._start_fetch(user.lookup("x.bin").manifest, "cache")
             fetch_task_started.set()
-            got = await user.get("x.bin", timeout_s=6 * 3600)
+            got = await within(6 * 3600, user.get("x.bin"))
         assert got["data"] == OBJECT
         corrupt = [e for e in net.events if e["event"] == "archive_corrupt"]
         assert any(e["node"] == f"ipn:{USER}.0" and e["src"] == 30 for e in corrupt)  # detected in transit
@@ -101,3 +101,11 @@ async def test_corrupted_chunk_is_detected_and_fetched_again(constellation, auto
         assert fetched and fetched[0]["name"] == "x.bin"
         for n in list(net.nodes):
             await net.stop_node(n)
+
+
+async def within(duration_s: float, awaitable):
+    """Await `awaitable` inside a cancel scope of `duration_s` (the archive service's waits have no timeout
+    arguments); None when it expires."""
+    with trio.move_on_after(duration_s):
+        return await awaitable
+    return None

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from contact_plans.scenarios import build_plan
-from dtn.archive.workload import outage_experiment
-from dtn.node.simulate import SimulationOptions, simulate
+from dtn.twin.defaults import outage_experiment
+from dtn.twin.runner.simulate import SimulationOptions, simulate
 
 HOUR_S = 3600.0
 

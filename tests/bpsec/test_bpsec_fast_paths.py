@@ -1,5 +1,6 @@
 """The fast paths of BCB-AES-GCM (dtn/bpsec/contexts.py, dtn/bpsec/processing.py): the cached ASB template,
-the separate output buffers of large targets, the caches by key and by identity. Each must give exactly
+the separate output buffers of large targets, the caches a caller owns (`SecurityCache`, by key and by
+the wire form of each EID). Each must give exactly
 what the plain path gives."""
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtn.bpsec import contexts
 from dtn.bpsec.asb import AbstractSecurityBlock, decode_asb, encode_asb
 from dtn.bpsec.constants import AesVariant, ReasonCode
 from dtn.bpsec.contexts import (
@@ -22,8 +22,11 @@ from dtn.bpsec.contexts import (
     encode_bcb_asb,
     gcm_decrypt,
     gcm_encrypt,
+    CipherCache,
 )
-from dtn.bpsec.processing import _eid_cbor, _primary_bytes, decrypt, encrypt
+from dtn.bpsec.cache import SecurityCache
+from dtn.bpsec.confidentiality import decrypt, encrypt
+from dtn.bpsec.processing import _encode_eid, _primary_bytes
 from dtn.bpv7.bundle import BlockType, Bundle
 from dtn.bpv7.codec import decode, encode, encode_primary
 from dtn.bpv7.crc import CrcType
@@ -60,11 +63,11 @@ def test_bcb_asb_template_matches_the_generic_encoder(targets, source, iv, varia
         parameters=AesGcmParameters(iv, variant, scope, wrapped).to_asb_parameters(),
         results=tuple(((1, tag),) for tag in tags),
     ))
-    assert encode_bcb_asb(tuple(targets), _eid_cbor(source), iv, variant, scope, wrapped, tags) == expected
+    assert encode_bcb_asb(tuple(targets), _encode_eid(source), iv, variant, scope, wrapped, tags) == expected
 
 
 def test_bcb_asb_template_refuses_what_encode_asb_refuses():
-    source = _eid_cbor(parse_eid("ipn:2.0"))
+    source = _encode_eid(parse_eid("ipn:2.0"))
     for targets, tags in (((), []), ((1, 1), [b"t" * 16] * 2), ((-1,), [b"t" * 16]), ((1,), [b"t" * 15]), ((1, 2), [b"t" * 16])):
         with pytest.raises(EncodeError):
             encode_bcb_asb(targets, source, b"i" * 12, 3, 7, None, tags)
@@ -75,10 +78,11 @@ def test_three_element_sources_and_primaries_keep_their_own_encoding():
     two = Bundle.create("ipn:2.1", "ipn:1.1", b"x" * 40, creation_time_ms=5, crc_type=CrcType.NONE)
     three = Bundle.create("ipn:0.2.1", "ipn:0.1.1", b"x" * 40, creation_time_ms=5, crc_type=CrcType.NONE)
     assert two.primary == three.primary and encode_primary(two.primary) != encode_primary(three.primary)
+    cache = SecurityCache()
     for bundle in (two, three, two, three):
-        assert _primary_bytes(bundle) == encode_primary(bundle.primary)
+        assert _primary_bytes(bundle, cache) == encode_primary(bundle.primary)
     for text in ("ipn:2.0", "ipn:0.2.0", "ipn:2.0", "ipn:0.2.0"):
-        encrypted = encrypt(two, key=KEY32, security_source=text)
+        encrypted = encrypt(two, key=KEY32, security_source=text, cache=cache)
         asb = decode_asb(bytes(encrypted.blocks_of(BlockType.BCB)[0].data))
         assert str(asb.source) == text
     for eid in (parse_eid("ipn:2.0"), parse_eid("ipn:0.2.0")):
@@ -92,10 +96,12 @@ def test_three_element_sources_and_primaries_keep_their_own_encoding():
 def test_large_targets_match_the_one_shot_calls(size):
     plaintext, iv, aad = os.urandom(size), os.urandom(12), os.urandom(40)
     sealed = AESGCM(KEY32).encrypt(iv, plaintext, aad)
-    for reuse in (False, True):
-        ciphertext, tag = gcm_encrypt(AesVariant.A256GCM, KEY32, iv, plaintext, aad, reuse_key=reuse)
+    cache = CipherCache()
+    for reuse in (False, True, True):
+        ciphers = cache if reuse else None
+        ciphertext, tag = gcm_encrypt(AesVariant.A256GCM, KEY32, iv, plaintext, aad, ciphers=ciphers)
         assert bytes(ciphertext) + tag == sealed
-        opened = gcm_decrypt(AesVariant.A256GCM, KEY32, iv, sealed[:-16], sealed[-16:], aad, reuse_key=reuse)
+        opened = gcm_decrypt(AesVariant.A256GCM, KEY32, iv, sealed[:-16], sealed[-16:], aad, ciphers=ciphers)
         assert opened == plaintext
         assert memoryview(opened).readonly
         if size >= GCM_STREAM_MIN_BYTES:  # the over-allocated buffer's tail is zeroed, never left uninitialised
@@ -103,7 +109,7 @@ def test_large_targets_match_the_one_shot_calls(size):
         flipped = bytearray(sealed)
         flipped[size // 2] ^= 0x40
         with pytest.raises(SecurityError) as info:
-            gcm_decrypt(AesVariant.A256GCM, KEY32, iv, bytes(flipped[:-16]), bytes(flipped[-16:]), aad, reuse_key=reuse)
+            gcm_decrypt(AesVariant.A256GCM, KEY32, iv, bytes(flipped[:-16]), bytes(flipped[-16:]), aad, ciphers=ciphers)
         assert info.value.reason_code == ReasonCode.FAILED_SECURITY_OPERATION
 
 
@@ -124,18 +130,19 @@ def test_large_payload_bundle_round_trip_and_tampering():
 def test_cached_ciphers_never_mix_keys_and_content_keys_are_not_kept():
     other = bytes(reversed(KEY32))
     bundle = Bundle.create("ipn:2.1", "ipn:1.1", os.urandom(GCM_STREAM_MIN_BYTES), creation_time_ms=7)
-    one = encrypt(bundle, key=KEY32, security_source="ipn:2.0")
-    two = encrypt(bundle, key=other, security_source="ipn:2.0")
-    assert decrypt(one, KEY32).payload == bundle.payload == decrypt(two, other).payload
+    cache = SecurityCache()
+    one = encrypt(bundle, key=KEY32, security_source="ipn:2.0", cache=cache)
+    two = encrypt(bundle, key=other, security_source="ipn:2.0", cache=cache)
+    assert decrypt(one, KEY32, cache=cache).payload == bundle.payload == decrypt(two, other, cache=cache).payload
     for encrypted, wrong in ((one, other), (two, KEY32)):
         with pytest.raises(SecurityError):
-            decrypt(encrypted, wrong)
-    for _ in range(3 * contexts._KEY_CACHE_SIZE):
-        wrapped = encrypt(bundle, key=other, security_source="ipn:2.0", wrap=True)
-        assert decrypt(wrapped, other).payload == bundle.payload
-    cached = set(contexts._aesgcm_by_key) | set(contexts._aes_by_key)
+            decrypt(encrypted, wrong, cache=cache)
+    for _ in range(3 * cache.ciphers.max_keys):
+        wrapped = encrypt(bundle, key=other, security_source="ipn:2.0", wrap=True, cache=cache)
+        assert decrypt(wrapped, other, cache=cache).payload == bundle.payload
+    cached = cache.ciphers.keys()
     assert cached <= {KEY32, other}  # long-term keys only: no one-time content key stays in memory
-    assert len(contexts._aesgcm_by_key) <= contexts._KEY_CACHE_SIZE
+    assert len(cached) <= cache.ciphers.max_keys
 
 
 def test_interleaved_bundles_use_their_own_primary_block():

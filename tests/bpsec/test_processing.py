@@ -10,10 +10,9 @@ from hypothesis import strategies as st
 
 from dtn.bpsec.asb import decode_asb, encode_asb
 from dtn.bpsec.constants import AesVariant, ReasonCode, ShaVariant
+from dtn.bpsec.confidentiality import decrypt, encrypt
 from dtn.bpsec.processing import (
     check_security_blocks,
-    decrypt,
-    encrypt,
     security_operations,
     sign,
     verify,

@@ -4,7 +4,8 @@ producing each final bundle from the original one, and verifying/decrypting it b
 from __future__ import annotations
 
 from dtn.bpsec.constants import AesVariant, ShaVariant
-from dtn.bpsec.processing import decrypt, encrypt, security_operations, sign, verify
+from dtn.bpsec.confidentiality import decrypt, encrypt
+from dtn.bpsec.processing import security_operations, sign, verify
 from dtn.bpv7.codec import decode, encode
 from tests.bpsec import rfc9173_vectors as v
 

@@ -75,3 +75,11 @@ def test_text_and_cbor_round_trip(eid):
     assert str(parse_eid(str(eid))) == str(eid)
     again = eid_from_cbor(cbor2.loads(cbor2.dumps(eid.to_cbor())))
     assert again == eid and again.to_cbor() == eid.to_cbor()
+
+
+def test_wire_key_tells_the_encodings_apart():
+    two, three = parse_eid("ipn:2.1"), parse_eid("ipn:0.2.1")
+    assert two == three and two.wire_key != three.wire_key  # same endpoint, different bytes on the wire
+    assert parse_eid("ipn:2.1").wire_key == two.wire_key
+    assert parse_eid("dtn://a/b").wire_key != parse_eid("dtn://a/c").wire_key
+    assert {e.wire_key for e in (two, three, DTN_NONE)} == {two.wire_key, three.wire_key, DTN_NONE.wire_key}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dtn.node.events import read_events
-from dtn.node.process import NodeProcess, free_port
+from dtn.twin.runner.process import NodeProcess, free_port
 
 
 def write_plan(path: pathlib.Path, epoch_unix_s: float, contacts: list[tuple], nodes: list[int]) -> pathlib.Path:

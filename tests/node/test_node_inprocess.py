@@ -12,7 +12,7 @@ from contact_plans.model import Node as PlanNode
 from dtn.errors import StoreError
 from dtn.node.clock import TrioClock
 from dtn.node.config import NodeConfig, RoutingConfig
-from dtn.node.testing import MemoryNetwork, VirtualClock
+from dtn.node.testing import MemoryNetwork, VirtualClock, receive_within
 from dtn.store import MemoryStore
 
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
@@ -38,7 +38,7 @@ async def test_store_and_forward_across_a_gap(autojump_clock):
         await net.start_node(2)
         c = await net.start_node(3)
         sent = await a.send_from_application("ipn:3.1", b"hello", lifetime_s=100)
-        item = await c.next_delivery("ipn:3.1", 100)
+        item = await receive_within(c, "ipn:3.1", 100)
         assert item["payload"] == b"hello" and item["bundle"] == sent["bundle"]
         assert 20 <= a.plan_now_s() < 21
         await c.acknowledge_delivery(item["bundle"])
@@ -98,7 +98,7 @@ async def test_unknown_destination_waits_until_a_route_appears(autojump_clock):
         await trio.sleep(50)
         assert a.status()["unassigned"] == 1
         await a.set_contact_override(9, "up")  # an admin declares a contact (replay, fault injection)
-        item = await nine.next_delivery("ipn:9.1", 100)
+        item = await receive_within(nine, "ipn:9.1", 100)
         assert item["payload"] == b"later"
 
 
@@ -134,7 +134,7 @@ async def test_proactive_fragmentation_and_reassembly(autojump_clock):
         a = await net.start_node(1)
         b = await net.start_node(2)
         sent = await a.send_from_application("ipn:2.1", payload, lifetime_s=1000)
-        item = await b.next_delivery("ipn:2.1", 500)
+        item = await receive_within(b, "ipn:2.1", 500)
         assert item["payload"] == payload and item["bundle"] == sent["bundle"]
         fragmented = net.of("fragmented", 1)[0]
         assert fragmented["fragments"] >= 3 and fragmented["max_bytes"] <= 10_000
@@ -159,14 +159,14 @@ async def test_duplicates_are_dropped_even_after_delivery(autojump_clock):
         a = await net.start_node(1)
         b = await net.start_node(2)
         sent = await a.send_from_application("ipn:2.1", b"once")
-        item = await b.next_delivery("ipn:2.1", 10)
+        item = await receive_within(b, "ipn:2.1", 10)
         data = b.store.read(item["bundle"])
         await b.receive_from_peer(data, 1)
         assert net.of("duplicate", 2)[-1]["bundle"] == sent["bundle"]
         await b.acknowledge_delivery(item["bundle"])
         await b.receive_from_peer(data, 1)
         assert len(net.of("duplicate", 2)) == 2
-        assert await b.next_delivery("ipn:2.1", 5) is None
+        assert await receive_within(b, "ipn:2.1", 5) is None
 
 
 async def test_undecodable_bundle_is_dropped_with_reason(autojump_clock):
@@ -189,7 +189,7 @@ async def test_restart_on_same_store_resumes_pending(autojump_clock):
         b = await net.start_node(2)
         got = []
         for _ in sent:
-            item = await b.next_delivery("ipn:2.1", 200)
+            item = await receive_within(b, "ipn:2.1", 200)
             got.append(item["bundle"])
             await b.acknowledge_delivery(item["bundle"])
         assert got == [s["bundle"] for s in sent]
@@ -205,7 +205,7 @@ async def test_contact_never_comes_up_then_other_route(autojump_clock):
         await net.start_node(4)
         net.block(1, 2)
         sent = await a.send_from_application("ipn:3.1", b"detour")
-        item = await c.next_delivery("ipn:3.1", 200)
+        item = await receive_within(c, "ipn:3.1", 200)
         assert item["bundle"] == sent["bundle"]
         hops = [e["next_hop"] for e in net.of("routed", 1) if e["bundle"] == sent["bundle"]]
         assert hops == [2, 4]
@@ -226,7 +226,7 @@ async def test_link_cut_mid_session_reroutes(autojump_clock):
         net.block(1, 2)  # the 1-2 link drops after the first bundle: the rest must go through 4
         got = set()
         for _ in sent:
-            item = await c.next_delivery("ipn:3.1", 500)
+            item = await receive_within(c, "ipn:3.1", 500)
             got.add(item["bundle"])
             await c.acknowledge_delivery(item["bundle"])
         assert got == {s["bundle"] for s in sent}
@@ -245,7 +245,7 @@ def _scenario_events():
                 await a.send_from_application("ipn:3.1", bytes([i]) * (100 * (6 - i)), report=("delivery",))
                 await trio.sleep(1)
             for _ in range(6):
-                item = await c.next_delivery("ipn:3.1", 100)
+                item = await receive_within(c, "ipn:3.1", 100)
                 await c.acknowledge_delivery(item["bundle"])
             await trio.sleep(30)
             # Deterministic by design (docs/replay.md): events in canonical order, up to the final instant.

@@ -97,7 +97,7 @@ def _mockclock_delivery_order() -> list[bytes]:
     from contact_plans.model import Contact, ContactPlan
     from contact_plans.model import Node as PlanNode
     from dtn.node.clock import TrioClock
-    from dtn.node.testing import MemoryNetwork
+    from dtn.node.testing import MemoryNetwork, receive_within
 
     async def main() -> list[bytes]:
         contacts = [Contact(*c) for c in both(1, 2, 0, 3) + both(2, 3, 4, 7)]
@@ -113,7 +113,7 @@ def _mockclock_delivery_order() -> list[bytes]:
             order = []
             for node, endpoint in ((c, "ipn:3.1"), (b, "ipn:2.1")):
                 for _ in [w for w in WORKLOAD if w[1] == endpoint]:
-                    item = await node.next_delivery(endpoint, 30)
+                    item = await receive_within(node, endpoint, 30)
                     order.append(item["payload"])
                     await node.acknowledge_delivery(item["bundle"])
             for n in net.nodes.values():

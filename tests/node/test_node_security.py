@@ -25,7 +25,7 @@ from dtn.errors import DtnError
 from dtn.node import bundles as bp
 from dtn.node.clock import TrioClock
 from dtn.node.config import NodeConfig
-from dtn.node.testing import MemoryNetwork
+from dtn.node.testing import MemoryNetwork, receive_within
 from tests.node.conftest import both
 
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
@@ -49,7 +49,7 @@ async def test_signed_at_source_verified_and_accepted_at_destination(autojump_cl
         a = await net.start_node(1)
         b = await net.start_node(2)
         await a.send_from_application("ipn:2.1", b"signed")
-        item = await b.next_delivery("ipn:2.1", 10)
+        item = await receive_within(b, "ipn:2.1", 10)
         assert item["payload"] == b"signed"
         # the stored copy at B no longer carries the BIB (acceptor removes it)
         assert b"signed" in b.store.read(item["bundle"])
@@ -152,7 +152,7 @@ def _protected_blocks(data: bytes) -> dict[int, bytes]:
 
 
 async def _never_delivered(net: MemoryNetwork, node, endpoint: str) -> None:
-    assert await node.next_delivery(endpoint, 5) is None
+    assert await receive_within(node, endpoint, 5) is None
     assert not net.of("delivered", node.node_number)
     assert node.store.count() == 0
 
@@ -204,7 +204,7 @@ async def test_relay_without_keys_forwards_bcb_protected_blocks_byte_for_byte(au
         c = await net.start_node(3)
         a.forward_hook, b.forward_hook = _Recorder(), _Recorder()
         sent = await a.send_from_application("ipn:3.1", b"for C's eyes only")
-        item = await c.next_delivery("ipn:3.1", 10)
+        item = await receive_within(c, "ipn:3.1", 10)
         assert item["payload"] == b"for C's eyes only"
 
         into_relay = _protected_blocks(a.forward_hook.bundle(sent["bundle"]))
@@ -227,7 +227,7 @@ async def test_end_to_end_confidentiality_and_integrity_through_a_relay_without_
         a.forward_hook, b.forward_hook = _Recorder(), _Recorder()
         secret = b"the launch code is 0000" * copies
         sent = await a.send_from_application("ipn:3.1", secret)
-        item = await c.next_delivery("ipn:3.1", 10)
+        item = await receive_within(c, "ipn:3.1", 10)
         assert item["payload"] == secret and item["bundle"] == sent["bundle"]
 
         # on both hops: ciphertext only, the payload's BIB encrypted too (its HMAC is not visible either)

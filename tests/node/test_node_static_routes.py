@@ -11,7 +11,7 @@ import pytest
 from dtn.client import SyncClient
 from dtn.errors import ConfigError
 from dtn.node.config import parse_config
-from dtn.node.process import free_port
+from dtn.twin.runner.process import free_port
 
 pytestmark = pytest.mark.timeout(90)
 

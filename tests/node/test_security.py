@@ -19,8 +19,8 @@ import pytest
 
 from dtn.client import NodeError, SyncClient
 from dtn.errors import ClientError
-from dtn.node.agentproto import encode_frame
-from dtn.node.process import free_port
+from dtn.agentproto import encode_frame
+from dtn.twin.runner.process import free_port
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -443,3 +443,25 @@ def test_passive_can_refuse_right_after_its_contact_header():
     p.receive_data(encode(SessInit(0, 10, 10, ACTIVE_ID)) + encode(SessTerm(SessTermReason.BUSY, reply=True)))
     assert p.events()[-1] == SessionEnded(SessTermReason.BUSY, True)
     assert p.data_to_send() == b""  # the crossing SESS_INIT is not rejected
+
+
+def test_next_state_table_leads_every_state_to_closed():
+    from dtn.tcpcl import NEXT_STATE
+
+    assert not any(state is State.CLOSED for state, _ in NEXT_STATE)  # nothing leaves CLOSED
+    reachable, frontier = {State.CONTACT}, [State.CONTACT]
+    while frontier:
+        state = frontier.pop()
+        for (source, _), target in NEXT_STATE.items():
+            if source is state and target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(State)
+    for state in set(State) - {State.CLOSED}:
+        assert NEXT_STATE[(state, "closed")] is State.CLOSED
+
+
+def test_an_unknown_trigger_is_a_local_bug():
+    a, _ = established_pair()
+    with pytest.raises(LocalProtocolError):
+        a.move("no such trigger")

@@ -8,7 +8,7 @@ import trio.testing
 
 from contact_plans.model import Contact, ContactPlan, Node
 from dtn.node.clock import TrioClock
-from dtn.node.linkemu import LinkEmulator
+from dtn.twin.runner.linkemu import LinkEmulator
 from dtn.twin.links import LinkSchedule
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtn.node.replaylag import LagMeter, lag_message
+from dtn.twin.replaylag import LagMeter, lag_message
 
 
 def test_kept_up_and_fell_behind():

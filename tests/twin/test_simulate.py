@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from dtn.cli import main
-from dtn.node.simulate import SimulationOptions, simulate
+from dtn.twin.runner.simulate import SimulationOptions, simulate
 from dtn.twin.workload import load_workload
 
 from .conftest import FOUR_NODE_FAULTS, FOUR_NODE_TRAFFIC, delivery_order

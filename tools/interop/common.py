@@ -233,7 +233,7 @@ def write_node_config(path: pathlib.Path, node: int, *, listen: list[dict], neig
 def spacedtn_node(config: pathlib.Path) -> Iterator[Any]:
     """Run `dtn node run config` as a real process; yield (process, SyncClient)."""
     from dtn.client import SyncClient
-    from dtn.node.process import NodeProcess
+    from dtn.twin.runner.process import NodeProcess
 
     proc = NodeProcess.start(config, log_path=config.parent / "spacedtn.log", timeout_s=60)
     try:

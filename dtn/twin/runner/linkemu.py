@@ -338,12 +338,8 @@ class EmulatedStream(trio.abc.HalfCloseableStream):
         return trio.current_time() >= self._end_deadline
 
     async def send_all(self, data) -> None:
+        """Queue bytes at once: a link never blocks its sender, it only delays delivery."""
         await trio.lowlevel.checkpoint()
-        self.send_nowait(data)
-
-    def send_nowait(self, data) -> None:
-        """Queue bytes at once (a link never blocks its sender; it only delays delivery). dtn.cla uses this to
-        skip a task switch per message."""
         if self._closed:
             raise trio.ClosedResourceError("stream closed")
         if self._out.eof or self._link_gone():

@@ -2,7 +2,7 @@
 
 All nodes run the real node code (`dtn.node.Node`) under Trio's `MockClock(autojump_threshold=0)`: whenever every
 task is waiting, virtual time jumps to the next deadline, so a day of a constellation runs in seconds. Nodes talk
-real TCPCLv4 bytes over in-memory streams through the same link emulation (`dtn.node.linkemu`) that `dtn replay`
+real TCPCLv4 bytes over in-memory streams through the same link emulation (`dtn.twin.runner.linkemu`) that `dtn replay`
 puts between real processes, with the same per-link schedule and faults (`dtn.twin`).
 
 Deterministic by design (docs/replay.md): every timestamp is virtual and nothing reads the wall clock; the events of
@@ -14,7 +14,6 @@ same inputs and seed give byte-identical output files. Trio's own scheduler is n
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 import random
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from contact_plans.model import ContactPlan
 from dtn.errors import DtnError
 from dtn.node.clock import TrioClock
 from dtn.node.config import BundleDefaults, NeighbourConfig, NodeConfig, RoutingConfig
-from dtn.node.linkemu import LinkEmulator
+from dtn.twin.runner.linkemu import LinkEmulator
 from dtn.node.node import Node
 from dtn.node.testing import VirtualClock, canonical_order
 from dtn.store import BundleStore, MemoryStore, open_store
@@ -105,7 +104,7 @@ class DigitalTwin:
         self.emulator: LinkEmulator | None = None
         self.archive = None  # the archive workload driver (docs/archive.md), when options.archive is set
         if options.archive is not None:
-            from dtn.node.archive import ArchiveTwinDriver
+            from dtn.twin.runner.archive import ArchiveTwinDriver
 
             self.archive = ArchiveTwinDriver(self, options.archive)
 
@@ -188,7 +187,7 @@ class DigitalTwin:
     async def _application(self, node: Node, endpoint: str) -> None:
         """A receiving application: takes every bundle delivered to `endpoint` and acknowledges it."""
         while True:
-            item = await node.next_delivery(endpoint, math.inf)
+            item = await node.next_delivery(endpoint)
             if item is not None:
                 await node.acknowledge_delivery(item["bundle"])
 

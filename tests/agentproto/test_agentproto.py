@@ -1,4 +1,4 @@
-"""dtn/node/agentproto.py: framing survives any chunking; oversized and malformed frames are skipped, not fatal."""
+"""dtn/agentproto/__init__.py: framing survives any chunking; oversized and malformed frames are skipped, not fatal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import msgpack
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtn.node.agentproto import FrameDecoder, Malformed, Message, Oversized, encode_frame
+from dtn.agentproto import FrameDecoder, Malformed, Message, Oversized, encode_frame
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.binary(max_size=50) | st.text(max_size=20),

@@ -2,7 +2,7 @@
 
 The controller (this module) writes one config per node into the run directory, scales the plan by `speed`
 (plan seconds / speed = wall seconds; rates x speed, OWLT / speed, lifetimes / speed), starts one OS process per
-node, and puts a link emulator (`dtn.node.linkemu`) between every pair of neighbours: the lower-numbered node of
+node, and puts a link emulator (`dtn.twin.runner.linkemu`) between every pair of neighbours: the lower-numbered node of
 a pair dials the emulator's loopback port, the emulator connects to the other node's real TCPCLv4 listener and
 carries bytes only while the scaled schedule (plan + faults) says the link is up. Applications are driven
 through the agent API. Faults reach the nodes only as links that drop or never come up, and as SIGKILL/restart.
@@ -32,10 +32,10 @@ from contact_plans.model import Contact, ContactPlan
 from dtn.client import Client
 from dtn.errors import ClientError, DtnError, ScenarioError
 from dtn.node.clock import TrioClock
-from dtn.node.linkemu import LinkEmulator
-from dtn.node.replaylag import LagMeter
-from dtn.node.process import NodeProcess
-from dtn.node.simulate import endpoints_by_node, predicted_arrival
+from dtn.twin.runner.linkemu import LinkEmulator
+from dtn.twin.runner.process import NodeProcess
+from dtn.twin.runner.simulate import endpoints_by_node, predicted_arrival
+from dtn.twin.replaylag import LagMeter
 from dtn.twin.links import LinkSchedule
 from dtn.twin.workload import Fault, Workload
 
