@@ -25,7 +25,7 @@ from rich.table import Table
 from dtn.bpv7 import Bundle, encode
 from dtn.cla.ltp import LtpEndpoint
 from dtn.ltp import LtpConfig
-from dtn.node.udp_emulator import UdpRelay
+from dtn.twin.runner.udp_emulator import UdpRelay
 from dtn.twin.udp_emulator import Impairments
 
 MiB = 1024 * 1024

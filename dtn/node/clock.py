@@ -69,6 +69,10 @@ class TrioClock:
     def unix_s(self) -> float:
         return self._unix_at_zero_s + self.now_s()
 
+    def unix_at_trio_time(self, trio_time_s: float) -> float:
+        """What `unix_s()` reads when Trio's clock reads `trio_time_s` (the very same arithmetic)."""
+        return self._unix_at_zero_s + (trio_time_s - self._zero_s) * self.speed
+
     def trio_time_at_unix(self, t_unix_s: float) -> float:
         """The Trio clock reading at which `unix_s()` reaches t_unix_s, from the fixed mapping alone: unlike
         `now + (t - unix_s())`, it does not depend on when it is computed, so the twin's deadlines for one plan

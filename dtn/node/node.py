@@ -136,11 +136,30 @@ class Node:
         relative = clock.trio_time_at(clock.now_s() + (t_unix_s - clock.unix_s()))
         exact = getattr(clock, "trio_time_at_unix", None)
         if exact is None or ((deadline := exact(t_unix_s)) <= now < relative):
-            return relative
-        return deadline
+            deadline = relative
+        return self._not_before(deadline, t_unix_s, 0.0)
 
     def trio_deadline_for_plan(self, t_plan_s: float) -> float:
-        return math.inf if t_plan_s == math.inf else self.trio_deadline_for_unix(t_plan_s + self.plan_epoch_unix_s)
+        if t_plan_s == math.inf:
+            return math.inf
+        deadline = self.trio_deadline_for_unix(t_plan_s + self.plan_epoch_unix_s)
+        return self._not_before(deadline, t_plan_s, self.plan_epoch_unix_s)
+
+    def _not_before(self, deadline: float, t_s: float, offset_s: float) -> float:
+        """`deadline`, moved on by float rounding steps until the clock reads at least `t_s` there (Unix time
+        minus `offset_s`, read exactly as `unix_s()` / `plan_now_s()` will read it then). Without this, a loop
+        that sleeps until "the next change" could wake a rounding step early, see the same next change, and
+        spin at one virtual instant forever."""
+        unix_at = getattr(self.clock, "unix_at_trio_time", None)
+        if unix_at is None:
+            return deadline
+        speed = getattr(self.clock, "speed", 1.0)
+        for _ in range(64):
+            short_s = t_s - (unix_at(deadline) - offset_s)
+            if short_s <= 0:
+                break
+            deadline = max(math.nextafter(deadline, math.inf), deadline + short_s / speed)
+        return deadline
 
     def clock_time_for_plan(self, t_plan_s: float) -> float:
         """The clock's `now_s()` reading at plan time `t_plan_s` (inf stays inf)."""

@@ -1,6 +1,6 @@
 """The datagram link model of the UDP link emulator: what happens to each datagram in one direction.
 
-Pure (a seeded `random.Random`, time passed in): the Trio relay `dtn.node.udp_emulator` applies it to real
+Pure (a seeded `random.Random`, time passed in): the Trio relay `dtn.twin.runner.udp_emulator` applies it to real
 loopback datagrams, and the LTP property tests apply it to two engines in virtual time, so both see the same
 impairments:
 

@@ -11,7 +11,7 @@ from dtn.bpv7 import Bundle, encode
 from dtn.cla.ltp import LtpEndpoint
 from dtn.errors import ClaError
 from dtn.ltp import LtpConfig
-from dtn.node.udp_emulator import UdpRelay
+from dtn.twin.runner.udp_emulator import UdpRelay
 from dtn.twin.udp_emulator import Impairments
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from dtn.client import SyncClient
-from dtn.node.process import free_port
+from dtn.twin.runner.process import free_port
 from tests.node.conftest import Cluster
 
 pytestmark = pytest.mark.timeout(120)
@@ -63,7 +63,7 @@ def test_bundles_over_ltp_with_loss_and_moon_delay_all_delivered(ltp_cluster):
     ltp = {1: free_port(), 2: free_port()}
     relay_ports = {1: free_port(), 2: free_port()}  # node 1 sends to relay_ports[1], node 2 to relay_ports[2]
     relay = subprocess.Popen(
-        [sys.executable, "-m", "dtn.node.udp_emulator", "--a", f"127.0.0.1:{ltp[1]}", "--b", f"127.0.0.1:{ltp[2]}",
+        [sys.executable, "-m", "dtn.twin.runner.udp_emulator", "--a", f"127.0.0.1:{ltp[1]}", "--b", f"127.0.0.1:{ltp[2]}",
          "--a-port", str(relay_ports[1]), "--b-port", str(relay_ports[2]), "--owlt", str(OWLT_S), "--loss", "0.05",
          "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},

@@ -1,4 +1,4 @@
-"""The loopback UDP relay (dtn.node.udp_emulator): forwarding, delay, one-way, CLI errors."""
+"""The loopback UDP relay (dtn.twin.runner.udp_emulator): forwarding, delay, one-way, CLI errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from dtn.errors import ConfigError
-from dtn.node.udp_emulator import UdpRelay
+from dtn.twin.runner.udp_emulator import UdpRelay
 from dtn.twin.udp_emulator import Impairments
 
 
@@ -49,7 +49,7 @@ def test_relay_refuses_non_loopback_addresses():
     (["--a", "127.0.0.1", "--b", "127.0.0.1:6"], "host:port"),
 ])
 def test_cli_errors_are_one_line(args, message):
-    result = subprocess.run([sys.executable, "-m", "dtn.node.udp_emulator", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "dtn.twin.runner.udp_emulator", *args], capture_output=True, text=True,
                             timeout=30, env={**os.environ})
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
@@ -59,7 +59,7 @@ def test_cli_port_in_use_is_one_line():
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     busy.bind(("127.0.0.1", 0))
     try:
-        result = subprocess.run([sys.executable, "-m", "dtn.node.udp_emulator", "--a", "127.0.0.1:5", "--b",
+        result = subprocess.run([sys.executable, "-m", "dtn.twin.runner.udp_emulator", "--a", "127.0.0.1:5", "--b",
                                  "127.0.0.1:6", "--a-port", str(busy.getsockname()[1])],
                                 capture_output=True, text=True, timeout=30, env={**os.environ})
     finally:

@@ -9,7 +9,7 @@ datagrams, each direction with its own `dtn.twin.udp_emulator.Impairments` (and 
 What arrives on the A-side socket is forwarded to `b_address` from the B-side socket, and back. This works for
 LTP because an engine sends to the address configured for its neighbour, never back to a datagram's source.
 
-CLI: `python -m dtn.node.udp_emulator --a 127.0.0.1:4556 --b 127.0.0.1:4557 --owlt 1.3 --loss 0.05` prints the
+CLI: `python -m dtn.twin.runner.udp_emulator --a 127.0.0.1:4556 --b 127.0.0.1:4557 --owlt 1.3 --loss 0.05` prints the
 two relay ports and runs until SIGINT/SIGTERM, then prints its counters as JSON on stderr. Loopback addresses only.
 """
 
@@ -147,7 +147,7 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dtn.node.udp_emulator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dtn.twin.runner.udp_emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", required=True, help="engine A's UDP address, e.g. 127.0.0.1:4556")
     parser.add_argument("--b", required=True, help="engine B's UDP address")
     parser.add_argument("--a-port", type=int, default=0, help="relay port A sends to (default: any)")
