@@ -17,9 +17,11 @@ import pathlib
 from typing import Literal
 
 from contact_plans.formats._common import MAX_PLAN_BYTES
-from contact_plans.formats.hdtn import dumps_hdtn, is_hdtn, loads_hdtn, plan_from_hdtn_obj
+from contact_plans.formats.hdtn import dumps_hdtn, is_hdtn, loads_hdtn, plan_from_hdtn_obj  # noqa: F401 (public)
 from contact_plans.formats.ion import dumps_ion, loads_ion
-from contact_plans.formats.native import dumps_json, is_native, loads_json, parse_json_text, plan_from_obj
+from contact_plans.formats.native import (  # noqa: F401 (public)
+    dumps_json, is_native, loads_json, parse_json_text, plan_from_obj,
+)
 from contact_plans.model import ContactPlan
 from dtn.errors import PlanError, PlanFormatError
 

@@ -291,7 +291,7 @@ def _check_utf8(view: memoryview, start: int, end: int, what: str) -> None:
     try:
         codecs.utf_8_decode(view[start:end], "strict", True)
     except UnicodeDecodeError as exc:
-        raise DecodeError(f"{what}: CBOR text string is not UTF-8 ({exc.reason})", offset=start) from None
+        raise DecodeError(f"{what}: malformed CBOR: a text string is not UTF-8 ({exc.reason})", offset=start) from None
 
 
 def _is_big(view: memoryview, pos: int) -> bool:

@@ -38,8 +38,9 @@ from dtn.tcpcl import (
 from .base import Link, OnBundle, OnLinkDown, OnLinkUp, call_link_down
 from .stream_util import COALESCE_MAX_BYTES, PrefixedStream, coalesce, send_message_parts, set_nodelay
 
-_set_nodelay = set_nodelay  # the name mtcp, stcp and tcpclv3 import from here
 from .tls import node_ids_from_certificate
+
+_set_nodelay = set_nodelay  # the name mtcp, stcp and tcpclv3 import from here
 
 log = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ COMMANDS = (
     ("ping", "agent", "echo requests to a node's echo service, printing round-trip times"),
     ("simulate", "replay", "run a scenario or plan in the digital twin (virtual time)"),
     ("replay", "replay", "replay a scenario or plan with real node processes"),
+    ("sweep", "sweep", "run many twin runs of a scenario on Dask; one table and plots"),
     ("report", "report", "print the report of a replay/simulation run directory and write plots + index.html"),
     ("archive", "archive", "the orbital archive: put, get, list and delete objects"),
     ("compute", "compute", "compute next to the data: submit jobs, follow them, get results"),

@@ -138,7 +138,23 @@ def run_replay(args) -> int:
                             progress_callback=update)
     with progress:
         replay(plan, workload, args.out, options)
+    _say_lag(pathlib.Path(args.out), args.speed)
     write_run_extras(pathlib.Path(args.out), plan, workload, _scenario(args), start_s + duration_s)
     if not args.no_report:
         show_report(pathlib.Path(args.out), plots=args.plots)
     return 0
+
+
+def _say_lag(run_dir: pathlib.Path, speed: float) -> None:
+    """Say whether the replay kept up with the wall clock (meta.json "lag"), on stderr when it did not."""
+    import json
+    import sys
+
+    from dtn.twin.replaylag import lag_message
+
+    try:
+        lag = json.loads((run_dir / "meta.json").read_text()).get("lag")
+    except (OSError, ValueError):
+        return
+    if lag:
+        print(lag_message(lag, speed), file=sys.stderr if not lag.get("kept_up") else sys.stdout)

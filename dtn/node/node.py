@@ -22,6 +22,7 @@ it was deleted for a reason that is logged. All time comes from the `Clock`; pla
 from __future__ import annotations
 
 import logging
+import functools
 import math
 import time
 from collections import deque
@@ -272,7 +273,8 @@ class Node:
         if getattr(cfg, "web", None) is not None:
             from dtn.web.app import serve_web
 
-            ready["web"] = await nursery.start(serve_web, self, cfg.web)
+            ready["web"] = await nursery.start(
+                functools.partial(serve_web, self, cfg.web, agent_token_file=ready.get("agent_token_file")))
         if cfg.echo_service is not None:
             nursery.start_soon(self.delivery.echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:

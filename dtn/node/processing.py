@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dtn.bpsec.constants import BCB_BLOCK_TYPE
-from dtn.errors import ConfigError, DecodeError, DtnError, SecurityError, StoreError
+from dtn.errors import ConfigError, CryptoInternalError, DecodeError, DtnError, SecurityError, StoreError
 from dtn.node import bundles as bp
 from dtn.node.staticroutes import route_note
 from dtn.node.wakeup import Wakeup
@@ -225,6 +225,12 @@ class BundleProcessor:
                 await self._delete_unstored(info, len(data), exc.reason_code or R.FAILED_SECURITY_OPERATION,
                                             detail=str(exc))
                 return
+            except CryptoInternalError as exc:
+                # Not the peer's fault and not a failed security operation (reason 15): keep nothing, delete
+                # nothing; the error goes up so the CLA refuses the transfer and the sender keeps the bundle.
+                log.error("bundle %s: internal crypto error, transfer refused: %s", key, exc)
+                node.events.emit("security_internal_error", bundle=key, detail=str(exc), **{"from": peer})
+                raise
             data = bp.encode(bundle)
             info = bp.info(bundle)
         elif node.is_local(info.destination) and bundle.blocks_of(BCB_BLOCK_TYPE):  # a BCB and no keys at all:

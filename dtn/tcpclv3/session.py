@@ -499,7 +499,7 @@ class Session:
                                                self.send_length, int(header.flags)))
 
     def _on_segment_header(self, flags: int, length: int) -> None:
-        start, end = bool(flags & SegmentFlag.START), bool(flags & SegmentFlag.END)
+        start = bool(flags & SegmentFlag.START)
         if flags & 0xC:
             raise RemoteProtocolError(f"DATA_SEGMENT with reserved flag bits 0x{flags:x}")
         if start:

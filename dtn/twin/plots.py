@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import math
 import pathlib
 from typing import Any
 
@@ -232,7 +231,6 @@ def plot_occupancy(report: Report, path: pathlib.Path, *, max_nodes: int = 10) -
 def map_instant_s(report: Report) -> float:
     """The instant the map shows by default: the middle of the outage, else the median delivery time."""
     if report.outages():
-        outage_row = report.outages()[0]["node"]
         a = min(f["from_s"] for f in report.outages())
         b = max(f["to_s"] for f in report.outages())
         return (a + b) / 2
@@ -276,7 +274,6 @@ def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at
     from dtn.twin.geometry import position_at
 
     at_s = map_instant_s(report) if at_s is None else at_s
-    names = report.names()
     sources = {b.src for b in report.bundles}
     users = {b.dst for b in report.bundles}
     down = {f["node"] for f in report.outages() if f["from_s"] <= at_s < f["to_s"]}

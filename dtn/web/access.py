@@ -26,11 +26,14 @@ def load_secret(path: pathlib.Path | None) -> bytes | None:
     return secret
 
 
-def may_change(authorization: str | None, secret: bytes | None) -> bool:
-    """True when an Authorization header value carries `secret` as a bearer token."""
-    if secret is None or not authorization:
+def may_change(authorization: str | None, secret: bytes | tuple[bytes, ...] | None) -> bool:
+    """True when an Authorization header value carries `secret` (or one of several: the web secret and the
+    node's agent token) as a bearer token."""
+    if not secret or not authorization:
         return False
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(token.strip().encode("utf-8", "replace"), secret)
+    given = token.strip().encode("utf-8", "replace")
+    secrets = (secret,) if isinstance(secret, bytes) else secret
+    return any([hmac.compare_digest(given, s) for s in secrets])  # every comparison runs: no early exit

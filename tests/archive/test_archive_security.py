@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import trio
+
 from dtn.archive.messages import ChunkMsg, encode_message
 from dtn.node import bundles as bp
 from dtn.node.clock import TrioClock
@@ -27,9 +29,11 @@ async def test_archive_traffic_is_signed_and_unsigned_messages_are_dropped(const
     async with MemoryNetwork(constellation, clock=TrioClock(constellation.epoch_unix_s), configs=configs) as net:
         nodes = {n.number: await net.start_node(n.number) for n in constellation.nodes}
         put = await nodes[CENTRE].archive.put(data, "signed.bin")
-        await nodes[CENTRE].archive.wait_put(put["object_id"], "signed.bin", "all", 3600)
+        with trio.fail_after(3600):
+            await nodes[CENTRE].archive.wait_put(put["object_id"], "signed.bin", "all")
         await net.stop_node(CENTRE)
-        assert (await nodes[USER].archive.get("signed.bin", timeout_s=3600))["data"] == data
+        with trio.fail_after(3600):
+            assert (await nodes[USER].archive.get("signed.bin"))["data"] == data
         assert not [e for e in net.events if e["event"] == "deleted" and "security" in str(e.get("reason"))]
         forged = bp.create(source="ipn:30.64", destination=f"ipn:{USER}.64",
                            payload=encode_message(ChunkMsg(put["object_id"], 1, 0, b"x")),

@@ -27,7 +27,7 @@ def test_config_keys():
     assert cfg.bundles.crc_type == 2 and cfg.bundles.block_crc_type is None
     with pytest.raises(ConfigError, match="bundles.block_crc_type: must be 0"):
         parse_config({**BASE, "bundles": {"block_crc_type": 5}})
-    with pytest.raises(ConfigError, match="bundles.primary_crc_type: 0 \(no CRC\) needs a \[security\] policy"):
+    with pytest.raises(ConfigError, match=r"bundles.primary_crc_type: 0 \(no CRC\) needs a \[security\] policy"):
         parse_config({**BASE, "bundles": {"primary_crc_type": 0}})
 
 

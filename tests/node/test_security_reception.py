@@ -73,3 +73,29 @@ def test_config_refuses_crc_type_0_without_security():
     with pytest.raises(ConfigError) as info:
         parse_config({"node": {"id": "ipn:1.0"}, "bundles": {"crc_type": 0}})
     assert info.value.key == "bundles.crc_type"
+
+
+async def test_an_internal_crypto_error_refuses_the_transfer_and_deletes_nothing(autojump_clock):
+    """Issue 14: only a failed authentication is a BPSec failure (reason 15). Any other crypto-library failure is
+    a CryptoInternalError: the node logs it, stores and deletes nothing, and lets the CLA refuse the transfer, so
+    the sender keeps the bundle. (The crypto library cannot be made to fail for real here: a stand-in raises.)"""
+    from dtn.errors import CryptoInternalError
+
+    class BrokenLibrary:
+        def inbound(self, bundle, *, is_local_destination):
+            raise CryptoInternalError("BCB-AES-GCM: the library failed: backend unavailable")
+
+        def outbound(self, bundle):
+            return bundle
+
+    async with MemoryNetwork(_plan(), clock=TrioClock(EPOCH.timestamp())) as net:
+        a = await net.start_node(1)
+        b = await net.start_node(2)
+        b.security = BrokenLibrary()
+        bundle = Bundle.create("ipn:1.1", "ipn:2.1", b"x", creation_time_ms=a.dtn_now_ms(), lifetime_ms=600_000,
+                               report_to="ipn:1.0", flags=BundleFlag.REPORT_DELETION, crc_type=CrcType.CRC16)
+        with pytest.raises(CryptoInternalError):
+            await b.receive_from_peer(encode(bundle), 1)
+        assert b.store.count() == 0
+        assert [e for e in net.events if e["event"] == "security_internal_error" and e["node"] == "ipn:2.0"]
+        assert not [e for e in net.events if e["event"] == "deleted" and e["node"] == "ipn:2.0"]

@@ -44,6 +44,9 @@ def test_replay_four_nodes_cut_and_kill(tmp_path, four_node_files, four_node_pla
     pids = json.loads((out / "meta.json").read_text())["pids"]
     assert len(pids) == 5  # four nodes and B's restart
     assert all(not _alive(pid) for pid in pids)
+    lag = json.loads((out / "meta.json").read_text())["lag"]
+    assert lag["actions"] >= 9  # six sends, the kill, the restart, the end
+    assert "replay kept up" in text or "could NOT keep up" in capsys.readouterr().err
 
     # The digital twin on the same inputs: same bundles, same order.
     sim = tmp_path / "sim"

@@ -99,3 +99,11 @@ def test_web_config_off_by_default_and_parsed():
     assert parse_web_table(None, base_dir=pathlib.Path(".")) is None
     cfg = parse_web_table({"address": "[::1]:0", "secret_file": "s"}, base_dir=pathlib.Path("/x"))
     assert (cfg.host, cfg.port, cfg.secret_file) == ("::1", 0, pathlib.Path("/x/s"))
+
+
+def test_the_agent_token_also_allows_changes():
+    """The page is read-only unless the caller shows a secret: the web secret or the node's agent token."""
+    assert may_change("Bearer agent-token-agent-token", (b"web-secret-web-secret", b"agent-token-agent-token"))
+    assert may_change("Bearer web-secret-web-secret", (b"web-secret-web-secret", b"agent-token-agent-token"))
+    assert not may_change("Bearer neither-of-them-at-all", (b"web-secret-web-secret", b"agent-token-agent-token"))
+    assert not may_change("Bearer anything", ())

@@ -271,12 +271,13 @@ async def _abort(stream: trio.abc.Stream) -> None:
 class _Direction:
     """Chunks in flight one way, each readable from its delivery time (on Trio's clock).
 
-    Chunks handed over at one virtual instant are first kept in `pending` and given their delivery times (their
-    places in the link's serialization) only once that instant is over, in a canonical order: by the name of the
-    task that sent them, then in the order that task sent them. Trio runs the tasks ready at one instant in a
-    random order; without this, whether a node's XFER_ACK or its next segment went first (and so when each
-    arrives) would differ from run to run. Any such order is one Trio could have chosen, and each task's own
-    chunks keep their order, so the byte stream each task writes is unchanged (docs/replay.md, determinism).
+    One direction is one byte stream: chunks are delivered in exactly the order `send_all` was called, whichever
+    task called it (a TCPCL session's handshake task sends SESS_INIT, then its writer task the first transfer at
+    the same virtual instant; reordering them by task would put a segment before SESS_INIT and the peer would
+    drop the session). Chunks handed over at one virtual instant are kept in `pending` and given their delivery
+    times (their places in the link's serialization) once that instant is over. Determinism comes from the
+    senders: a stream adapter writes through one writer task (dtn.cla), so the bytes on a link do not depend
+    on the order in which Trio runs the tasks ready at one instant (docs/replay.md, determinism).
     """
 
     __slots__ = ("timing", "queue", "eof", "waiter", "record", "field", "pending", "pending_at", "pending_plan_s")
@@ -288,7 +289,7 @@ class _Direction:
         self.waiter: trio.Event | None = None
         self.record = record
         self.field = field
-        self.pending: list[tuple[str, int, bytes]] = []
+        self.pending: list[bytes] = []
         self.pending_at = -math.inf  # the Trio time at which the pending chunks were handed over
         self.pending_plan_s = 0.0  # the same instant in plan time
 
@@ -297,12 +298,12 @@ class _Direction:
             self.settle()
         if not self.pending:
             self.pending_at, self.pending_plan_s = now, plan_now_s
-        self.pending.append((trio.lowlevel.current_task().name, len(self.pending), chunk))
+        self.pending.append(chunk)
 
     def settle(self) -> None:
-        """Queue the pending chunks with their delivery times, in canonical order."""
+        """Queue the pending chunks with their delivery times, in the order they were sent."""
         at, plan_s = self.pending_at, self.pending_plan_s
-        for _, _, chunk in sorted(self.pending, key=lambda item: (item[0], item[1])):
+        for chunk in self.pending:
             self.queue.append((at + (self.timing.delivered_at(plan_s, len(chunk)) - plan_s), chunk))
         self.pending.clear()
 
@@ -310,7 +311,7 @@ class _Direction:
         """A lower bound of when a pending chunk can arrive (never before the pending instant ends, unless the
         link has neither latency nor shaping)."""
         timing = self.timing
-        shortest = min(len(chunk) for _, _, chunk in self.pending)
+        shortest = min(len(chunk) for chunk in self.pending)
         transmit_s = 0.0
         if timing.shape and timing.rate_bytes_per_s > 0 and math.isfinite(timing.rate_bytes_per_s):
             transmit_s = shortest / timing.rate_bytes_per_s

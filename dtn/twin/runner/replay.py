@@ -35,6 +35,7 @@ from dtn.node.clock import TrioClock
 from dtn.twin.runner.linkemu import LinkEmulator
 from dtn.twin.runner.process import NodeProcess
 from dtn.twin.runner.simulate import endpoints_by_node, predicted_arrival
+from dtn.twin.replaylag import LagMeter
 from dtn.twin.links import LinkSchedule
 from dtn.twin.workload import Fault, Workload
 
@@ -105,6 +106,7 @@ class Replay:
         self.pids: list[int] = []  # every node process started (restarts included), for the record
         self.sock_dir = pathlib.Path(tempfile.mkdtemp(prefix="dtn-replay-"))
         self.t0_wall = 0.0
+        self.lag = LagMeter(options.speed)  # how late the scheduled actions run (docs/replay.md)
         self.emulator: LinkEmulator | None = None
 
     # -- time ----------------------------------------------------------------------------------------------------
@@ -114,6 +116,7 @@ class Replay:
     async def sleep_until_plan(self, t_s: float) -> None:
         wall = self.t0_wall + (t_s - self.options.start_s) / self.options.speed
         await trio.sleep(max(0.0, wall - time.time()))
+        self.lag.record(time.time() - wall)
 
     def to_plan_s(self, t_unix_s: float) -> float:
         return self.options.start_s + (t_unix_s - self.t0_wall) * self.options.speed
@@ -359,6 +362,7 @@ class Replay:
             "scenario": self.plan.name or "plan", "mode": "replay", "plan_epoch_unix_s": epoch,
             "start_s": start, "end_s": self.end_s, "speed": speed, "pids": self.pids,
             "nodes": {str(n.number): n.name or f"ipn:{n.number}.0" for n in self.plan.nodes},
+            "lag": self.lag.summary(),
         }
         (self.out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
 

@@ -142,6 +142,9 @@ class DigitalTwin:
 
     def _dialer(self, number: int):
         async def dial(peer: int, address: str | None) -> trio.abc.Stream:
+            # Nodes start one after the other at the same virtual instant: a node dialling at the start must
+            # not find its peer missing only because Trio ran it before the peer was started (determinism).
+            await self._all_started.wait()
             target = self.nodes.get(peer)
             if target is None or not self.schedule.is_up(number, peer, self.plan_now_s()):
                 raise ConnectionRefusedError(f"link {number}-{peer} is down")
@@ -263,12 +266,14 @@ class DigitalTwin:
     # -- the run -------------------------------------------------------------------------------------------------
     async def run(self) -> SimulationRun:
         self.clock = TrioClock(unix_at_zero_s=self.plan.epoch_unix_s + self.options.start_s)
+        self._all_started = trio.Event()
         self.emulator = LinkEmulator(self.schedule, self.clock, self.plan.epoch_unix_s, shape_rate=self.options.shape_rate)
         self.emulator.count_until = self.emulator.clock_deadline(self.end_s)  # the record covers [start, end)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for node in sorted(self.plan.nodes, key=lambda n: n.number):
                 await nursery.start(self._run_node, node.number)
+            self._all_started.set()
             for fault in self.workload.faults:
                 if fault.kind == "kill_node":
                     nursery.start_soon(self._kill_and_restart, fault.node, fault.at_s, fault.restart_after_s)
