@@ -31,8 +31,15 @@ from dtn.twin.runner.simulate import SimulationOptions, simulate  # noqa: E402
 
 
 def run(mode: str, plan, duration_s: float, seed: int, objects: int, object_bytes: int) -> dict:
-    workload, archive = outage_experiment(plan, duration_s=duration_s, mode=mode, seed=seed, objects=objects,
-                                          object_bytes=object_bytes, gets_every_s=3 * 3600.0)
+    workload, archive = outage_experiment(
+        plan,
+        duration_s=duration_s,
+        mode=mode,
+        seed=seed,
+        objects=objects,
+        object_bytes=object_bytes,
+        gets_every_s=3 * 3600.0,
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         result = simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=seed, archive=archive))
@@ -44,8 +51,12 @@ def run(mode: str, plan, duration_s: float, seed: int, objects: int, object_byte
     for g in sorted(gets, key=lambda g: g["requested_s"]):
         first.setdefault((g["user"], g["name"]), g)
     summary["first"] = summarize(list(first.values()))  # each station's first request for each object
-    summary.update(wall_s=wall_s, acks=records["acks"], users=len(archive.users),
-                   unverified=sum(1 for g in gets if g["latency_s"] is not None and not g["verified"]))
+    summary.update(
+        wall_s=wall_s,
+        acks=records["acks"],
+        users=len(archive.users),
+        unverified=sum(1 for g in gets if g["latency_s"] is not None and not g["verified"]),
+    )
     return summary
 
 
@@ -81,32 +92,56 @@ def main() -> None:
     args = parser.parse_args()
     duration_s = 6 * 3600.0 if args.quick else 86400.0
     plan = build_plan("milsca", duration_s=duration_s)
-    results = {mode: run(mode, plan, duration_s, args.seed, args.objects, args.object_bytes)
-               for mode in ("archive", "ground-only")}
+    results = {
+        mode: run(mode, plan, duration_s, args.seed, args.objects, args.object_bytes)
+        for mode in ("archive", "ground-only")
+    }
 
     from rich.console import Console
     from rich.table import Table
 
     a, g = results["archive"], results["ground-only"]
-    table = Table(title=f"milsca, {duration_s / 3600:g} h, Fucino down 6 h, {a['users']} user stations, "
-                        f"{args.objects} x {args.object_bytes} B")
+    table = Table(
+        title=f"milsca, {duration_s / 3600:g} h, Fucino down 6 h, {a['users']} user stations, "
+        f"{args.objects} x {args.object_bytes} B"
+    )
     for col in ("", "GETs", "answered <= 1 h", "answered <= 6 h", "p50", "p95", "twin wall"):
         table.add_column(col)
     for label, pick in (("all GETs", lambda r: r), ("first GET per station and object", lambda r: r["first"])):
         for mode, r in results.items():
             x = pick(r)
-            table.add_row(f"{mode}, {label}", str(x["requests"]), _pct(x["within_1h"]), _pct(x["within_6h"]),
-                          fmt_s(x["p50_s"]), fmt_s(x["p95_s"]), f"{r['wall_s']:.0f} s")
+            table.add_row(
+                f"{mode}, {label}",
+                str(x["requests"]),
+                _pct(x["within_1h"]),
+                _pct(x["within_6h"]),
+                fmt_s(x["p50_s"]),
+                fmt_s(x["p95_s"]),
+                f"{r['wall_s']:.0f} s",
+            )
         xa, xg = pick(a), pick(g)
         ratio = (xg["p95_s"] / xa["p95_s"]) if xa["p95_s"] and xg["p95_s"] else None
-        table.add_row(f"archive / ground-only, {label}", "", _ratio(xa["within_1h"], xg["within_1h"]),
-                      _ratio(xa["within_6h"], xg["within_6h"]), "", f"{ratio:.0f}x lower" if ratio else "-", "")
+        table.add_row(
+            f"archive / ground-only, {label}",
+            "",
+            _ratio(xa["within_1h"], xg["within_1h"]),
+            _ratio(xa["within_6h"], xg["within_6h"]),
+            "",
+            f"{ratio:.0f}x lower" if ratio else "-",
+            "",
+        )
     console = Console()
     console.print(table)
     acks = a["acks"]
-    console.print("replica acknowledgements (archive run): " + "; ".join(
-        f"{x['name']}: first {x['first_replica_s'] - x['put_s']:.1f} s, all {x['all_replicas_s'] - x['put_s']:.1f} s"
-        if x["all_replicas_s"] is not None else f"{x['name']}: incomplete" for x in acks))
+    console.print(
+        "replica acknowledgements (archive run): "
+        + "; ".join(
+            f"{x['name']}: first {x['first_replica_s'] - x['put_s']:.1f} s, all {x['all_replicas_s'] - x['put_s']:.1f} s"
+            if x["all_replicas_s"] is not None
+            else f"{x['name']}: incomplete"
+            for x in acks
+        )
+    )
     if a["unverified"] or g["unverified"]:
         console.print(f"[red]unverified retrievals: archive {a['unverified']}, ground-only {g['unverified']}")
 

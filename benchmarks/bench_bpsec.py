@@ -157,13 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         for name, ours_per_s, bare_per_s, ratio in measure(size_bytes, min_time_s, repeats):
             style = "green" if ratio >= 0.8 or size_bytes < 1024 * 1024 or "floor" in name else "red"
             table.add_row(
-                name, label, f"{ours_per_s:,.0f}", f"{bare_per_s:,.0f}", f"[{style}]{ratio:.0%}[/{style}]",
+                name,
+                label,
+                f"{ours_per_s:,.0f}",
+                f"{bare_per_s:,.0f}",
+                f"[{style}]{ratio:.0%}[/{style}]",
                 f"{ours_per_s * size_bytes / 1e6:,.1f}",
             )
     console.print(table)
-    console.print("ratio = median over back-to-back pairs of dtn.bpsec / bare; target >= 80 % at 1 MiB (bare calls do "
-                  "no BPSec framing at all); ops/s = best run of each. 'floor' rows (no target): against "
-                  "encrypt_into/update_into into an uninitialised buffer, the cheapest calls cryptography offers.")
+    console.print(
+        "ratio = median over back-to-back pairs of dtn.bpsec / bare; target >= 80 % at 1 MiB (bare calls do "
+        "no BPSec framing at all); ops/s = best run of each. 'floor' rows (no target): against "
+        "encrypt_into/update_into into an uninitialised buffer, the cheapest calls cryptography offers."
+    )
     return 0
 
 

@@ -49,10 +49,12 @@ async def open_link(kind: str, nursery, sink: Sink):
         port = await nursery.start(functools.partial(serve_tcpcl, TcpclConfig("ipn:2.0", **big), sink.on_bundle))
         return await connect_tcpcl(TcpclConfig("ipn:1.0", **big), "127.0.0.1", port, nothing, nursery=nursery)
     if kind == "tcpclv3":
-        port = await nursery.start(functools.partial(serve_tcpclv3, TcpclV3Config("ipn:2.0", keepalive_s=0),
-                                                     sink.on_bundle))
-        return await connect_tcpclv3(TcpclV3Config("ipn:1.0", keepalive_s=0), "127.0.0.1", port, nothing,
-                                     nursery=nursery)
+        port = await nursery.start(
+            functools.partial(serve_tcpclv3, TcpclV3Config("ipn:2.0", keepalive_s=0), sink.on_bundle)
+        )
+        return await connect_tcpclv3(
+            TcpclV3Config("ipn:1.0", keepalive_s=0), "127.0.0.1", port, nothing, nursery=nursery
+        )
     if kind == "stcp":
         port = await nursery.start(functools.partial(serve_stcp, sink.on_bundle))
         return await connect_stcp("127.0.0.1", port, nothing, nursery=nursery)
@@ -105,8 +107,9 @@ async def main(quick: bool) -> None:
         table.add_column(col)
     big = {k: await throughput(k, MiB, big_count) for k in ("raw", "tcpcl", "tcpclv3", "stcp")}
     for k in ("raw", "tcpcl", "tcpclv3", "stcp"):
-        table.add_row("1 MiB bundles", k, f"{big[k]:,.0f} MiB/s", f"{big[k] / big['raw']:.0%}",
-                      f"{big[k] / big['tcpcl']:.0%}")
+        table.add_row(
+            "1 MiB bundles", k, f"{big[k]:,.0f} MiB/s", f"{big[k] / big['raw']:.0%}", f"{big[k] / big['tcpcl']:.0%}"
+        )
     small = {k: await throughput(k, 100, small_count) for k in ("tcpcl", "tcpclv3", "stcp", "udp")}
     for k in ("tcpcl", "tcpclv3", "stcp", "udp"):
         table.add_row("100 B bundles, one at a time", k, f"{small[k]:,.0f} /s", "", f"{small[k] / small['tcpcl']:.0%}")

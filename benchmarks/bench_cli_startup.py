@@ -76,8 +76,10 @@ def main() -> None:
     print(f"{'command':<35} {'wall s':>7} {'over python':>12} {'CPU s':>7} {'over python':>12} {'ratio':>6}")
     for name, values in times.items():
         med, med_cpu = statistics.median(values), statistics.median(cpu[name])
-        print(f"{name:<35} {med:>7.3f} {med - base:>12.3f} {med_cpu:>7.3f} {med_cpu - base_cpu:>12.3f} "
-              f"{med / base:>5.2f}x")
+        print(
+            f"{name:<35} {med:>7.3f} {med - base:>12.3f} {med_cpu:>7.3f} {med_cpu - base_cpu:>12.3f} "
+            f"{med / base:>5.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -53,13 +53,26 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for label, size in SIZES.items():
         payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-        ours = Bundle.create("ipn:1.1", "ipn:2.1", payload, creation_time_ms=(UNIX_S - DTN_EPOCH_UNIX_S) * 1000,
-                             crc_type=CrcType.CRC32C, hop_limit=30)
+        ours = Bundle.create(
+            "ipn:1.1",
+            "ipn:2.1",
+            payload,
+            creation_time_ms=(UNIX_S - DTN_EPOCH_UNIX_S) * 1000,
+            crc_type=CrcType.CRC32C,
+            hop_limit=30,
+        )
 
         def their_encode():
             return pyd3tn.serialize_bundle7(
-                "ipn:1.1", "ipn:2.1", payload, creation_timestamp=UNIX_S, sequence_number=0, lifetime=3600,
-                crc_type_primary=pyd3tn.CRCType.CRC32, crc_type_canonical=pyd3tn.CRCType.CRC32, hop_limit=30,
+                "ipn:1.1",
+                "ipn:2.1",
+                payload,
+                creation_timestamp=UNIX_S,
+                sequence_number=0,
+                lifetime=3600,
+                crc_type_primary=pyd3tn.CRCType.CRC32,
+                crc_type_canonical=pyd3tn.CRCType.CRC32,
+                hop_limit=30,
             )
 
         our_bytes = encode(ours)

@@ -55,8 +55,16 @@ def main() -> None:
         direct.append(time.perf_counter() - t0)
 
     worker = []
-    job = cbor2.dumps({"spec": "dtn.compute.examples:band_stats", "inputs": [product], "params": {}, "cpu_s": 60,
-                       "memory_bytes": 2**30, "output_bytes": 2**24})
+    job = cbor2.dumps(
+        {
+            "spec": "dtn.compute.examples:band_stats",
+            "inputs": [product],
+            "params": {},
+            "cpu_s": 60,
+            "memory_bytes": 2**30,
+            "output_bytes": 2**24,
+        }
+    )
     for _ in range(min(args.jobs, 10)):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "dtn.node.computeworker"], input=job, capture_output=True, check=True)
@@ -93,8 +101,10 @@ def main() -> None:
     print(f"direct call                 median {d:8.2f} ms")
     print(f"cold worker process alone   median {w:8.2f} ms")
     print(f"job, back to back (cold)    median {t:8.2f} ms   added {t - d:8.2f} ms   ratio {t / d:7.1f}x")
-    print(f"job, spaced (warm worker)   median {sp:8.2f} ms   added {sp - d:8.2f} ms   ratio {sp / d:7.1f}x"
-          f"   (target: added < 20 ms)")
+    print(
+        f"job, spaced (warm worker)   median {sp:8.2f} ms   added {sp - d:8.2f} ms   ratio {sp / d:7.1f}x"
+        f"   (target: added < 20 ms)"
+    )
 
 
 if __name__ == "__main__":

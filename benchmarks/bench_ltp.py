@@ -35,12 +35,20 @@ MTU = 1400
 def bundles_of(count: int, payload_bytes: int) -> list[bytes]:
     rng = random.Random(1)
     payload = rng.randbytes(payload_bytes)
-    return [encode(Bundle.create("ipn:1.1", "ipn:2.1", payload, creation_time_ms=1000 + i, sequence=i))
-            for i in range(count)]
+    return [
+        encode(Bundle.create("ipn:1.1", "ipn:2.1", payload, creation_time_ms=1000 + i, sequence=i))
+        for i in range(count)
+    ]
 
 
-async def ltp_transfer(bundles: list[bytes], *, impairments: Impairments | None, rate: float = 0.0,
-                       owlt_s: float = 0.0, margin_s: float = 0.2) -> tuple[float, dict]:
+async def ltp_transfer(
+    bundles: list[bytes],
+    *,
+    impairments: Impairments | None,
+    rate: float = 0.0,
+    owlt_s: float = 0.0,
+    margin_s: float = 0.2,
+) -> tuple[float, dict]:
     """Seconds from the first send to the last delivery, engine-to-engine (through the emulator if given)."""
     done = trio.Event()
     received = []
@@ -54,18 +62,23 @@ async def ltp_transfer(bundles: list[bytes], *, impairments: Impairments | None,
         pass
 
     cfg = dict(mtu_bytes=MTU, timer_margin_s=margin_s, max_export_sessions=64)
-    a = LtpEndpoint(LtpConfig(engine_id=1, **cfg), peers={2: ("127.0.0.1", 9)}, on_bundle=ignore,
-                    default_owlt_s=owlt_s)
-    b = LtpEndpoint(LtpConfig(engine_id=2, **cfg), peers={1: ("127.0.0.1", 9)}, on_bundle=on_bundle,
-                    default_owlt_s=owlt_s)
+    a = LtpEndpoint(LtpConfig(engine_id=1, **cfg), peers={2: ("127.0.0.1", 9)}, on_bundle=ignore, default_owlt_s=owlt_s)
+    b = LtpEndpoint(
+        LtpConfig(engine_id=2, **cfg), peers={1: ("127.0.0.1", 9)}, on_bundle=on_bundle, default_owlt_s=owlt_s
+    )
     info: dict = {}
     async with trio.open_nursery() as nursery:
         a_port = await nursery.start(a.run, "127.0.0.1", 0)
         b_port = await nursery.start(b.run, "127.0.0.1", 0)
         relay = None
         if impairments is not None:
-            relay = UdpRelay(a_address=("127.0.0.1", a_port), b_address=("127.0.0.1", b_port),
-                             a_to_b=impairments, b_to_a=impairments, seed=11)
+            relay = UdpRelay(
+                a_address=("127.0.0.1", a_port),
+                b_address=("127.0.0.1", b_port),
+                a_to_b=impairments,
+                b_to_a=impairments,
+                seed=11,
+            )
             ra, rb = await nursery.start(relay.run)
             a.peers[2], b.peers[1] = ("127.0.0.1", ra), ("127.0.0.1", rb)
         else:
@@ -77,9 +90,11 @@ async def ltp_transfer(bundles: list[bytes], *, impairments: Impairments | None,
             await link.send_bundle(bundle)
         await done.wait()
         elapsed = trio.current_time() - start
-        info = {"retransmitted_bytes": a.engine.stats["data_retransmitted_bytes"],
-                "cp_retx": a.engine.stats["checkpoint_retransmissions"],
-                "lost": relay.stats["a_to_b"]["lost"] if relay else 0}
+        info = {
+            "retransmitted_bytes": a.engine.stats["data_retransmitted_bytes"],
+            "cp_retx": a.engine.stats["checkpoint_retransmissions"],
+            "lost": relay.stats["a_to_b"]["lost"] if relay else 0,
+        }
         nursery.cancel_scope.cancel()
     return elapsed, info
 
@@ -133,9 +148,13 @@ async def main(quick: bool) -> None:
     raw_s, raw_fraction = await raw_udp_blast(total)
     ltp_goodput = total / ltp_s / MiB
     raw_goodput = total * raw_fraction / raw_s / MiB
-    table.add_row(f"{n} x 1 MiB bundles, MiB/s", f"{ltp_goodput:.1f}",
-                  f"raw UDP blast {raw_goodput:.1f} ({raw_fraction:.1%} arrived)",
-                  f"{ltp_goodput / raw_goodput:.0%}", ">= 50 %")
+    table.add_row(
+        f"{n} x 1 MiB bundles, MiB/s",
+        f"{ltp_goodput:.1f}",
+        f"raw UDP blast {raw_goodput:.1f} ({raw_fraction:.1%} arrived)",
+        f"{ltp_goodput / raw_goodput:.0%}",
+        ">= 50 %",
+    )
 
     n_loss = 8 if quick else 24
     loss_bundles = bundles_of(n_loss, MiB - 200)
@@ -144,11 +163,17 @@ async def main(quick: bool) -> None:
     base_s, _ = await ltp_transfer(loss_bundles, impairments=Impairments(owlt_s=0.005), rate=loss_rate)
     base = loss_total / base_s / MiB
     for loss, target in ((0.01, ">= 80 %"), (0.10, ">= 40 %")):
-        lossy_s, info = await ltp_transfer(loss_bundles, impairments=Impairments(owlt_s=0.005, loss=loss),
-                                           rate=loss_rate)
+        lossy_s, info = await ltp_transfer(
+            loss_bundles, impairments=Impairments(owlt_s=0.005, loss=loss), rate=loss_rate
+        )
         goodput = loss_total / lossy_s / MiB
-        table.add_row(f"{loss:.0%} loss via emulator, MiB/s", f"{goodput:.1f} (resent {info['retransmitted_bytes'] / MiB:.1f} MiB)",
-                      f"0 % loss via emulator {base:.1f} (rate {loss_rate / 1e6:.0f} MB/s)", f"{goodput / base:.0%}", target)
+        table.add_row(
+            f"{loss:.0%} loss via emulator, MiB/s",
+            f"{goodput:.1f} (resent {info['retransmitted_bytes'] / MiB:.1f} MiB)",
+            f"0 % loss via emulator {base:.1f} (rate {loss_rate / 1e6:.0f} MB/s)",
+            f"{goodput / base:.0%}",
+            target,
+        )
 
     size = (16 if quick else 100) * MiB
     rate = 8e6
@@ -156,17 +181,21 @@ async def main(quick: bool) -> None:
     moon = bundles_of(size // MiB, MiB - 200)
     moon_total = sum(len(b) for b in moon)
     cpu0 = time.process_time()
-    moon_s, info = await ltp_transfer(moon, impairments=Impairments(owlt_s=owlt), rate=rate, owlt_s=owlt,
-                                      margin_s=0.5)
+    moon_s, info = await ltp_transfer(moon, impairments=Impairments(owlt_s=owlt), rate=rate, owlt_s=owlt, margin_s=0.5)
     cpu_s = time.process_time() - cpu0
     ideal = moon_total / rate + owlt
-    table.add_row(f"Earth-Moon {moon_total / MiB:.0f} MiB at {rate / 1e6:.0f} MB/s, OWLT {owlt} s, s",
-                  f"{moon_s:.1f} (CPU {cpu_s:.1f} s for both engines and the emulator; resent "
-                  f"{info['retransmitted_bytes']} B)", f"ideal (size/rate + OWLT) {ideal:.1f}",
-                  f"{ideal / moon_s:.0%} of ideal", "")
+    table.add_row(
+        f"Earth-Moon {moon_total / MiB:.0f} MiB at {rate / 1e6:.0f} MB/s, OWLT {owlt} s, s",
+        f"{moon_s:.1f} (CPU {cpu_s:.1f} s for both engines and the emulator; resent {info['retransmitted_bytes']} B)",
+        f"ideal (size/rate + OWLT) {ideal:.1f}",
+        f"{ideal / moon_s:.0%} of ideal",
+        "",
+    )
     console.print(table)
-    console.print(f"load average before / after: {load0[0]:.1f} / {os.getloadavg()[0]:.1f} "
-                  f"on {os.cpu_count()} CPUs (other jobs share this machine)")
+    console.print(
+        f"load average before / after: {load0[0]:.1f} / {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs (other jobs share this machine)"
+    )
 
 
 if __name__ == "__main__":

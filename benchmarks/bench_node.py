@@ -44,18 +44,34 @@ def write_chain(root: pathlib.Path) -> list[pathlib.Path]:
     for a, b in ((1, 2), (2, 3)):
         for x, y in ((a, b), (b, a)):
             contacts.append({"from_node": x, "to_node": y, "start_s": 0, "end_s": 86400, "rate_bytes_per_s": 1e10})
-    (root / "plan.json").write_text(json.dumps({
-        "format": "spacedtn-contact-plan", "version": 1, "name": "bench chain",
-        "epoch_utc": epoch.isoformat().replace("+00:00", "Z"),
-        "nodes": [{"number": n} for n in (1, 2, 3)], "contacts": contacts,
-    }))
+    (root / "plan.json").write_text(
+        json.dumps(
+            {
+                "format": "spacedtn-contact-plan",
+                "version": 1,
+                "name": "bench chain",
+                "epoch_utc": epoch.isoformat().replace("+00:00", "Z"),
+                "nodes": [{"number": n} for n in (1, 2, 3)],
+                "contacts": contacts,
+            }
+        )
+    )
     paths = []
     neighbours = {1: [2], 2: [1, 3], 3: [2]}
     for n in (1, 2, 3):
         lines = [
-            "[node]", f'id = "ipn:{n}.0"', "[store]", f'path = "{n}.db"', "[plan]", 'file = "plan.json"',
-            "[[listen]]", f"port = {ports[n]}", "[agent]", f'socket = "{n}.sock"',
-            "[bundles]", "lifetime_s = 3600",
+            "[node]",
+            f'id = "ipn:{n}.0"',
+            "[store]",
+            f'path = "{n}.db"',
+            "[plan]",
+            'file = "plan.json"',
+            "[[listen]]",
+            f"port = {ports[n]}",
+            "[agent]",
+            f'socket = "{n}.sock"',
+            "[bundles]",
+            "lifetime_s = 3600",
         ]
         for peer in neighbours[n]:
             lines += [f"[neighbours.{peer}]", f'address = "127.0.0.1:{ports[peer]}"']
@@ -156,15 +172,25 @@ def main() -> int:
             for size, count in plan.items():
                 chain_bps, chain_mbps = await chain_throughput(root, size, count)
                 hop_bps, hop_mbps = await single_hop_tcpcl(size, count)
-                results["throughput"].append({
-                    "size_bytes": size, "count": count, "chain_bundles_per_s": chain_bps, "chain_mb_per_s": chain_mbps,
-                    "tcpcl_bundles_per_s": hop_bps, "tcpcl_mb_per_s": hop_mbps, "ratio": chain_bps / hop_bps,
-                })
+                results["throughput"].append(
+                    {
+                        "size_bytes": size,
+                        "count": count,
+                        "chain_bundles_per_s": chain_bps,
+                        "chain_mb_per_s": chain_mbps,
+                        "tcpcl_bundles_per_s": hop_bps,
+                        "tcpcl_mb_per_s": hop_mbps,
+                        "ratio": chain_bps / hop_bps,
+                    }
+                )
             lat = await chain_latency(root, latency_samples)
             lat.sort()
             results["latency_s"] = {
-                "samples": len(lat), "median": statistics.median(lat), "p95": lat[int(0.95 * (len(lat) - 1))],
-                "min": lat[0], "max": lat[-1],
+                "samples": len(lat),
+                "median": statistics.median(lat),
+                "p95": lat[int(0.95 * (len(lat) - 1))],
+                "min": lat[0],
+                "max": lat[-1],
             }
 
         trio.run(run_all)
@@ -178,13 +204,27 @@ def main() -> int:
 
     console = Console()
     table = Table(title="3-node chain (durable SQLite stores) vs single-hop TCPCLv4, loopback")
-    for col in ("bundle", "count", "chain bundles/s", "chain MB/s", "TCPCLv4 1 hop bundles/s", "TCPCLv4 MB/s",
-                "ratio chain/1-hop"):
+    for col in (
+        "bundle",
+        "count",
+        "chain bundles/s",
+        "chain MB/s",
+        "TCPCLv4 1 hop bundles/s",
+        "TCPCLv4 MB/s",
+        "ratio chain/1-hop",
+    ):
         table.add_column(col, justify="right")
     for r in results["throughput"]:
         size = f"{r['size_bytes'] // KiB} KiB" if r["size_bytes"] < MiB else f"{r['size_bytes'] // MiB} MiB"
-        table.add_row(size, str(r["count"]), f"{r['chain_bundles_per_s']:.0f}", f"{r['chain_mb_per_s']:.2f}",
-                      f"{r['tcpcl_bundles_per_s']:.0f}", f"{r['tcpcl_mb_per_s']:.2f}", f"{r['ratio']:.3f}")
+        table.add_row(
+            size,
+            str(r["count"]),
+            f"{r['chain_bundles_per_s']:.0f}",
+            f"{r['chain_mb_per_s']:.2f}",
+            f"{r['tcpcl_bundles_per_s']:.0f}",
+            f"{r['tcpcl_mb_per_s']:.2f}",
+            f"{r['ratio']:.3f}",
+        )
     console.print(table)
     lat = results["latency_s"]
     console.print(

@@ -144,25 +144,44 @@ def bench_ground(quick: bool) -> dict:
     sky_count = sum(len(v) for v in theirs.values())
     our_count_sampled = sum(len(ours.get(k, [])) for k in pairs)
 
-    table = Table(title=f"satellite-ground: 66 sats x 20 stations x {duration_s / 3600:g} h, 10 deg mask, 30 s grid"
-                        f" (CPU: best of {REPEATS})")
+    table = Table(
+        title=f"satellite-ground: 66 sats x 20 stations x {duration_s / 3600:g} h, 10 deg mask, 30 s grid"
+        f" (CPU: best of {REPEATS})"
+    )
     for col in ("method", "CPU s", "vs spacedtn", "windows"):
         table.add_column(col, justify="right" if col != "method" else "left")
     table.add_row("sgp4 SatrecArray grid (floor)", f"{floor_s:.3f}", f"{floor_s / ours_s:.2f}x", "-")
     table.add_row("spacedtn generator", f"{ours_s:.3f}", "1.00x", f"{len(w)}")
     table.add_row("spacedtn generator, first run", f"{ours_first_s:.3f}", f"{ours_first_s / ours_s:.2f}x", "")
     label = "skyfield find_events" + ("" if len(pairs) == len(all_pairs) else f" ({len(pairs)} pairs, scaled)")
-    table.add_row(label, f"{sky_full_s:.3f}", f"{sky_full_s / ours_s:.1f}x",
-                  f"{sky_count} (ours on same pairs: {our_count_sampled})")
+    table.add_row(
+        label,
+        f"{sky_full_s:.3f}",
+        f"{sky_full_s / ours_s:.1f}x",
+        f"{sky_count} (ours on same pairs: {our_count_sampled})",
+    )
     console.print(table)
-    console.print(f"  spacedtn / floor = {ours_s / floor_s:.2f}x (target <= 2.2x); skyfield / spacedtn = "
-                  f"{sky_full_s / ours_s:.1f}x (target >= 10x); spacedtn CPU {ours_s:.3f} s (target <= 0.6 s)")
-    console.print(f"  max edge difference vs skyfield {worst:.3f} s (target <= 0.5 s); skyfield windows >= 10 s "
-                  f"we miss: {missed}; our windows >= 10 s skyfield lacks: {extra}")
-    return dict(duration_h=duration_s / 3600, floor_s=floor_s, ours_s=ours_s, ours_first_s=ours_first_s,
-                skyfield_s=sky_full_s,
-                windows=len(w), skyfield_windows=sky_count, max_edge_diff_s=worst, missed=missed, extra=extra,
-                sampled_pairs=len(pairs))
+    console.print(
+        f"  spacedtn / floor = {ours_s / floor_s:.2f}x (target <= 2.2x); skyfield / spacedtn = "
+        f"{sky_full_s / ours_s:.1f}x (target >= 10x); spacedtn CPU {ours_s:.3f} s (target <= 0.6 s)"
+    )
+    console.print(
+        f"  max edge difference vs skyfield {worst:.3f} s (target <= 0.5 s); skyfield windows >= 10 s "
+        f"we miss: {missed}; our windows >= 10 s skyfield lacks: {extra}"
+    )
+    return dict(
+        duration_h=duration_s / 3600,
+        floor_s=floor_s,
+        ours_s=ours_s,
+        ours_first_s=ours_first_s,
+        skyfield_s=sky_full_s,
+        windows=len(w),
+        skyfield_windows=sky_count,
+        max_edge_diff_s=worst,
+        missed=missed,
+        extra=extra,
+        sampled_pairs=len(pairs),
+    )
 
 
 def bench_isl(quick: bool) -> dict:
@@ -181,13 +200,24 @@ def bench_isl(quick: bool) -> dict:
     table = Table(title=f"inter-satellite links: 66 sats x {duration_s / 3600:g} h, 5,000 km, 80 km clearance")
     for col in ("policy", "pairs", "pairs with a link", "windows", "CPU s"):
         table.add_column(col, justify="right" if col != "policy" else "left")
-    table.add_row("all in range", str(len(all_pairs)), str(len(set(zip(w_all.a.tolist(), w_all.b.tolist())))),
-                  str(len(w_all)), f"{all_s:.3f}")
-    table.add_row("4 neighbours", str(len(nb)), str(len(set(zip(w_nb.a.tolist(), w_nb.b.tolist())))),
-                  str(len(w_nb)), f"{nb_s:.3f}")
+    table.add_row(
+        "all in range",
+        str(len(all_pairs)),
+        str(len(set(zip(w_all.a.tolist(), w_all.b.tolist())))),
+        str(len(w_all)),
+        f"{all_s:.3f}",
+    )
+    table.add_row(
+        "4 neighbours",
+        str(len(nb)),
+        str(len(set(zip(w_nb.a.tolist(), w_nb.b.tolist())))),
+        str(len(w_nb)),
+        f"{nb_s:.3f}",
+    )
     console.print(table)
-    return dict(all_pairs=len(all_pairs), all_windows=len(w_all), all_s=all_s, nb_pairs=len(nb),
-                nb_windows=len(w_nb), nb_s=nb_s)
+    return dict(
+        all_pairs=len(all_pairs), all_windows=len(w_all), all_s=all_s, nb_pairs=len(nb), nb_windows=len(w_nb), nb_s=nb_s
+    )
 
 
 def starlink_child(duration_s: float) -> None:
@@ -197,22 +227,37 @@ def starlink_child(duration_s: float) -> None:
     plan = build_plan("starlink", duration_s=duration_s)
     spent = cpu() - t
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"cpu_s": spent, "peak_rss_mib": peak_kib / 1024, "contacts": len(plan.contacts),
-                      "types": plan.link_type_counts(), "nodes": len(plan.nodes)}))
+    print(
+        json.dumps(
+            {
+                "cpu_s": spent,
+                "peak_rss_mib": peak_kib / 1024,
+                "contacts": len(plan.contacts),
+                "types": plan.link_type_counts(),
+                "nodes": len(plan.nodes),
+            }
+        )
+    )
 
 
 def bench_starlink(quick: bool) -> dict:
     duration_s = 2 * 3600.0 if quick else 86400.0
     t = time.time()
-    proc = subprocess.run([sys.executable, __file__, "--starlink-child", str(duration_s)], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--starlink-child", str(duration_s)], capture_output=True, text=True, check=True
+    )
     wall = time.time() - t
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     table = Table(title=f"Starlink: 1,806 sats x 26 stations x {duration_s / 3600:g} h, 4-neighbour ISLs")
     for col in ("CPU s", "wall s", "peak RSS MiB", "directed contacts", "by link type"):
         table.add_column(col, justify="right")
-    table.add_row(f"{res['cpu_s']:.1f}", f"{wall:.1f}", f"{res['peak_rss_mib']:.0f}", str(res["contacts"]),
-                  ", ".join(f"{k} {v}" for k, v in res["types"].items()))
+    table.add_row(
+        f"{res['cpu_s']:.1f}",
+        f"{wall:.1f}",
+        f"{res['peak_rss_mib']:.0f}",
+        str(res["contacts"]),
+        ", ".join(f"{k} {v}" for k, v in res["types"].items()),
+    )
     console.print(table)
     console.print(f"  targets: <= 60 s, < 4 GiB")
     res["wall_s"] = wall

@@ -227,8 +227,20 @@ def render(rows: list[dict]) -> None:
         return "-" if x is None else fmt.format(x)
 
     table = Table(title="CGR: spacedtn Router vs aiodtnsim tvdijkstra (median ms per query)")
-    for column in ("plan", "nodes", "contacts", "queries", "hops", "spacedtn", "aiodtnsim", "speed-up",
-                   "agree 1ms", "10 routes", "aiodtnsim 10", "speed-up 10"):
+    for column in (
+        "plan",
+        "nodes",
+        "contacts",
+        "queries",
+        "hops",
+        "spacedtn",
+        "aiodtnsim",
+        "speed-up",
+        "agree 1ms",
+        "10 routes",
+        "aiodtnsim 10",
+        "speed-up 10",
+    ):
         table.add_column(column, justify="left" if column == "plan" else "right")
     for r in rows:
         table.add_row(

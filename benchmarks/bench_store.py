@@ -35,9 +35,15 @@ MIB = 1024 * 1024
 
 def records(count: int, start: int = 0) -> list[StoredBundle]:
     return [
-        StoredBundle(source="ipn:1.0", creation_time_ms=764_000_000_000 + i, sequence=0,
-                     destination=f"ipn:{i % 8 + 2}.1", expiry_s=2e9, received_s=1.7e9 + i,
-                     metadata={"previous_node": "ipn:3.0"})
+        StoredBundle(
+            source="ipn:1.0",
+            creation_time_ms=764_000_000_000 + i,
+            sequence=0,
+            destination=f"ipn:{i % 8 + 2}.1",
+            expiry_s=2e9,
+            received_s=1.7e9 + i,
+            metadata={"previous_node": "ipn:3.0"},
+        )
         for i in range(start, start + count)
     ]
 
@@ -53,7 +59,7 @@ def run_store(directory: pathlib.Path, size: int, count: int, batch: int, synchr
                 store.put(e, blob)
         else:
             for i in range(0, count, batch):
-                store.put_many([(e, blob) for e in entries[i:i + batch]])
+                store.put_many([(e, blob) for e in entries[i : i + batch]])
         elapsed = time.perf_counter() - t0
         assert store.count() == count
     finally:
@@ -76,7 +82,7 @@ def run_raw(directory: pathlib.Path, size: int, count: int, batch: int, synchron
         else:
             for i in range(0, count, batch):
                 conn.execute("BEGIN")
-                conn.executemany("INSERT INTO bundles VALUES (?, ?)", [(k, blob) for k in keys[i:i + batch]])
+                conn.executemany("INSERT INTO bundles VALUES (?, ?)", [(k, blob) for k in keys[i : i + batch]])
                 conn.execute("COMMIT")
         elapsed = time.perf_counter() - t0
     finally:
@@ -108,12 +114,25 @@ def bench_puts(base: pathlib.Path, quick: bool, synchronous: str, console: Conso
         for _ in range(2):
             raw_s = min(raw_s, run_raw(fresh(base, "raw"), size, count, batch, synchronous))
             store_s = min(store_s, run_store(fresh(base, "store"), size, count, batch, synchronous))
-        row = dict(case=label, count=count, store_puts_per_s=count / store_s, raw_puts_per_s=count / raw_s,
-                   store_mb_per_s=count * size / store_s / 1e6, raw_mb_per_s=count * size / raw_s / 1e6,
-                   ratio=raw_s / store_s)
+        row = dict(
+            case=label,
+            count=count,
+            store_puts_per_s=count / store_s,
+            raw_puts_per_s=count / raw_s,
+            store_mb_per_s=count * size / store_s / 1e6,
+            raw_mb_per_s=count * size / raw_s / 1e6,
+            ratio=raw_s / store_s,
+        )
         results.append(row)
-        table.add_row(label, str(count), f"{row['store_puts_per_s']:,.0f}", f"{row['raw_puts_per_s']:,.0f}",
-                      f"{row['store_mb_per_s']:,.1f}", f"{row['raw_mb_per_s']:,.1f}", f"{row['ratio']:.0%}")
+        table.add_row(
+            label,
+            str(count),
+            f"{row['store_puts_per_s']:,.0f}",
+            f"{row['raw_puts_per_s']:,.0f}",
+            f"{row['store_mb_per_s']:,.1f}",
+            f"{row['raw_mb_per_s']:,.1f}",
+            f"{row['ratio']:.0%}",
+        )
     console.print(table)
     return results
 
@@ -147,18 +166,32 @@ print(base_kib, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, elapsed, tim
 def bench_big(base: pathlib.Path, total_bytes: int, console: Console) -> dict:
     directory = fresh(base, "big")
     root = str(pathlib.Path(__file__).resolve().parent.parent)
-    result = subprocess.run([sys.executable, "-c", BIG_CHILD, str(directory / "big.db"), str(total_bytes), root],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", BIG_CHILD, str(directory / "big.db"), str(total_bytes), root],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     base_kib, peak_kib, elapsed, read_s = result.stdout.split()
     shutil.rmtree(directory, ignore_errors=True)
-    row = dict(total_bytes=total_bytes, base_rss_mib=int(base_kib) / 1024, peak_rss_mib=int(peak_kib) / 1024,
-               seconds=float(elapsed), mb_per_s=total_bytes / float(elapsed) / 1e6,
-               read_mb_per_s=64 * MIB / float(read_s) / 1e6)
+    row = dict(
+        total_bytes=total_bytes,
+        base_rss_mib=int(base_kib) / 1024,
+        peak_rss_mib=int(peak_kib) / 1024,
+        seconds=float(elapsed),
+        mb_per_s=total_bytes / float(elapsed) / 1e6,
+        read_mb_per_s=64 * MIB / float(read_s) / 1e6,
+    )
     table = Table(title=f"put_file: {total_bytes / 2**30:.1f} GiB as 64 MiB bundles from a stream")
     for column in ("stored", "MB/s", "RSS before", "peak RSS", "growth"):
         table.add_column(column, justify="right")
-    table.add_row(f"{total_bytes / 2**30:.1f} GiB", f"{row['mb_per_s']:.0f}", f"{row['base_rss_mib']:.0f} MiB",
-                  f"{row['peak_rss_mib']:.0f} MiB", f"{row['peak_rss_mib'] - row['base_rss_mib']:.0f} MiB")
+    table.add_row(
+        f"{total_bytes / 2**30:.1f} GiB",
+        f"{row['mb_per_s']:.0f}",
+        f"{row['base_rss_mib']:.0f} MiB",
+        f"{row['peak_rss_mib']:.0f} MiB",
+        f"{row['peak_rss_mib'] - row['base_rss_mib']:.0f} MiB",
+    )
     console.print(table)
     return row
 
@@ -168,16 +201,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer bundles, for a smoke run")
     parser.add_argument("--big", action="store_true", help="also store 2 GiB from a stream and report peak RSS")
     parser.add_argument("--big-bytes", type=int, default=2 * 2**30, help="how much --big stores (default 2 GiB)")
-    parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"],
-                        help="SQLite synchronous setting for both sides (default FULL)")
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        choices=["OFF", "NORMAL", "FULL"],
+        help="SQLite synchronous setting for both sides (default FULL)",
+    )
     parser.add_argument("--dir", help="where to write (default: a temporary directory)")
     args = parser.parse_args(argv)
     console = Console()
     base = pathlib.Path(args.dir) if args.dir else pathlib.Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        console.print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-                      f"load average {load}, writing in {base}")
+        console.print(
+            f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+            f"load average {load}, writing in {base}"
+        )
         bench_puts(base, args.quick, args.synchronous, console)
         if args.big:
             bench_big(base, args.big_bytes, console)

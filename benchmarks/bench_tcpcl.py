@@ -141,8 +141,9 @@ async def tcpcl_case(tls: bool, big_count: int, small_count: int, rtt_count: int
 
     async with trio.open_nursery() as nursery:
         port = await nursery.start(functools.partial(serve_tcpcl, server_cfg, on_server_bundle))
-        link = await connect_tcpcl(client_cfg, "127.0.0.1", port, on_client_bundle, nursery=nursery,
-                                   server_hostname="localhost")
+        link = await connect_tcpcl(
+            client_cfg, "127.0.0.1", port, on_client_bundle, nursery=nursery, server_hostname="localhost"
+        )
 
         # 1. 1 MiB bundles, 4 transfers in flight
         payload = b"m" * MiB
@@ -214,14 +215,32 @@ def main(argv: list[str] | None = None) -> int:
             ("100 B bundles/s", "small_s", small_count, ">= 20,000/s"),
         ):
             (wall, cpu), (raw_wall, raw_cpu) = r[key], r["raw_" + key]
-            table.add_row(name, f"{label} (wall)", f"{count / wall:,.0f}", f"{count / raw_wall:,.0f}",
-                          f"{raw_wall / wall:.0%}", target)
-            table.add_row(name, f"{label} (per CPU s)", f"{count / cpu:,.0f}", f"{count / raw_cpu:,.0f}",
-                          f"{raw_cpu / cpu:.0%}", target)
+            table.add_row(
+                name,
+                f"{label} (wall)",
+                f"{count / wall:,.0f}",
+                f"{count / raw_wall:,.0f}",
+                f"{raw_wall / wall:.0%}",
+                target,
+            )
+            table.add_row(
+                name,
+                f"{label} (per CPU s)",
+                f"{count / cpu:,.0f}",
+                f"{count / raw_cpu:,.0f}",
+                f"{raw_cpu / cpu:.0%}",
+                target,
+            )
         for label, q in (("p50", 0.50), ("p99", 0.99)):
             ours, raw = pct(r["rtts"], q) * 1e3, pct(r["raw_rtts"], q) * 1e3
-            table.add_row(name, f"echo round trip {label}, ms", f"{ours:.3f}", f"{raw:.3f}", f"{ours / raw:.1f}x",
-                          "< 1 ms" if label == "p50" else "")
+            table.add_row(
+                name,
+                f"echo round trip {label}, ms",
+                f"{ours:.3f}",
+                f"{raw:.3f}",
+                f"{ours / raw:.1f}x",
+                "< 1 ms" if label == "p50" else "",
+            )
         console.print(f"[dim]{name}: mean echo {statistics.mean(r['rtts']) * 1e3:.3f} ms[/dim]")
     console.print(table)
     return 0

@@ -46,9 +46,22 @@ def main() -> None:
     plan = build_plan("milsca", duration_s=duration_s)
     schedule = LinkSchedule(plan)
     floor_wall, floor_cpu = time.perf_counter() - t0, time.process_time() - c0
-    workload = load_workload(plan, {"flow": [{"name": "fucino-to-users", "from": "Fucino", "to": MILSCA_USERS,
-                                              "size_bytes": 10_000, "count": bundles, "start_s": 0,
-                                              "end_s": duration_s * 0.9}]})
+    workload = load_workload(
+        plan,
+        {
+            "flow": [
+                {
+                    "name": "fucino-to-users",
+                    "from": "Fucino",
+                    "to": MILSCA_USERS,
+                    "size_bytes": 10_000,
+                    "count": bundles,
+                    "start_s": 0,
+                    "end_s": duration_s * 0.9,
+                }
+            ]
+        },
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t1, c1 = time.perf_counter(), time.process_time()
         run = simulate(plan, workload, tmp, SimulationOptions(duration_s=duration_s, seed=1))
@@ -61,7 +74,10 @@ def main() -> None:
     table = Table(title=f"digital twin: milsca, {hours:g} h, {bundles:,} bundles of 10 kB")
     for col in ("measure", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
-    table.add_row("nodes / contacts / link windows", f"{len(plan.nodes)} / {len(plan.contacts):,} / {len(schedule.all_windows()):,}")
+    table.add_row(
+        "nodes / contacts / link windows",
+        f"{len(plan.nodes)} / {len(plan.contacts):,} / {len(schedule.all_windows()):,}",
+    )
     table.add_row("contact plan from orbits + link schedule: wall / CPU s", f"{floor_wall:.1f} / {floor_cpu:.1f}")
     table.add_row("simulation: wall / CPU s", f"{wall:.1f} / {cpu:.1f}  (target <= 60 s wall)")
     table.add_row("TCPCLv4 sessions / bundle hops", f"{sessions:,} / {hops:,}")

@@ -160,12 +160,30 @@ def _generate(spec: PlanSpec, report: ProgressFn) -> ContactPlan:
     # nodes
     nodes: list[Node] = []
     for i, st in enumerate(spec.stations):
-        nodes.append(Node(GROUND_FIRST + i, st.name, NodeKind.GROUND, {
-            "lat_deg": st.lat_deg, "lon_deg": st.lon_deg, "alt_m": st.alt_m, "mask_deg": st.mask_deg,
-            "network": st.network, "baseline": st.baseline}))
+        nodes.append(
+            Node(
+                GROUND_FIRST + i,
+                st.name,
+                NodeKind.GROUND,
+                {
+                    "lat_deg": st.lat_deg,
+                    "lon_deg": st.lon_deg,
+                    "alt_m": st.alt_m,
+                    "mask_deg": st.mask_deg,
+                    "network": st.network,
+                    "baseline": st.baseline,
+                },
+            )
+        )
     for i, site in enumerate(spec.lunar_sites):
-        nodes.append(Node(LUNAR_FIRST + i, site.name, NodeKind.LUNAR, {
-            "lat_deg": site.lat_deg, "lon_deg": site.lon_deg, "alt_m": site.alt_m, "mask_deg": site.mask_deg}))
+        nodes.append(
+            Node(
+                LUNAR_FIRST + i,
+                site.name,
+                NodeKind.LUNAR,
+                {"lat_deg": site.lat_deg, "lon_deg": site.lon_deg, "alt_m": site.alt_m, "mask_deg": site.mask_deg},
+            )
+        )
     planes, slots = plane_slots(eph, sats) if sats else (np.empty(0, int), np.empty(0, int))
     taken = {n.name for n in nodes}
     sat_names = Counter(s.name for s in sats)
@@ -227,8 +245,9 @@ def _generate(spec: PlanSpec, report: ProgressFn) -> ContactPlan:
             pairs = np.array(list(itertools.combinations(members_a, 2)), dtype=np.int64).reshape(-1, 2)
         else:
             members_b = [i for i, s in enumerate(sats) if s.group == rule.groups[1]]
-            pairs = np.array([(min(a, b), max(a, b)) for a in members_a for b in members_b if a != b],
-                             dtype=np.int64).reshape(-1, 2)
+            pairs = np.array(
+                [(min(a, b), max(a, b)) for a in members_a for b in members_b if a != b], dtype=np.int64
+            ).reshape(-1, 2)
             pairs = np.unique(pairs, axis=0)
         total = len(pairs)
         done = [0]
@@ -255,6 +274,8 @@ def _generate(spec: PlanSpec, report: ProgressFn) -> ContactPlan:
         cols = [np.empty(0)] * 6
     order = np.lexsort((cols[1], cols[0], cols[3], cols[2]))
     f_, t_, s_, e_, r_, o_ = (c[order] for c in cols)
-    contacts = [Contact(int(a), int(b), float(s), float(e), float(r), float(o))
-                for a, b, s, e, r, o in zip(f_.tolist(), t_.tolist(), s_.tolist(), e_.tolist(), r_.tolist(), o_.tolist())]
+    contacts = [
+        Contact(int(a), int(b), float(s), float(e), float(r), float(o))
+        for a, b, s, e, r, o in zip(f_.tolist(), t_.tolist(), s_.tolist(), e_.tolist(), r_.tolist(), o_.tolist())
+    ]
     return ContactPlan(epoch=start, nodes=nodes, contacts=contacts, name=spec.name)

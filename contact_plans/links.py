@@ -39,6 +39,7 @@ GRAZE_SAFETY = 4.0
 # Samples per ISL working block (pairs x times): small enough to stay in cache.
 ISL_BLOCK_ELEMENTS = 200_000
 
+
 class Evaluator:
     """f and range (km) of series at times: `ev(series, t_s) -> (f, range_km)`. `bracketed(series, k)` returns
     a faster function of time alone for times inside grid interval k (subclasses precompute there)."""
@@ -84,16 +85,24 @@ class Windows:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Windows.empty()
-        return Windows(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                         ("a", "b", "start_s", "end_s", "max_range_km")))
+        return Windows(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("a", "b", "start_s", "end_s", "max_range_km"))
+        )
 
     def sorted(self) -> "Windows":
         order = np.lexsort((self.end_s, self.b, self.a, self.start_s))
         return Windows(self.a[order], self.b[order], self.start_s[order], self.end_s[order], self.max_range_km[order])
 
 
-def _bisect(series: np.ndarray, lo: np.ndarray, hi: np.ndarray, lo_positive: np.ndarray,
-            evaluate: Evaluator, tolerance_s: float, k: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _bisect(
+    series: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lo_positive: np.ndarray,
+    evaluate: Evaluator,
+    tolerance_s: float,
+    k: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Shrink brackets [lo, hi] whose ends have opposite signs of f until narrower than tolerance_s. `k`, when
     given, is the grid interval holding each bracket (enables the evaluator's fast path)."""
     lo = lo.astype(float).copy()
@@ -112,8 +121,7 @@ def _bisect(series: np.ndarray, lo: np.ndarray, hi: np.ndarray, lo_positive: np.
     return lo, hi
 
 
-def _peak(series: np.ndarray, lo: np.ndarray, hi: np.ndarray, evaluate: Evaluator,
-          tolerance_s: float) -> np.ndarray:
+def _peak(series: np.ndarray, lo: np.ndarray, hi: np.ndarray, evaluate: Evaluator, tolerance_s: float) -> np.ndarray:
     """Time of the maximum of a unimodal f in [lo, hi]: bisection on the sign of a central difference."""
     lo = lo.astype(float).copy()
     hi = hi.astype(float).copy()
@@ -179,8 +187,9 @@ class _Detections:
                 self.cand_m.append(cm[keep] + offset)
                 self.cand_k.append(ck[keep])
 
-    def refine(self, t_s: np.ndarray, evaluate: Evaluator, *, tolerance_s: float = EDGE_TOLERANCE_S,
-               rescue: bool = True) -> tuple[np.ndarray, ...]:
+    def refine(
+        self, t_s: np.ndarray, evaluate: Evaluator, *, tolerance_s: float = EDGE_TOLERANCE_S, rescue: bool = True
+    ) -> tuple[np.ndarray, ...]:
         """(series, start_s, end_s, max_range_km), ordered by series then start."""
         n_t = len(t_s)
         cat = lambda xs, dtype: np.concatenate(xs) if xs else np.empty(0, dtype)  # noqa: E731
@@ -190,13 +199,27 @@ class _Detections:
         ends = t_s[np.minimum(set_k, n_t - 1)].astype(float)
         need = rise_k > 0
         if need.any():
-            _lo, hi = _bisect(rise_m[need], t_s[rise_k[need] - 1], t_s[rise_k[need]],
-                              np.zeros(int(need.sum()), bool), evaluate, tolerance_s, rise_k[need] - 1)
+            _lo, hi = _bisect(
+                rise_m[need],
+                t_s[rise_k[need] - 1],
+                t_s[rise_k[need]],
+                np.zeros(int(need.sum()), bool),
+                evaluate,
+                tolerance_s,
+                rise_k[need] - 1,
+            )
             starts[need] = hi  # first time known inside the window
         need = set_k < n_t
         if need.any():
-            lo, _hi = _bisect(rise_m[need], t_s[set_k[need] - 1], t_s[set_k[need]],
-                              np.ones(int(need.sum()), bool), evaluate, tolerance_s, set_k[need] - 1)
+            lo, _hi = _bisect(
+                rise_m[need],
+                t_s[set_k[need] - 1],
+                t_s[set_k[need]],
+                np.ones(int(need.sum()), bool),
+                evaluate,
+                tolerance_s,
+                set_k[need] - 1,
+            )
             ends[need] = lo  # last time known inside the window
         series, out_start, out_end, out_r = [rise_m], [starts], [ends], [sampled_r]
         cm, ck = cat(self.cand_m, np.int64), cat(self.cand_k, np.int64)
@@ -226,8 +249,15 @@ class _Detections:
         return series_a[order], start_a[order], end_a[order], r_a[order]
 
 
-def find_windows(f: np.ndarray, range_km: np.ndarray | None, t_s: np.ndarray, evaluate: Evaluator, *,
-                 tolerance_s: float = EDGE_TOLERANCE_S, rescue: bool = True) -> tuple[np.ndarray, ...]:
+def find_windows(
+    f: np.ndarray,
+    range_km: np.ndarray | None,
+    t_s: np.ndarray,
+    evaluate: Evaluator,
+    *,
+    tolerance_s: float = EDGE_TOLERANCE_S,
+    rescue: bool = True,
+) -> tuple[np.ndarray, ...]:
     """Windows where f > 0 for each series (row) of samples f (n_series, n_times) taken at times t_s.
 
     Returns (series, start_s, end_s, max_range_km) arrays, ordered by series then start. Windows open at the
@@ -243,8 +273,9 @@ def find_windows(f: np.ndarray, range_km: np.ndarray | None, t_s: np.ndarray, ev
 class _GroundEvaluator(Evaluator):
     """f = (d . up) - sin(mask) |d|, d = satellite - station (Earth-fixed): positive above the mask."""
 
-    def __init__(self, eph: Ephemeris, sats: np.ndarray, spos: np.ndarray, sup: np.ndarray,
-                 sin_mask: np.ndarray) -> None:
+    def __init__(
+        self, eph: Ephemeris, sats: np.ndarray, spos: np.ndarray, sup: np.ndarray, sin_mask: np.ndarray
+    ) -> None:
         self.eph, self.sats, self.spos, self.sup, self.sin_mask = eph, sats, spos, sup, sin_mask
         self.n_sta = len(spos)
 
@@ -263,8 +294,14 @@ class _GroundEvaluator(Evaluator):
         return lambda t_s: self._f(poly.at(t_s), sta, t_s)
 
 
-def ground_windows(eph: Ephemeris, stations: Sequence[GroundStation], sat_indices: Sequence[int] | None = None,
-                   *, tolerance_s: float = EDGE_TOLERANCE_S, on_chunk: Callable[[int], None] | None = None) -> Windows:
+def ground_windows(
+    eph: Ephemeris,
+    stations: Sequence[GroundStation],
+    sat_indices: Sequence[int] | None = None,
+    *,
+    tolerance_s: float = EDGE_TOLERANCE_S,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Windows:
     """Windows where each satellite is above each station's elevation mask. `a` = satellite index, `b` =
     station index. The OWLT range is the larger edge range (a pass is farthest at its lowest elevation)."""
     grid = eph.grid
@@ -328,8 +365,9 @@ class _IslEvaluator(Evaluator):
         return np.minimum(_segment_clearance_km(a, b) - self.floor_km, self.max_range_km - dist), dist
 
     def __call__(self, series: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._f(self.eph.interpolate(self.pairs[series, 0], t_s),
-                       self.eph.interpolate(self.pairs[series, 1], t_s))
+        return self._f(
+            self.eph.interpolate(self.pairs[series, 0], t_s), self.eph.interpolate(self.pairs[series, 1], t_s)
+        )
 
     def bracketed(self, series: np.ndarray, k: np.ndarray):
         pa = self.eph.hermite(self.pairs[series, 0], k)
@@ -337,8 +375,15 @@ class _IslEvaluator(Evaluator):
         return lambda t_s: self._f(pa.at(t_s), pb.at(t_s))
 
 
-def isl_windows(eph: Ephemeris, pairs: np.ndarray, *, max_range_km: float = 5000.0, margin_km: float = 80.0,
-                tolerance_s: float = EDGE_TOLERANCE_S, on_chunk: Callable[[int], None] | None = None) -> Windows:
+def isl_windows(
+    eph: Ephemeris,
+    pairs: np.ndarray,
+    *,
+    max_range_km: float = 5000.0,
+    margin_km: float = 80.0,
+    tolerance_s: float = EDGE_TOLERANCE_S,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Windows:
     """Windows where the line of sight of each satellite pair clears the Earth (equatorial radius) by
     `margin_km` and the range is at most `max_range_km`. `a`, `b` = the pair's satellite indices."""
     if not max_range_km > 0 or not margin_km >= 0:
@@ -353,7 +398,7 @@ def isl_windows(eph: Ephemeris, pairs: np.ndarray, *, max_range_km: float = 5000
     r32 = eph.r_km.astype(np.float32)
     det = _Detections()
     for c0 in range(0, len(pairs), chunk):
-        cp = pairs[c0:c0 + chunk]
+        cp = pairs[c0 : c0 + chunk]
         r1 = r32[cp[:, 0]]
         r2 = r32[cp[:, 1]]
         rng = np.sqrt(np.einsum("ptk,ptk->pt", r2 - r1, r2 - r1))
@@ -369,8 +414,13 @@ def isl_windows(eph: Ephemeris, pairs: np.ndarray, *, max_range_km: float = 5000
 
 
 # -- Earth station <-> lunar site -------------------------------------------------------------------------------
-def lunar_windows(grid: TimeGrid, stations: Sequence[GroundStation], sites: Sequence[LunarSite], *,
-                  tolerance_s: float = EDGE_TOLERANCE_S) -> Windows:
+def lunar_windows(
+    grid: TimeGrid,
+    stations: Sequence[GroundStation],
+    sites: Sequence[LunarSite],
+    *,
+    tolerance_s: float = EDGE_TOLERANCE_S,
+) -> Windows:
     """Windows where a lunar site is above a station's mask and the station is above the site's mask (DE421
     positions via skyfield, geometric). `a` = site index, `b` = station index."""
     if not stations or not sites:
@@ -388,8 +438,9 @@ def lunar_windows(grid: TimeGrid, stations: Sequence[GroundStation], sites: Sequ
     sin_site = np.sin(np.radians([s.mask_deg for s in sites]))
 
     def geometry(site_idx: np.ndarray, sta_idx: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        t = ts.utc(start.year, start.month, start.day, start.hour, start.minute,
-                   start.second + start.microsecond * 1e-6 + t_s)
+        t = ts.utc(
+            start.year, start.month, start.day, start.hour, start.minute, start.second + start.microsecond * 1e-6 + t_s
+        )
         earth_km = earth.at(t).position.km  # (3, n)
         moon_km = moon.at(t).position.km
         rot = itrs.rotation_at(t)  # GCRS -> ITRS, (3, 3, n)
@@ -427,6 +478,7 @@ def lunar_windows(grid: TimeGrid, stations: Sequence[GroundStation], sites: Sequ
 
     evaluate = FunctionEvaluator(lambda s, t: geometry(s // n_sta, s % n_sta, t))
 
-    m, start_s, end_s, max_r = find_windows(f.reshape(n_series, n_t), rng.reshape(n_series, n_t), grid.t_s,
-                                            evaluate, tolerance_s=tolerance_s)
+    m, start_s, end_s, max_r = find_windows(
+        f.reshape(n_series, n_t), rng.reshape(n_series, n_t), grid.t_s, evaluate, tolerance_s=tolerance_s
+    )
     return Windows(m // n_sta, m % n_sta, start_s, end_s, max_r)

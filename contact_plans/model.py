@@ -146,9 +146,7 @@ class ContactPlan:
         return arr
 
     @classmethod
-    def from_array(
-        cls, arr: np.ndarray, *, nodes: Iterable[Node], epoch: dt.datetime, name: str = ""
-    ) -> "ContactPlan":
+    def from_array(cls, arr: np.ndarray, *, nodes: Iterable[Node], epoch: dt.datetime, name: str = "") -> "ContactPlan":
         contacts = [
             Contact(int(r[0]), int(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6]))
             for r in arr.tolist()
@@ -158,7 +156,9 @@ class ContactPlan:
     def sorted(self) -> "ContactPlan":
         """A copy with contacts in a canonical order (start, end, from, to)."""
         contacts = sorted(self.contacts, key=lambda c: (c.start_s, c.end_s, c.from_node, c.to_node, c.rate_bytes_per_s))
-        return ContactPlan(epoch=self.epoch, nodes=sorted(self.nodes, key=lambda n: n.number), contacts=contacts, name=self.name)
+        return ContactPlan(
+            epoch=self.epoch, nodes=sorted(self.nodes, key=lambda n: n.number), contacts=contacts, name=self.name
+        )
 
     def shifted(self, delta_s: float) -> "ContactPlan":
         return ContactPlan(

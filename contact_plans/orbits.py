@@ -94,8 +94,9 @@ def _tle_checksum(line: str) -> int:
     return sum(int(ch) if ch.isdigit() else (1 if ch == "-" else 0) for ch in line[:68]) % 10
 
 
-def parse_tle(text: str, *, source: str | None = None, group: str = "default",
-              kind: NodeKind = NodeKind.SATELLITE) -> list[Satellite]:
+def parse_tle(
+    text: str, *, source: str | None = None, group: str = "default", kind: NodeKind = NodeKind.SATELLITE
+) -> list[Satellite]:
     """Satellites from CelesTrak-style three-line sets (a name line, then lines 1 and 2). Two-line sets without
     a name line are accepted too (named 'NORAD <n>'). Checksums are verified."""
     lines = [(i, raw.rstrip("\r\n")) for i, raw in enumerate(text.splitlines(), start=1)]
@@ -137,8 +138,13 @@ def parse_tle(text: str, *, source: str | None = None, group: str = "default",
     return sats
 
 
-def load_tle(path: str | os.PathLike, *, group: str = "default", kind: NodeKind = NodeKind.SATELLITE,
-             norad: Iterable[int] | None = None) -> list[Satellite]:
+def load_tle(
+    path: str | os.PathLike,
+    *,
+    group: str = "default",
+    kind: NodeKind = NodeKind.SATELLITE,
+    norad: Iterable[int] | None = None,
+) -> list[Satellite]:
     """Read a TLE file; `norad` keeps only those catalogue numbers (in file order)."""
     path = pathlib.Path(path)
     if path.stat().st_size > 64 * 1024 * 1024:
@@ -157,10 +163,20 @@ def _epoch_days_since_1949(epoch: dt.datetime) -> float:
     return (utc(epoch) - dt.datetime(1949, 12, 31, tzinfo=dt.timezone.utc)).total_seconds() / _SECONDS_PER_DAY
 
 
-def walker_delta(total: int, planes: int, phasing: int, *, altitude_km: float, inclination_deg: float,
-                 epoch: dt.datetime, name_prefix: str = "WALKER", group: str = "default",
-                 kind: NodeKind = NodeKind.SATELLITE, raan_offset_deg: float = 0.0,
-                 first_satnum: int = 90000) -> list[Satellite]:
+def walker_delta(
+    total: int,
+    planes: int,
+    phasing: int,
+    *,
+    altitude_km: float,
+    inclination_deg: float,
+    epoch: dt.datetime,
+    name_prefix: str = "WALKER",
+    group: str = "default",
+    kind: NodeKind = NodeKind.SATELLITE,
+    raan_offset_deg: float = 0.0,
+    first_satnum: int = 90000,
+) -> list[Satellite]:
     """A Walker-delta shell T/P/F (circular orbits, RAANs spread over 360 deg), built with sgp4's `sgp4init`.
     Satellite s of plane p has RAAN 360 p / P and mean anomaly 360 s / S + 360 F p / T (S = T / P)."""
     if planes <= 0 or total <= 0 or total % planes:
@@ -182,30 +198,63 @@ def walker_delta(total: int, planes: int, phasing: int, *, altitude_km: float, i
             mean_anomaly = math.radians(360.0 * s / per_plane + 360.0 * phasing * p / total)
             rec = Satrec()
             satnum = first_satnum + p * per_plane + s
-            rec.sgp4init(WGS72, "i", satnum, epoch_days, 0.0, 0.0, 0.0, 0.0, 0.0,
-                         math.radians(inclination_deg), mean_anomaly % (2 * math.pi), mean_motion_rad_per_min,
-                         raan % (2 * math.pi))
-            sats.append(Satellite(name=f"{name_prefix}-P{p}-S{s}", satrec=rec, group=group, kind=kind,
-                                  norad=None, plane=p, slot=s,
-                                  metadata={"altitude_km": altitude_km, "inclination_deg": inclination_deg}))
+            rec.sgp4init(
+                WGS72,
+                "i",
+                satnum,
+                epoch_days,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                math.radians(inclination_deg),
+                mean_anomaly % (2 * math.pi),
+                mean_motion_rad_per_min,
+                raan % (2 * math.pi),
+            )
+            sats.append(
+                Satellite(
+                    name=f"{name_prefix}-P{p}-S{s}",
+                    satrec=rec,
+                    group=group,
+                    kind=kind,
+                    norad=None,
+                    plane=p,
+                    slot=s,
+                    metadata={"altitude_km": altitude_km, "inclination_deg": inclination_deg},
+                )
+            )
     return sats
 
 
-def load_ground_stations(path: str | os.PathLike, *, mask_deg: float = 10.0,
-                         masks_deg: dict[str, float] | None = None,
-                         names: Sequence[str] | None = None, baseline_only: bool = False) -> list[GroundStation]:
+def load_ground_stations(
+    path: str | os.PathLike,
+    *,
+    mask_deg: float = 10.0,
+    masks_deg: dict[str, float] | None = None,
+    names: Sequence[str] | None = None,
+    baseline_only: bool = False,
+) -> list[GroundStation]:
     """Stations from a CSV with columns name, network, lat_deg, lon_deg, alt_m, in_baseline (as
     ../shared/data/ground_stations.csv) and an optional mask_deg column. `masks_deg` overrides per station;
     `names` selects (and orders) stations; `baseline_only` keeps in_baseline == 1."""
     path = pathlib.Path(path)
     text = path.read_text(encoding="utf-8")
-    return parse_ground_stations(text, source=str(path), mask_deg=mask_deg, masks_deg=masks_deg, names=names,
-                                 baseline_only=baseline_only)
+    return parse_ground_stations(
+        text, source=str(path), mask_deg=mask_deg, masks_deg=masks_deg, names=names, baseline_only=baseline_only
+    )
 
 
-def parse_ground_stations(text: str, *, source: str | None = None, mask_deg: float = 10.0,
-                          masks_deg: dict[str, float] | None = None, names: Sequence[str] | None = None,
-                          baseline_only: bool = False) -> list[GroundStation]:
+def parse_ground_stations(
+    text: str,
+    *,
+    source: str | None = None,
+    mask_deg: float = 10.0,
+    masks_deg: dict[str, float] | None = None,
+    names: Sequence[str] | None = None,
+    baseline_only: bool = False,
+) -> list[GroundStation]:
     reader = csv.DictReader(io.StringIO(text))
     required = {"name", "lat_deg", "lon_deg"}
     if reader.fieldnames is None or not required <= set(reader.fieldnames):
@@ -228,8 +277,15 @@ def parse_ground_stations(text: str, *, source: str | None = None, mask_deg: flo
             raise PlanFormatError("latitude, longitude or mask out of range", source, lineno)
         mask = masks_deg.pop(name, mask)
         baseline = str(row.get("in_baseline") or "0").strip() == "1"
-        stations[name] = GroundStation(name=name, lat_deg=lat, lon_deg=lon, alt_m=alt, mask_deg=mask,
-                                       network=(row.get("network") or "").strip(), baseline=baseline)
+        stations[name] = GroundStation(
+            name=name,
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt,
+            mask_deg=mask,
+            network=(row.get("network") or "").strip(),
+            baseline=baseline,
+        )
     if masks_deg:
         raise PlanError(f"mask given for unknown station(s): {sorted(masks_deg)}")
     if names is not None:
@@ -288,8 +344,7 @@ def time_grid(start: dt.datetime, duration_s: float, step_s: float = 30.0) -> Ti
     t_s[-1] = duration_s
     if n >= 1 and t_s[-1] - t_s[-2] < 1e-9:
         t_s = t_s[:-1]
-    jd, fr = jday(start.year, start.month, start.day, start.hour, start.minute,
-                  start.second + start.microsecond * 1e-6)
+    jd, fr = jday(start.year, start.month, start.day, start.hour, start.minute, start.second + start.microsecond * 1e-6)
     dut1 = float(timescale().from_datetime(start).dut1)
     return TimeGrid(start=start, step_s=float(step_s), t_s=t_s, jd=jd, fr=fr, dut1_s=dut1)
 
@@ -381,8 +436,13 @@ def geodetic_to_ecef(lat_deg: float, lon_deg: float, alt_m: float = 0.0) -> tupl
     e2 = f * (2.0 - f)
     n = EARTH_EQUATORIAL_RADIUS_KM / math.sqrt(1.0 - e2 * math.sin(lat) ** 2)
     h = alt_m / 1000.0
-    pos = np.array([(n + h) * math.cos(lat) * math.cos(lon), (n + h) * math.cos(lat) * math.sin(lon),
-                    (n * (1.0 - e2) + h) * math.sin(lat)])
+    pos = np.array(
+        [
+            (n + h) * math.cos(lat) * math.cos(lon),
+            (n + h) * math.cos(lat) * math.sin(lon),
+            (n * (1.0 - e2) + h) * math.sin(lat),
+        ]
+    )
     up = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
     return pos, up
 
@@ -418,7 +478,9 @@ def plane_slots(eph: Ephemeris, sats: Sequence[Satellite]) -> tuple[np.ndarray, 
     return plane, slot
 
 
-def neighbour_pairs(eph: Ephemeris, sats: Sequence[Satellite], members: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def neighbour_pairs(
+    eph: Ephemeris, sats: Sequence[Satellite], members: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Iridium-style 4-neighbour ISL pairs among satellites `members`: fore and aft in the plane, and the
     nearest (argument of latitude) satellite in each adjacent plane of the same inclination family. Returns
     (pairs (n, 2) sorted, plane per satellite, slot per satellite) for all satellites."""
@@ -459,8 +521,9 @@ def neighbour_pairs(eph: Ephemeris, sats: Sequence[Satellite], members: Sequence
     return out, plane, slot
 
 
-def _plane_families(eph: Ephemeris, sats: Sequence[Satellite], *, raan_gap_deg: float = 2.0,
-                    inclination_gap_deg: float = 0.5) -> list[tuple[list[np.ndarray], bool]]:
+def _plane_families(
+    eph: Ephemeris, sats: Sequence[Satellite], *, raan_gap_deg: float = 2.0, inclination_gap_deg: float = 0.5
+) -> list[tuple[list[np.ndarray], bool]]:
     """Planes grouped in inclination families: [(planes ordered by RAAN, wrap)], each plane an index array
     ordered by argument of latitude. Walker satellites keep their given plane numbers."""
     inc, raan, u = orbit_angles(eph, 0)
@@ -513,8 +576,9 @@ def _plane_families(eph: Ephemeris, sats: Sequence[Satellite], *, raan_gap_deg: 
             spacing_deg = np.degrees(np.abs(spacing))
             closing = 360.0 - float(spacing_deg.sum())
             wrap = bool(closing < 1.5 * float(np.median(spacing_deg)))
-        planes = [np.array(sorted(m, key=lambda i: (u[i] if np.isfinite(u[i]) else 1e9, i)), dtype=np.int64)
-                  for m in ordered]
+        planes = [
+            np.array(sorted(m, key=lambda i: (u[i] if np.isfinite(u[i]) else 1e9, i)), dtype=np.int64) for m in ordered
+        ]
         out.append((planes, wrap))
     return out
 

@@ -10,8 +10,9 @@ from contact_plans.model import ContactPlan, link_type_of
 from dtn.errors import PlanError
 
 
-def plot_gantt(plan: ContactPlan, path: str | os.PathLike, *, max_links: int = 60,
-               nodes: Sequence[str | int] | None = None) -> tuple[int, int]:
+def plot_gantt(
+    plan: ContactPlan, path: str | os.PathLike, *, max_links: int = 60, nodes: Sequence[str | int] | None = None
+) -> tuple[int, int]:
     """Write the chart to `path` (format from the extension). Links are ordered by link type, then first
     contact; at most `max_links` rows are drawn. `nodes` (names or numbers) keeps links touching them.
     Returns (links drawn, links in the plan after filtering)."""

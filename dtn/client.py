@@ -117,7 +117,11 @@ class Client:
 
     @classmethod
     async def connect(
-        cls, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        cls,
+        address: str | os.PathLike,
+        *,
+        timeout_s: float = 10.0,
+        token: str | bytes | None = None,
         token_file: str | os.PathLike | None = None,
     ) -> "Client":
         """Connect and say hello (which checks the protocol version, shows the token on TCP, and learns the
@@ -300,7 +304,12 @@ class Client:
         await self.request("stop")
 
     async def ping(
-        self, destination: str, *, count: int = 3, interval_s: float = 1.0, timeout_s: float = 10.0,
+        self,
+        destination: str,
+        *,
+        count: int = 3,
+        interval_s: float = 1.0,
+        timeout_s: float = 10.0,
         lifetime_s: float | None = None,
     ) -> list[float | None]:
         """Send `count` echo requests to `destination` (an echo service, e.g. ipn:2.7); return each round-trip
@@ -337,7 +346,6 @@ class Client:
                 pass
         return rtts
 
-
     # -- the orbital archive (docs/archive.md) -----------------------------------------------------------------
     async def archive_put(
         self,
@@ -363,8 +371,16 @@ class Client:
             except OSError as exc:
                 raise ClientError(f"cannot read {file}: {exc.strerror or exc}") from None
             name = name or path.name
-        reply = await self.request("archive_put", payload=payload, name=name, metadata=metadata, replicas=replicas,
-                                   chunk_bytes=chunk_bytes, wait=wait, timeout_s=timeout_s)
+        reply = await self.request(
+            "archive_put",
+            payload=payload,
+            name=name,
+            metadata=metadata,
+            replicas=replicas,
+            chunk_bytes=chunk_bytes,
+            wait=wait,
+            timeout_s=timeout_s,
+        )
         return _fields_of(reply)
 
     async def archive_get(self, name: str, *, timeout_s: float | None = None) -> dict[str, Any]:
@@ -405,9 +421,20 @@ class Client:
         """Submit a job: `inputs` are bytes (inline) or archive object IDs (text). It runs at `node`, or at the
         candidate with the earliest predicted result. Returns `job_id`, `node`, `fallback`, `predicted_unix_s`."""
         cands = None if candidates is None else [list(c) if isinstance(c, tuple) else c for c in candidates]
-        return _fields_of(await self.request(
-            "compute_submit", function=function, inputs=list(inputs), params=params, node=node, fallback=fallback,
-            candidates=cands, deadline_s=deadline_s, result_mode=result_mode, job_id=job_id))
+        return _fields_of(
+            await self.request(
+                "compute_submit",
+                function=function,
+                inputs=list(inputs),
+                params=params,
+                node=node,
+                fallback=fallback,
+                candidates=cands,
+                deadline_s=deadline_s,
+                result_mode=result_mode,
+                job_id=job_id,
+            )
+        )
 
     async def compute_status(self, job_id: str | None = None) -> dict[str, Any]:
         """The service's state, or one job's (`submitted` here and/or `job` run here)."""
@@ -433,8 +460,9 @@ def _find_token(where: tuple[str, int], token_file: str | os.PathLike | None) ->
     try:
         return read_token(path).decode("ascii", "replace")
     except DtnError as exc:
-        raise ClientError(f"{exc} (the TCP agent socket needs the node's token: give --token-file or set "
-                          "DTN_AGENT_TOKEN_FILE)") from None
+        raise ClientError(
+            f"{exc} (the TCP agent socket needs the node's token: give --token-file or set DTN_AGENT_TOKEN_FILE)"
+        ) from None
 
 
 def _fields_of(reply: dict[str, Any]) -> dict[str, Any]:
@@ -442,7 +470,17 @@ def _fields_of(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delivery(item: dict[str, Any]) -> Delivery:
-    known = {"bundle", "endpoint", "source", "destination", "payload", "creation_time_ms", "sequence", "lifetime_ms", "admin"}
+    known = {
+        "bundle",
+        "endpoint",
+        "source",
+        "destination",
+        "payload",
+        "creation_time_ms",
+        "sequence",
+        "lifetime_ms",
+        "admin",
+    }
     return Delivery(
         bundle=item["bundle"],
         endpoint=item["endpoint"],
@@ -460,14 +498,18 @@ def _delivery(item: dict[str, Any]) -> Delivery:
 class SyncClient:
     """A blocking wrapper: one connection held by a background Trio thread; same methods as `Client`.
 
-        with SyncClient("/tmp/b.sock") as node:
-            node.send("ipn:3.1", b"hi")
-            d = node.receive("ipn:2.1", timeout_s=5)
-            if d: node.ack(d)
+    with SyncClient("/tmp/b.sock") as node:
+        node.send("ipn:3.1", b"hi")
+        d = node.receive("ipn:2.1", timeout_s=5)
+        if d: node.ack(d)
     """
 
     def __init__(
-        self, address: str | os.PathLike, *, timeout_s: float = 10.0, token: str | bytes | None = None,
+        self,
+        address: str | os.PathLike,
+        *,
+        timeout_s: float = 10.0,
+        token: str | bytes | None = None,
         token_file: str | os.PathLike | None = None,
     ) -> None:
         self._auth = {"token": token, "token_file": token_file}

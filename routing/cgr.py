@@ -686,7 +686,13 @@ class Router:
                 blocked = excl | frozenset(nodes[:i])
                 t_spur = now_s if i == 0 else prev.arrivals_s[i - 1]
                 entry = self._search(
-                    nodes[i], destination, t_spur, size_bytes, blocked, banned or None, use_queue=(i == 0),
+                    nodes[i],
+                    destination,
+                    t_spur,
+                    size_bytes,
+                    blocked,
+                    banned or None,
+                    use_queue=(i == 0),
                     limit_s=limit,
                 )
                 if entry is None:

@@ -91,8 +91,9 @@ class StaticRoutes:
     def __bool__(self) -> bool:
         return bool(self.routes)
 
-    def match(self, destination: str, *, excluded: frozenset[int] = frozenset(),
-              destination_node: int | None = None) -> StaticRoute | None:
+    def match(
+        self, destination: str, *, excluded: frozenset[int] = frozenset(), destination_node: int | None = None
+    ) -> StaticRoute | None:
         """The winning route for `destination`, or None."""
         for route in self._ordered:
             if route.via in excluded and route.via != destination_node:
@@ -101,8 +102,9 @@ class StaticRoutes:
                 return route
         return None
 
-    def next_hop(self, destination: str, *, excluded: frozenset[int] = frozenset(),
-                 destination_node: int | None = None) -> int | None:
+    def next_hop(
+        self, destination: str, *, excluded: frozenset[int] = frozenset(), destination_node: int | None = None
+    ) -> int | None:
         route = self.match(destination, excluded=excluded, destination_node=destination_node)
         return None if route is None else route.via
 

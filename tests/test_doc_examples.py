@@ -43,7 +43,7 @@ def examples(path: pathlib.Path) -> list[tuple[int, str, str, str | None]]:
         if kind:
             before = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
             skip = SKIP.search(before)
-            out.append((i + 1, kind, "\n".join(lines[i + 1:j]) + "\n", skip.group(1) if skip else None))
+            out.append((i + 1, kind, "\n".join(lines[i + 1 : j]) + "\n", skip.group(1) if skip else None))
         i = j + 1
     return out
 
@@ -80,14 +80,18 @@ def _cleanup():
 @pytest.mark.parametrize("doc, line, kind, code", list(_cases()))
 def test_example_runs(doc, line, kind, code):
     cwd = _scratch(doc)
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     if kind == "sh":
         argv = ["bash", "-e", "-o", "pipefail", "-c", code]
     else:
         argv = [sys.executable, "-c", code]
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = proc.communicate(timeout=LIMIT_S)
     except subprocess.TimeoutExpired:
@@ -96,8 +100,9 @@ def test_example_runs(doc, line, kind, code):
         raise AssertionError(f"{doc.name}:{line} did not finish within {LIMIT_S:g} s\n{stdout}\n{stderr}")
     finally:
         _stop_group(proc)  # whatever the example left running in the background (nodes it started)
-    assert proc.returncode == 0, (f"{doc.name}:{line} exited {proc.returncode}\n--- stdout\n"
-                                  f"{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}")
+    assert proc.returncode == 0, (
+        f"{doc.name}:{line} exited {proc.returncode}\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
+    )
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

@@ -46,9 +46,14 @@ def _typed_or_success(runner, data: bytes) -> None:
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.binary(max_size=2048) | st.sampled_from(fuzz._bundle_seeds()).flatmap(
-    lambda seed: st.integers(0, len(seed) - 1).flatmap(
-        lambda i: st.binary(min_size=1, max_size=8).map(lambda b: seed[:i] + b + seed[i + len(b):]))))
+@given(
+    st.binary(max_size=2048)
+    | st.sampled_from(fuzz._bundle_seeds()).flatmap(
+        lambda seed: st.integers(0, len(seed) - 1).flatmap(
+            lambda i: st.binary(min_size=1, max_size=8).map(lambda b: seed[:i] + b + seed[i + len(b) :])
+        )
+    )
+)
 def test_codec_under_hypothesis(data):
     _typed_or_success(fuzz.CodecRunner(), data)
 

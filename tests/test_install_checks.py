@@ -19,8 +19,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_bundle_cli_round_trip_script():
     env = dict(os.environ, DTN=f"{sys.executable} -m dtn", PYTHONPATH=str(ROOT))
-    result = subprocess.run(["bash", str(ROOT / "tools" / "bundle-roundtrip.sh")], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["bash", str(ROOT / "tools" / "bundle-roundtrip.sh")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "bundle round trip ok" in result.stdout
 

@@ -7,14 +7,28 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PURE = ["dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/tcpclv3", "dtn/ltp", "routing", "contact_plans", "dtn/archive", "dtn/twin",
-        "dtn/agentproto", "dtn/compute"]
+PURE = [
+    "dtn/bpv7",
+    "dtn/bpsec",
+    "dtn/tcpcl",
+    "dtn/tcpclv3",
+    "dtn/ltp",
+    "routing",
+    "contact_plans",
+    "dtn/archive",
+    "dtn/twin",
+    "dtn/agentproto",
+    "dtn/compute",
+]
 IO_SUBPACKAGES = ["dtn/twin/runner"]  # the Trio side of a pure package, kept apart in its own subpackage
 
 
 def _pure_files(package: str) -> list[pathlib.Path]:
-    return [f for f in sorted((ROOT / package).rglob("*.py"))
-            if not any(f.is_relative_to(ROOT / io) for io in IO_SUBPACKAGES)]
+    return [
+        f
+        for f in sorted((ROOT / package).rglob("*.py"))
+        if not any(f.is_relative_to(ROOT / io) for io in IO_SUBPACKAGES)
+    ]
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -42,11 +56,7 @@ def test_pure_layers_do_not_import_trio(package):
 def test_pure_layers_do_not_import_node_or_cla(package):
     """Pure layers must not reach up into the Trio layers either (that would import trio indirectly)."""
     files = _pure_files(package)
-    offenders = [
-        str(f.relative_to(ROOT))
-        for f in files
-        if {"dtn.node", "dtn.cla", "dtn.cli"} & _imports(f)
-    ]
+    offenders = [str(f.relative_to(ROOT)) for f in files if {"dtn.node", "dtn.cla", "dtn.cli"} & _imports(f)]
     assert offenders == [], f"pure layer imports a Trio layer: {offenders}"
 
 

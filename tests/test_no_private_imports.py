@@ -58,8 +58,12 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             if _private(node.attr):
                 report(node, f"{node.value.id}.{node.attr}")
         elif (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
-            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
             and _private(node.args[1].value)
         ):
             target = node.args[0]

@@ -56,16 +56,72 @@ class Hang(BaseException):
 
 INTERESTING_INTS = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF, 2**63 - 1, 2**64 - 1]
 BINARY_TOKENS = [
-    b"\x00", b"\xff", b"\x9f", b"\xbf", b"\x5f", b"\x7f", b"\x18", b"\x19", b"\x1a", b"\x1b", b"\xf9\x7e\x00",
-    b"\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00", b"\x1b\xff\xff\xff\xff\xff\xff\xff\xff", b"\x5b\xff\xff\xff\xff",
-    b"\x9b\x00\x00\x00\x01\x00\x00\x00\x00", b"\xc1", b"\xd8\x18", b"dtn!", b"\x04", b"\xce", b"\xcf", b"\xdb",
-    b"\xdd\xff\xff\xff\xff", b"\xc6\xff\xff\xff\xff",
+    b"\x00",
+    b"\xff",
+    b"\x9f",
+    b"\xbf",
+    b"\x5f",
+    b"\x7f",
+    b"\x18",
+    b"\x19",
+    b"\x1a",
+    b"\x1b",
+    b"\xf9\x7e\x00",
+    b"\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00",
+    b"\x1b\xff\xff\xff\xff\xff\xff\xff\xff",
+    b"\x5b\xff\xff\xff\xff",
+    b"\x9b\x00\x00\x00\x01\x00\x00\x00\x00",
+    b"\xc1",
+    b"\xd8\x18",
+    b"dtn!",
+    b"\x04",
+    b"\xce",
+    b"\xcf",
+    b"\xdb",
+    b"\xdd\xff\xff\xff\xff",
+    b"\xc6\xff\xff\xff\xff",
 ]
 TEXT_TOKENS = [
-    "0", "-1", "1e999", "nan", "inf", "-inf", "18446744073709551616", "9" * 40, "\"", "'", "[", "]", "{", "}", "=",
-    ",", ":", "\n", "\t", "#", "\\", "\\u0000", "null", "true", "false", "[[", "]]", "a contact", "a range", "+",
-    "-", ".", "0x10", "2030-13-45T25:61:61Z", "ipn:", "dtn:none", "\"ipn:18446744073709551615.0\"", "\u2028",
-    "\U0001f680", "\x00",
+    "0",
+    "-1",
+    "1e999",
+    "nan",
+    "inf",
+    "-inf",
+    "18446744073709551616",
+    "9" * 40,
+    '"',
+    "'",
+    "[",
+    "]",
+    "{",
+    "}",
+    "=",
+    ",",
+    ":",
+    "\n",
+    "\t",
+    "#",
+    "\\",
+    "\\u0000",
+    "null",
+    "true",
+    "false",
+    "[[",
+    "]]",
+    "a contact",
+    "a range",
+    "+",
+    "-",
+    ".",
+    "0x10",
+    "2030-13-45T25:61:61Z",
+    "ipn:",
+    "dtn:none",
+    '"ipn:18446744073709551615.0"',
+    "\u2028",
+    "\U0001f680",
+    "\x00",
 ]
 
 
@@ -141,13 +197,26 @@ def _bundle_seeds() -> list[bytes]:
 
     seeds = []
     for crc in (CrcType.NONE, CrcType.CRC16, CrcType.CRC32C):
-        b = Bundle.create("ipn:1.1", "ipn:2.1", b"hello fuzz", creation_time_ms=1000, crc_type=crc, hop_limit=8,
-                          flags=BundleFlag.REPORT_DELIVERY, report_to="ipn:1.0")
+        b = Bundle.create(
+            "ipn:1.1",
+            "ipn:2.1",
+            b"hello fuzz",
+            creation_time_ms=1000,
+            crc_type=crc,
+            hop_limit=8,
+            flags=BundleFlag.REPORT_DELIVERY,
+            report_to="ipn:1.0",
+        )
         seeds.append(encode(b.with_previous_node("ipn:3.0").with_bundle_age_ms(5)))
     frag = Bundle.create("dtn://a/x", "dtn://b/y", b"0123456789", creation_time_ms=0, crc_type=CrcType.CRC16)
     seeds.append(encode(frag))
-    admin = Bundle.create("ipn:1.0", "ipn:2.0", b"\x82\x01\x85\x84\xf5\x00\x00\x00\x00\x82\x02\x82\x01\x01\x19\x03"
-                          b"\xe8\x00", creation_time_ms=7, flags=BundleFlag.IS_ADMIN_RECORD)
+    admin = Bundle.create(
+        "ipn:1.0",
+        "ipn:2.0",
+        b"\x82\x01\x85\x84\xf5\x00\x00\x00\x00\x82\x02\x82\x01\x01\x19\x03\xe8\x00",
+        creation_time_ms=7,
+        flags=BundleFlag.IS_ADMIN_RECORD,
+    )
     seeds.append(encode(admin))
     return seeds
 
@@ -175,10 +244,18 @@ def _tcpcl_seeds() -> list[bytes]:
 
     head = encode(ContactHeader()) + encode(SessInit(30, 65536, 1 << 20, "ipn:2.0"))
     one = encode(XferSegment(1, b"bundle bytes", extensions=(transfer_length_item(12),)))
-    parts = (encode(XferSegment(2, b"first", XferSegmentFlag.START)) + encode(XferSegment(2, b"middle", XferSegmentFlag.NONE))
-             + encode(XferSegment(2, b"end", XferSegmentFlag.END)))
-    return [head, head + one, head + parts + encode(Keepalive()), head + one + encode(SessTerm(0)),
-            encode(ContactHeader(can_tls=True)) + encode(SessInit(0, 1, 1, "dtn://x/"))]
+    parts = (
+        encode(XferSegment(2, b"first", XferSegmentFlag.START))
+        + encode(XferSegment(2, b"middle", XferSegmentFlag.NONE))
+        + encode(XferSegment(2, b"end", XferSegmentFlag.END))
+    )
+    return [
+        head,
+        head + one,
+        head + parts + encode(Keepalive()),
+        head + one + encode(SessTerm(0)),
+        encode(ContactHeader(can_tls=True)) + encode(SessInit(0, 1, 1, "dtn://x/")),
+    ]
 
 
 class TcpclRunner:
@@ -226,8 +303,16 @@ def _agent_seeds() -> list[bytes]:
         {"op": "hello", "id": 1, "version": 1},
         {"op": "status", "id": 2},
         {"op": "register", "id": 3, "endpoint": "ipn:1.5"},
-        {"op": "send", "id": 4, "destination": "ipn:2.1", "payload": b"x" * 20, "lifetime_s": 60, "report": ["delivery"],
-         "hop_limit": 9, "crc_type": 2},
+        {
+            "op": "send",
+            "id": 4,
+            "destination": "ipn:2.1",
+            "payload": b"x" * 20,
+            "lifetime_s": 60,
+            "report": ["delivery"],
+            "hop_limit": 9,
+            "crc_type": 2,
+        },
         {"op": "send", "id": 5, "destination": "ipn:1.5", "file": "/etc/hostname"},
         {"op": "receive", "id": 6, "endpoint": "ipn:1.5", "timeout_s": 1},
         {"op": "ack", "id": 7, "bundle": "ipn:1.0/1000/0"},
@@ -277,8 +362,11 @@ class AgentRunner:
         import datetime as dt
 
         epoch = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
-        plan = ContactPlan(epoch=epoch, nodes=[PlanNode(1), PlanNode(2)],
-                           contacts=[Contact(1, 2, 0, 1e6, 1e6), Contact(2, 1, 0, 1e6, 1e6)])
+        plan = ContactPlan(
+            epoch=epoch,
+            nodes=[PlanNode(1), PlanNode(2)],
+            contacts=[Contact(1, 2, 0, 1e6, 1e6), Contact(2, 1, 0, 1e6, 1e6)],
+        )
         # Nobody: file parameters are walked and checked, but only world-readable files could be read.
         nobody = PeerCred(pid=0, uid=65534, gid=65534, groups=frozenset({65534}))
         fresh_every = 20_000
@@ -393,18 +481,54 @@ class ConfigRunner:
 
 
 def _plan_seeds() -> list[bytes]:
-    ion = (b"# ion\n+0 epoch 2030/01/01-00:00:00\na contact +0 +100 1 2 125000\na contact +10 +200 2 3 1000\n"
-           b"a range +0 +100 1 2 1\na range +0 +200 2 3 2\nm horizon +0\n")
-    hdtn = json.dumps({"contacts": [
-        {"contact": 0, "source": 1, "dest": 2, "startTime": 0, "endTime": 100, "rateBitsPerSec": 1000000, "owlt": 1},
-        {"contact": 1, "source": 2, "dest": 3, "startTime": 50, "endTime": 300, "rateBitsPerSec": 8000, "owlt": 2},
-    ]}).encode()
-    native = json.dumps({
-        "format": "spacedtn-contact-plan", "version": 1, "name": "f", "epoch_utc": "2030-01-01T00:00:00Z",
-        "nodes": [{"number": 1, "name": "a"}, {"number": 2, "name": "b"}],
-        "contacts": [{"from_node": 1, "to_node": 2, "start_s": 0, "end_s": 10, "rate_bytes_per_s": 1e3, "owlt_s": 0.5,
-                      "confidence": 0.9}],
-    }).encode()
+    ion = (
+        b"# ion\n+0 epoch 2030/01/01-00:00:00\na contact +0 +100 1 2 125000\na contact +10 +200 2 3 1000\n"
+        b"a range +0 +100 1 2 1\na range +0 +200 2 3 2\nm horizon +0\n"
+    )
+    hdtn = json.dumps(
+        {
+            "contacts": [
+                {
+                    "contact": 0,
+                    "source": 1,
+                    "dest": 2,
+                    "startTime": 0,
+                    "endTime": 100,
+                    "rateBitsPerSec": 1000000,
+                    "owlt": 1,
+                },
+                {
+                    "contact": 1,
+                    "source": 2,
+                    "dest": 3,
+                    "startTime": 50,
+                    "endTime": 300,
+                    "rateBitsPerSec": 8000,
+                    "owlt": 2,
+                },
+            ]
+        }
+    ).encode()
+    native = json.dumps(
+        {
+            "format": "spacedtn-contact-plan",
+            "version": 1,
+            "name": "f",
+            "epoch_utc": "2030-01-01T00:00:00Z",
+            "nodes": [{"number": 1, "name": "a"}, {"number": 2, "name": "b"}],
+            "contacts": [
+                {
+                    "from_node": 1,
+                    "to_node": 2,
+                    "start_s": 0,
+                    "end_s": 10,
+                    "rate_bytes_per_s": 1e3,
+                    "owlt_s": 0.5,
+                    "confidence": 0.9,
+                }
+            ],
+        }
+    ).encode()
     return [ion, hdtn, native]
 
 
@@ -454,10 +578,17 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "target": self.target, "inputs": self.count, "accepted": self.accepted, "refused": self.refused,
-            "crashes": len(self.crashes), "hangs": len(self.hangs), "slowest_s": round(self.slowest_s, 4),
-            "seconds": round(self.seconds, 1), "inputs_per_s": round(self.count / self.seconds) if self.seconds else 0,
-            "rss_start_mib": round(self.rss_start_mib, 1), "rss_peak_mib": round(self.rss_peak_mib, 1),
+            "target": self.target,
+            "inputs": self.count,
+            "accepted": self.accepted,
+            "refused": self.refused,
+            "crashes": len(self.crashes),
+            "hangs": len(self.hangs),
+            "slowest_s": round(self.slowest_s, 4),
+            "seconds": round(self.seconds, 1),
+            "inputs_per_s": round(self.count / self.seconds) if self.seconds else 0,
+            "rss_start_mib": round(self.rss_start_mib, 1),
+            "rss_peak_mib": round(self.rss_peak_mib, 1),
             "memory_failure": self.memory_failure,
             "distinct_crashes": sorted({c["signature"] for c in self.crashes})[:20],
         }
@@ -488,9 +619,17 @@ def inputs_for(target: Target, count: int, seed: int, corpus: list[bytes]):
             yield mutate(rng, rng.choice(corpus), corpus, target.text)
 
 
-def run_campaign(name: str, count: int, *, seed: int = 1, crashes_dir: pathlib.Path | None = None,
-                 hang_s: float = 2.0, max_rss_mib: float = 2048.0, progress: bool = False,
-                 max_seconds: float | None = None) -> Report:
+def run_campaign(
+    name: str,
+    count: int,
+    *,
+    seed: int = 1,
+    crashes_dir: pathlib.Path | None = None,
+    hang_s: float = 2.0,
+    max_rss_mib: float = 2048.0,
+    progress: bool = False,
+    max_seconds: float | None = None,
+) -> Report:
     target = TARGETS[name]
     corpus = list(target.seeds())
     report = Report(name, rss_start_mib=_rss_mib())
@@ -557,8 +696,9 @@ def run_campaign(name: str, count: int, *, seed: int = 1, crashes_dir: pathlib.P
                 runner.close()
         else:
             runner = target.make_runner()
-            runner.run_many(inputs_for(target, count, seed, corpus),
-                            lambda data, error, s: record(data, error, s, error is None))
+            runner.run_many(
+                inputs_for(target, count, seed, corpus), lambda data, error, s: record(data, error, s, error is None)
+            )
     except _Stop:
         pass
     report.seconds = time.perf_counter() - t0
@@ -588,8 +728,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", required=True, choices=sorted(TARGETS) + ["all"])
     parser.add_argument("--count", type=int, default=10_000, metavar="N", help="inputs per target (default 10000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--crashes", type=pathlib.Path, default=None, metavar="DIR",
-                        help="write crashing/hanging inputs and tracebacks here")
+    parser.add_argument(
+        "--crashes",
+        type=pathlib.Path,
+        default=None,
+        metavar="DIR",
+        help="write crashing/hanging inputs and tracebacks here",
+    )
     parser.add_argument("--hang-s", type=float, default=2.0, help="an input running longer is a hang (default 2)")
     parser.add_argument("--max-rss-mib", type=float, default=2048.0, help="RSS growth that fails the run")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop a target after this long")
@@ -600,8 +745,16 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(TARGETS) if args.target == "all" else [args.target]
     failed = False
     for name in names:
-        report = run_campaign(name, args.count, seed=args.seed, crashes_dir=args.crashes, hang_s=args.hang_s,
-                              max_rss_mib=args.max_rss_mib, progress=args.progress, max_seconds=args.max_seconds)
+        report = run_campaign(
+            name,
+            args.count,
+            seed=args.seed,
+            crashes_dir=args.crashes,
+            hang_s=args.hang_s,
+            max_rss_mib=args.max_rss_mib,
+            progress=args.progress,
+            max_seconds=args.max_seconds,
+        )
         print(json.dumps(report.summary()), flush=True)
         failed |= not report.ok
     return 1 if failed else 0

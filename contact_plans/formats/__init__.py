@@ -20,7 +20,11 @@ from contact_plans.formats._common import MAX_PLAN_BYTES
 from contact_plans.formats.hdtn import dumps_hdtn, is_hdtn, loads_hdtn, plan_from_hdtn_obj  # noqa: F401 (public)
 from contact_plans.formats.ion import dumps_ion, loads_ion
 from contact_plans.formats.native import (  # noqa: F401 (public)
-    dumps_json, is_native, loads_json, parse_json_text, plan_from_obj,
+    dumps_json,
+    is_native,
+    loads_json,
+    parse_json_text,
+    plan_from_obj,
 )
 from contact_plans.model import ContactPlan
 from dtn.errors import PlanError, PlanFormatError
@@ -51,8 +55,9 @@ def detect_format(text: str) -> PlanFormat:
 FORMAT_NAMES = {"json": "spacedtn JSON", "ion": "ION commands", "hdtn": "HDTN JSON"}
 
 
-def loads_plan(text: str, *, source: str | None = None, fmt: PlanFormat | None = None,
-               epoch: dt.datetime | None = None) -> ContactPlan:
+def loads_plan(
+    text: str, *, source: str | None = None, fmt: PlanFormat | None = None, epoch: dt.datetime | None = None
+) -> ContactPlan:
     """Parse plan text in `fmt` (detected when None). `epoch` is used by ION/HDTN text that carries none.
     An error says which format the text was read as, and whether that was detected or given."""
     detected = fmt is None
@@ -70,7 +75,10 @@ def loads_plan(text: str, *, source: str | None = None, fmt: PlanFormat | None =
             else:
                 raise PlanFormatError(
                     "JSON that is neither a spacedtn plan (an object with 'version') nor an HDTN plan (an object "
-                    "with a 'contacts' list); tried both, detected JSON from the first character", source, "$")
+                    "with a 'contacts' list); tried both, detected JSON from the first character",
+                    source,
+                    "$",
+                )
         else:
             fmt = "ion"
     if fmt not in FORMATS:
@@ -90,8 +98,9 @@ def _tried(exc: PlanFormatError, what: str) -> PlanFormatError:
     return PlanFormatError(f"{exc.reason} [read as {what}]", exc.file, exc.where)
 
 
-def load_plan(path: str | os.PathLike, *, fmt: PlanFormat | None = None,
-              epoch: dt.datetime | None = None) -> ContactPlan:
+def load_plan(
+    path: str | os.PathLike, *, fmt: PlanFormat | None = None, epoch: dt.datetime | None = None
+) -> ContactPlan:
     """Read a plan file in any supported format (detected from the content unless `fmt` is given)."""
     path = pathlib.Path(path)
     size = path.stat().st_size
@@ -104,12 +113,15 @@ def load_plan(path: str | os.PathLike, *, fmt: PlanFormat | None = None,
         line = raw[: exc.start].count(b"\n") + 1
         raise PlanFormatError("not UTF-8 text", str(path), line) from None
     if "\x00" in text:
-        raise PlanFormatError("binary data (NUL byte) in a plan file", str(path), text[: text.index("\x00")].count("\n") + 1)
+        raise PlanFormatError(
+            "binary data (NUL byte) in a plan file", str(path), text[: text.index("\x00")].count("\n") + 1
+        )
     return loads_plan(text, source=str(path), fmt=fmt, epoch=epoch)
 
 
-def dumps_plan(plan: ContactPlan, fmt: PlanFormat = "json", *, whole_seconds: bool = True,
-               absolute_times: bool = False) -> str:
+def dumps_plan(
+    plan: ContactPlan, fmt: PlanFormat = "json", *, whole_seconds: bool = True, absolute_times: bool = False
+) -> str:
     """Plan text in `fmt`. `whole_seconds`/`absolute_times` apply to the peer formats (ION, HDTN)."""
     if fmt == "json":
         return dumps_json(plan)
@@ -122,8 +134,14 @@ def dumps_plan(plan: ContactPlan, fmt: PlanFormat = "json", *, whole_seconds: bo
     raise PlanError(f"unknown plan format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
-def save_plan(plan: ContactPlan, path: str | os.PathLike, fmt: PlanFormat = "json", *,
-              whole_seconds: bool = True, absolute_times: bool = False) -> None:
+def save_plan(
+    plan: ContactPlan,
+    path: str | os.PathLike,
+    fmt: PlanFormat = "json",
+    *,
+    whole_seconds: bool = True,
+    absolute_times: bool = False,
+) -> None:
     """Write a plan file in `fmt` ('json', 'ion' or 'hdtn'); written to a temporary name, then renamed."""
     text = dumps_plan(plan, fmt, whole_seconds=whole_seconds, absolute_times=absolute_times)
     path = pathlib.Path(path)

@@ -36,8 +36,17 @@ from contact_plans.model import Contact, ContactPlan
 from dtn.errors import PlanFormatError
 
 BITS_PER_BYTE = 8
-_FIELDS = {"contact", "source", "dest", "startTime", "endTime", "rateBitsPerSec", "owlt", "confidence",
-           "finalDestination"}
+_FIELDS = {
+    "contact",
+    "source",
+    "dest",
+    "startTime",
+    "endTime",
+    "rateBitsPerSec",
+    "owlt",
+    "confidence",
+    "finalDestination",
+}
 _REQUIRED = ("source", "dest", "startTime", "endTime", "rateBitsPerSec")
 
 

@@ -88,7 +88,7 @@ def loads_ion(text: str, *, source: str | None = None, epoch: dt.datetime | None
             if raw.startswith(_PLAN_TAG) or raw.startswith(_NODE_TAG):
                 tag = _PLAN_TAG if raw.startswith(_PLAN_TAG) else _NODE_TAG
                 try:
-                    obj = json.loads(raw[len(tag):])
+                    obj = json.loads(raw[len(tag) :])
                 except ValueError as exc:
                     raise PlanFormatError(f"invalid JSON in {tag.strip()!r} comment: {exc}", source, lineno) from None
                 if tag == _PLAN_TAG:
@@ -129,9 +129,7 @@ def loads_ion(text: str, *, source: str | None = None, epoch: dt.datetime | None
         absolute = _absolute(token)
         if absolute is not None:
             return (absolute - epoch).total_seconds()
-        raise PlanFormatError(
-            f"invalid {what} {token!r} (expected +seconds or yyyy/mm/dd-hh:mm:ss)", source, lineno
-        )
+        raise PlanFormatError(f"invalid {what} {token!r} (expected +seconds or yyyy/mm/dd-hh:mm:ss)", source, lineno)
 
     def node_number(token: str, lineno: int, what: str) -> int:
         if not token.isdigit() or int(token) <= 0:
@@ -277,8 +275,17 @@ def dumps_ion(plan: ContactPlan, *, whole_seconds: bool = True, absolute_times: 
     for c in plan.contacts:
         if whole_seconds:
             shift = epoch_unix_s if absolute_times else 0.0
-            q = quantize_contact(Contact(c.from_node, c.to_node, c.start_s + shift, c.end_s + shift,
-                                         c.rate_bytes_per_s, c.owlt_s, c.confidence))
+            q = quantize_contact(
+                Contact(
+                    c.from_node,
+                    c.to_node,
+                    c.start_s + shift,
+                    c.end_s + shift,
+                    c.rate_bytes_per_s,
+                    c.owlt_s,
+                    c.confidence,
+                )
+            )
             if q is None:
                 continue
             start, end, owlt, rate = q

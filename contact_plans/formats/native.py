@@ -147,8 +147,7 @@ def plan_from_obj(obj: Any, *, source: str | None = None) -> ContactPlan:
     if not isinstance(contacts_obj, list):
         raise PlanFormatError("contacts must be a list", source, "$.contacts")
     contacts = [
-        contact_from_obj(c, source=source, where=f"$.contacts[{i}]", known=seen)
-        for i, c in enumerate(contacts_obj)
+        contact_from_obj(c, source=source, where=f"$.contacts[{i}]", known=seen) for i, c in enumerate(contacts_obj)
     ]
     return ContactPlan(epoch=epoch, nodes=nodes, contacts=contacts, name=name)
 

@@ -73,7 +73,7 @@ class FrameDecoder:
                 view = view[n:]
                 continue
             self._buf += view
-            view = view[len(view):]
+            view = view[len(view) :]
             self._parse()
 
     def _parse(self) -> None:

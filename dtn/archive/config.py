@@ -1,16 +1,16 @@
 """The `[archive]` table of a node's TOML (pure): validated into a frozen `ArchiveConfig`.
 
-    [archive]
-    service = 64            # the archive endpoint is ipn:N.64
-    path = "archive.db"     # default: <store.path>.archive, or in memory without a store path
-    max_bytes = 1073741824  # quota on chunk bytes kept here (none: unlimited)
-    replicas = 3            # default k for PUTs made at this node
-    chunk_bytes = 65536
-    nodes = [100, 101, 102] # archive nodes (default: every node of the plan)
-    centres = [1]           # ground centres: one replica goes to one of them
-    lifetime_s = 86400      # lifetime of archive bundles
-    fanout = 2              # holders a GET asks at once
-    retry_s = 600           # a GET not answered by its prediction plus this is asked elsewhere
+[archive]
+service = 64            # the archive endpoint is ipn:N.64
+path = "archive.db"     # default: <store.path>.archive, or in memory without a store path
+max_bytes = 1073741824  # quota on chunk bytes kept here (none: unlimited)
+replicas = 3            # default k for PUTs made at this node
+chunk_bytes = 65536
+nodes = [100, 101, 102] # archive nodes (default: every node of the plan)
+centres = [1]           # ground centres: one replica goes to one of them
+lifetime_s = 86400      # lifetime of archive bundles
+fanout = 2              # holders a GET asks at once
+retry_s = 600           # a GET not answered by its prediction plus this is asked elsewhere
 """
 
 from __future__ import annotations
@@ -30,8 +30,19 @@ from dtn.archive.model import (
 )
 from dtn.errors import ConfigError
 
-KEYS = ("service", "path", "max_bytes", "replicas", "chunk_bytes", "nodes", "centres", "lifetime_s", "fanout",
-        "retry_s", "enabled")
+KEYS = (
+    "service",
+    "path",
+    "max_bytes",
+    "replicas",
+    "chunk_bytes",
+    "nodes",
+    "centres",
+    "lifetime_s",
+    "fanout",
+    "retry_s",
+    "enabled",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +116,6 @@ def _seconds(data: Mapping[str, Any], name: str, default: float) -> float:
 
 def _nodes(data: Mapping[str, Any], name: str) -> tuple[int, ...]:
     value = data.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                              for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
         raise ConfigError("expected a list of node numbers", key=f"archive.{name}")
     return tuple(dict.fromkeys(value))

@@ -55,8 +55,9 @@ class ArchiveDB:
         try:
             if path is not None:
                 touch_private(path)  # 0600 (docs/security.md)
-            self._db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
+            )
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 tighten_sqlite(path)
@@ -84,12 +85,16 @@ class ArchiveDB:
         if row is not None:
             if ROLES.index(role) < ROLES.index(row[0]):
                 with self._tx():
-                    self._db.execute("UPDATE objects SET role=?, manifest=? WHERE object_id=?",
-                                     (role, _m(manifest), manifest.object_id))
+                    self._db.execute(
+                        "UPDATE objects SET role=?, manifest=? WHERE object_id=?",
+                        (role, _m(manifest), manifest.object_id),
+                    )
             return False
         with self._tx():
-            self._db.execute("INSERT INTO objects VALUES (?,?,?,?,?,?,NULL)",
-                             (manifest.object_id, _m(manifest), role, 0, manifest.size_bytes, now_unix_s))
+            self._db.execute(
+                "INSERT INTO objects VALUES (?,?,?,?,?,?,NULL)",
+                (manifest.object_id, _m(manifest), role, 0, manifest.size_bytes, now_unix_s),
+            )
         return True
 
     def update_manifest(self, manifest: Manifest) -> None:
@@ -119,8 +124,10 @@ class ArchiveDB:
         self._used += extra
 
     def has_chunk(self, object_id: str, index: int) -> bool:
-        return self._db.execute("SELECT 1 FROM chunks WHERE object_id=? AND idx=?", (object_id, index)).fetchone() \
+        return (
+            self._db.execute("SELECT 1 FROM chunks WHERE object_id=? AND idx=?", (object_id, index)).fetchone()
             is not None
+        )
 
     def chunk(self, object_id: str, index: int) -> bytes | None:
         row = self._db.execute("SELECT data FROM chunks WHERE object_id=? AND idx=?", (object_id, index)).fetchone()
@@ -130,21 +137,31 @@ class ArchiveDB:
         return [r[0] for r in self._db.execute("SELECT idx FROM chunks WHERE object_id=? ORDER BY idx", (object_id,))]
 
     def chunks(self, object_id: str) -> dict[int, bytes]:
-        return {r[0]: bytes(r[1]) for r in
-                self._db.execute("SELECT idx, data FROM chunks WHERE object_id=?", (object_id,))}
+        return {
+            r[0]: bytes(r[1]) for r in self._db.execute("SELECT idx, data FROM chunks WHERE object_id=?", (object_id,))
+        }
 
     def mark_complete(self, object_id: str, now_unix_s: float) -> None:
         with self._tx():
-            self._db.execute("UPDATE objects SET complete=1, complete_unix_s=? WHERE object_id=? AND complete=0",
-                             (now_unix_s, object_id))
+            self._db.execute(
+                "UPDATE objects SET complete=1, complete_unix_s=? WHERE object_id=? AND complete=0",
+                (now_unix_s, object_id),
+            )
 
     def object(self, object_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT manifest, role, complete, stored_unix_s, complete_unix_s FROM objects "
-                               "WHERE object_id=?", (object_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT manifest, role, complete, stored_unix_s, complete_unix_s FROM objects WHERE object_id=?",
+            (object_id,),
+        ).fetchone()
         if row is None:
             return None
-        return {"manifest": _unm(row[0]), "role": row[1], "complete": bool(row[2]), "stored_unix_s": row[3],
-                "complete_unix_s": row[4]}
+        return {
+            "manifest": _unm(row[0]),
+            "role": row[1],
+            "complete": bool(row[2]),
+            "stored_unix_s": row[3],
+            "complete_unix_s": row[4],
+        }
 
     def objects(self) -> Iterator[dict[str, Any]]:
         for (oid,) in self._db.execute("SELECT object_id FROM objects ORDER BY object_id").fetchall():
@@ -154,8 +171,11 @@ class ArchiveDB:
 
     def delete_object(self, object_id: str) -> int:
         """Drop an object and its chunks; returns the bytes freed."""
-        freed = int(self._db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks WHERE object_id=?",
-                                     (object_id,)).fetchone()[0])
+        freed = int(
+            self._db.execute(
+                "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks WHERE object_id=?", (object_id,)
+            ).fetchone()[0]
+        )
         with self._tx():
             self._db.execute("DELETE FROM chunks WHERE object_id=?", (object_id,))
             self._db.execute("DELETE FROM objects WHERE object_id=?", (object_id,))
@@ -179,8 +199,10 @@ class ArchiveDB:
         if winner is current:
             return winner, False
         with self._tx():
-            self._db.execute("INSERT OR REPLACE INTO catalog VALUES (?,?,?,?)",
-                             (winner.name, winner.object_id, int(winner.deleted), cbor2.dumps(winner.to_wire())))
+            self._db.execute(
+                "INSERT OR REPLACE INTO catalog VALUES (?,?,?,?)",
+                (winner.name, winner.object_id, int(winner.deleted), cbor2.dumps(winner.to_wire())),
+            )
         return winner, True
 
     def catalog(self, *, include_deleted: bool = False) -> list[CatalogEntry]:
@@ -194,20 +216,30 @@ class ArchiveDB:
     # -- PUT acknowledgements (at the origin) --------------------------------------------------------------------
     def record_put(self, object_id: str, name: str, replicas: tuple[int, ...], now_unix_s: float) -> None:
         with self._tx():
-            self._db.execute("INSERT OR IGNORE INTO puts VALUES (?,?,?,?,?,NULL,NULL)",
-                             (object_id, name, json.dumps(list(replicas)), "[]", now_unix_s))
+            self._db.execute(
+                "INSERT OR IGNORE INTO puts VALUES (?,?,?,?,?,NULL,NULL)",
+                (object_id, name, json.dumps(list(replicas)), "[]", now_unix_s),
+            )
 
     def set_put_replicas(self, object_id: str, replicas: tuple[int, ...]) -> None:
         with self._tx():
             self._db.execute("UPDATE puts SET replicas=? WHERE object_id=?", (json.dumps(list(replicas)), object_id))
 
     def put_state(self, object_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT name, replicas, acked, put_unix_s, first_unix_s, all_unix_s FROM puts "
-                               "WHERE object_id=?", (object_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT name, replicas, acked, put_unix_s, first_unix_s, all_unix_s FROM puts WHERE object_id=?",
+            (object_id,),
+        ).fetchone()
         if row is None:
             return None
-        return {"name": row[0], "replicas": json.loads(row[1]), "acked": json.loads(row[2]), "put_unix_s": row[3],
-                "first_unix_s": row[4], "all_unix_s": row[5]}
+        return {
+            "name": row[0],
+            "replicas": json.loads(row[1]),
+            "acked": json.loads(row[2]),
+            "put_unix_s": row[3],
+            "first_unix_s": row[4],
+            "all_unix_s": row[5],
+        }
 
     def ack_put(self, object_id: str, holder: int, now_unix_s: float) -> dict[str, Any] | None:
         """A replica reported it holds the object: record it (and the first/all times); the new state."""
@@ -220,8 +252,10 @@ class ArchiveDB:
         if all_s is None and set(state["replicas"]) <= set(acked):
             all_s = now_unix_s
         with self._tx():
-            self._db.execute("UPDATE puts SET acked=?, first_unix_s=?, all_unix_s=? WHERE object_id=?",
-                             (json.dumps(acked), first, all_s, object_id))
+            self._db.execute(
+                "UPDATE puts SET acked=?, first_unix_s=?, all_unix_s=? WHERE object_id=?",
+                (json.dumps(acked), first, all_s, object_id),
+            )
         return self.put_state(object_id)
 
     def reset_all_acked(self, object_id: str) -> None:
@@ -235,16 +269,22 @@ class ArchiveDB:
 
     def finish_fetch(self, object_id: str, now_unix_s: float) -> None:
         with self._tx():
-            self._db.execute("UPDATE fetches SET done_unix_s=? WHERE object_id=? AND done_unix_s IS NULL",
-                             (now_unix_s, object_id))
+            self._db.execute(
+                "UPDATE fetches SET done_unix_s=? WHERE object_id=? AND done_unix_s IS NULL", (now_unix_s, object_id)
+            )
 
     def pending_fetches(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in
-                self._db.execute("SELECT object_id, name FROM fetches WHERE done_unix_s IS NULL ORDER BY object_id")]
+        return [
+            (r[0], r[1])
+            for r in self._db.execute(
+                "SELECT object_id, name FROM fetches WHERE done_unix_s IS NULL ORDER BY object_id"
+            )
+        ]
 
     def fetch_state(self, object_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT started_unix_s, done_unix_s FROM fetches WHERE object_id=?",
-                               (object_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT started_unix_s, done_unix_s FROM fetches WHERE object_id=?", (object_id,)
+        ).fetchone()
         return None if row is None else {"started_unix_s": row[0], "done_unix_s": row[1]}
 
     # -- lost nodes ----------------------------------------------------------------------------------------------

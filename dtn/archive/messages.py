@@ -126,8 +126,14 @@ def decode_message(data: bytes) -> Message:
     except (ValueError, TypeError):
         raise DecodeError(f"unknown archive message type {item[1]!r}", offset=0) from None
     fields = item[2:]
-    arity = {MessageType.STORE: 4, MessageType.STORED: 2, MessageType.GET: 4, MessageType.CHUNK: 4,
-             MessageType.CATALOG: 1, MessageType.LOST: 2}[kind]
+    arity = {
+        MessageType.STORE: 4,
+        MessageType.STORED: 2,
+        MessageType.GET: 4,
+        MessageType.CHUNK: 4,
+        MessageType.CATALOG: 1,
+        MessageType.LOST: 2,
+    }[kind]
     if len(fields) != arity:
         raise DecodeError(f"{kind.name} message needs {arity} fields, got {len(fields)}", offset=0)
     if kind is MessageType.STORE:
@@ -140,8 +146,9 @@ def decode_message(data: bytes) -> Message:
         indices = fields[3]
         if not isinstance(indices, list) or len(indices) > MAX_CHUNKS:
             raise DecodeError("GET indices must be a list of chunk numbers", offset=0)
-        return GetMsg(_oid(fields[0]), _uint(fields[1]), _node(fields[2]),
-                      tuple(_index(i, MAX_CHUNKS) for i in indices))
+        return GetMsg(
+            _oid(fields[0]), _uint(fields[1]), _node(fields[2]), tuple(_index(i, MAX_CHUNKS) for i in indices)
+        )
     if kind is MessageType.CHUNK:
         return ChunkMsg(_oid(fields[0]), _uint(fields[1]), _index(fields[2], MAX_CHUNKS), _bytes(fields[3]))
     if kind is MessageType.CATALOG:

@@ -67,21 +67,26 @@ def check_metadata(metadata: Mapping[str, Any] | Iterable[tuple[str, str]] | Non
             raise ConfigError("metadata items are key/value pairs", key="metadata")
         k, v = item
         if not isinstance(k, str) or not k or len(k.encode()) > MAX_METADATA_KEY_BYTES:
-            raise ConfigError(f"metadata keys are non-empty text of at most {MAX_METADATA_KEY_BYTES} bytes",
-                              key="metadata")
+            raise ConfigError(
+                f"metadata keys are non-empty text of at most {MAX_METADATA_KEY_BYTES} bytes", key="metadata"
+            )
         if not isinstance(v, str) or len(v.encode()) > MAX_METADATA_VALUE_BYTES:
-            raise ConfigError(f"metadata values are text of at most {MAX_METADATA_VALUE_BYTES} bytes",
-                              key=f"metadata.{k}")
+            raise ConfigError(
+                f"metadata values are text of at most {MAX_METADATA_VALUE_BYTES} bytes", key=f"metadata.{k}"
+            )
         out[k] = v
     return tuple(sorted(out.items()))
 
 
 def check_chunk_bytes(chunk_bytes: Any) -> int:
-    if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or not (
-        MIN_CHUNK_BYTES <= chunk_bytes <= MAX_CHUNK_BYTES
+    if (
+        isinstance(chunk_bytes, bool)
+        or not isinstance(chunk_bytes, int)
+        or not (MIN_CHUNK_BYTES <= chunk_bytes <= MAX_CHUNK_BYTES)
     ):
-        raise ConfigError(f"chunk size must be an integer in {MIN_CHUNK_BYTES}..{MAX_CHUNK_BYTES} bytes",
-                          key="chunk_bytes")
+        raise ConfigError(
+            f"chunk size must be an integer in {MIN_CHUNK_BYTES}..{MAX_CHUNK_BYTES} bytes", key="chunk_bytes"
+        )
     return chunk_bytes
 
 
@@ -90,7 +95,7 @@ def split_chunks(data: bytes, chunk_bytes: int) -> list[bytes]:
     check_chunk_bytes(chunk_bytes)
     if not data:
         return [b""]
-    return [data[i:i + chunk_bytes] for i in range(0, len(data), chunk_bytes)]
+    return [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +124,28 @@ class Manifest:
 
     def verify_chunk(self, index: int, data: bytes) -> bool:
         """True when `data` is chunk `index` of this object (length and sha256)."""
-        return (0 <= index < self.chunk_count and len(data) == self.chunk_size(index)
-                and chunk_hash(data) == self.chunk_hashes[index])
+        return (
+            0 <= index < self.chunk_count
+            and len(data) == self.chunk_size(index)
+            and chunk_hash(data) == self.chunk_hashes[index]
+        )
 
     def holders(self) -> tuple[int, ...]:
         """Every node that keeps the object: the replicas, then the origin."""
         return tuple(dict.fromkeys((*self.replicas, self.origin)))
 
     def to_wire(self) -> list:
-        return [self.object_id, self.name, self.size_bytes, self.chunk_bytes,
-                [bytes.fromhex(h) for h in self.chunk_hashes], [list(kv) for kv in self.metadata],
-                float(self.created_unix_s), self.origin, list(self.replicas)]
+        return [
+            self.object_id,
+            self.name,
+            self.size_bytes,
+            self.chunk_bytes,
+            [bytes.fromhex(h) for h in self.chunk_hashes],
+            [list(kv) for kv in self.metadata],
+            float(self.created_unix_s),
+            self.origin,
+            list(self.replicas),
+        ]
 
     @classmethod
     def from_wire(cls, item: Any) -> "Manifest":
@@ -141,8 +157,9 @@ class Manifest:
             raise DecodeError("manifest object id must be 64 lowercase hex digits")
         try:
             check_name(name)
-            meta = check_metadata([tuple(kv) if isinstance(kv, list) else kv for kv in metadata]
-                                  if isinstance(metadata, list) else None)
+            meta = check_metadata(
+                [tuple(kv) if isinstance(kv, list) else kv for kv in metadata] if isinstance(metadata, list) else None
+            )
             check_chunk_bytes(chunk_bytes)
         except (ConfigError, TypeError) as exc:
             raise DecodeError(f"manifest: {exc}") from None
@@ -159,8 +176,9 @@ class Manifest:
             raise DecodeError("manifest origin must be a node number")
         if not isinstance(replicas, list) or len(replicas) > MAX_REPLICAS or not all(_is_node(r) for r in replicas):
             raise DecodeError(f"manifest replicas must be at most {MAX_REPLICAS} node numbers")
-        return cls(oid, name, size, chunk_bytes, tuple(h.hex() for h in hashes), meta, float(created), origin,
-                   tuple(replicas))
+        return cls(
+            oid, name, size, chunk_bytes, tuple(h.hex() for h in hashes), meta, float(created), origin, tuple(replicas)
+        )
 
 
 def _is_node(x: Any) -> bool:
@@ -181,12 +199,19 @@ def make_manifest(
     check_name(name)
     chunks = split_chunks(data, chunk_bytes)
     if len(chunks) > MAX_CHUNKS:
-        raise ConfigError(f"object of {len(data)} bytes needs more than {MAX_CHUNKS} chunks: use larger chunks",
-                          key="chunk_bytes")
+        raise ConfigError(
+            f"object of {len(data)} bytes needs more than {MAX_CHUNKS} chunks: use larger chunks", key="chunk_bytes"
+        )
     manifest = Manifest(
-        object_id=object_id_of(data), name=name, size_bytes=len(data), chunk_bytes=chunk_bytes,
-        chunk_hashes=tuple(chunk_hash(c) for c in chunks), metadata=check_metadata(metadata),
-        created_unix_s=float(created_unix_s), origin=origin, replicas=tuple(replicas),
+        object_id=object_id_of(data),
+        name=name,
+        size_bytes=len(data),
+        chunk_bytes=chunk_bytes,
+        chunk_hashes=tuple(chunk_hash(c) for c in chunks),
+        metadata=check_metadata(metadata),
+        created_unix_s=float(created_unix_s),
+        origin=origin,
+        replicas=tuple(replicas),
     )
     return manifest, chunks
 
@@ -222,8 +247,14 @@ class CatalogEntry:
         return replace(self, deleted=True, updated_unix_s=max(now_unix_s, self.updated_unix_s))
 
     def to_wire(self) -> list:
-        return [self.name, self.object_id, float(self.put_unix_s), bool(self.deleted), float(self.updated_unix_s),
-                self.manifest.to_wire() if self.manifest is not None else None]
+        return [
+            self.name,
+            self.object_id,
+            float(self.put_unix_s),
+            bool(self.deleted),
+            float(self.updated_unix_s),
+            self.manifest.to_wire() if self.manifest is not None else None,
+        ]
 
     @classmethod
     def from_wire(cls, item: Any) -> "CatalogEntry":

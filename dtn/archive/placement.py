@@ -58,8 +58,9 @@ def candidates_from_plan(
             out.append(Candidate(node.number, GROUND, None, arrival(node.number), centre=True))
         elif _in_orbit(node) and meta.get("storing", True) is not False:
             plane = meta.get("plane")
-            out.append(Candidate(node.number, SATELLITE, int(plane) if plane is not None else None,
-                                 arrival(node.number)))
+            out.append(
+                Candidate(node.number, SATELLITE, int(plane) if plane is not None else None, arrival(node.number))
+            )
     return out
 
 
@@ -104,9 +105,7 @@ def _by_plane(sats: list[Candidate], n: int, *, used_planes: Iterable[int | None
     return out
 
 
-def repair_replica(
-    candidates: Iterable[Candidate], current: Iterable[int], lost: Iterable[int]
-) -> int | None:
+def repair_replica(candidates: Iterable[Candidate], current: Iterable[int], lost: Iterable[int]) -> int | None:
     """A new replica to replace a lost one: a satellite on a plane no surviving replica uses if there is one,
     else any reachable satellite not already a replica; None when there is none."""
     cands = list(candidates)
@@ -114,7 +113,13 @@ def repair_replica(
     gone = set(lost)
     by_node = {c.node: c for c in cands}
     used_planes = {by_node[n].plane for n in current_set - gone if n in by_node}
-    sats = sorted((c for c in cands if c.kind == SATELLITE and c.arrival_s is not None
-                   and c.node not in current_set and c.node not in gone), key=_rank)
+    sats = sorted(
+        (
+            c
+            for c in cands
+            if c.kind == SATELLITE and c.arrival_s is not None and c.node not in current_set and c.node not in gone
+        ),
+        key=_rank,
+    )
     picked = _by_plane(sats, 1, used_planes=used_planes)
     return picked[0] if picked else None

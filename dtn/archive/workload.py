@@ -54,8 +54,7 @@ class ArchiveWorkload:
 def baseline_users(plan: ContactPlan, *, exclude: Iterable[int] = ()) -> tuple[int, ...]:
     """The plan's baseline ground stations (metadata `baseline = true`), as user stations."""
     skip = set(exclude)
-    return tuple(n.number for n in plan.nodes
-                 if (n.metadata or {}).get("baseline") and n.number not in skip)
+    return tuple(n.number for n in plan.nodes if (n.metadata or {}).get("baseline") and n.number not in skip)
 
 
 def percentile(values: list[float], q: float) -> float | None:

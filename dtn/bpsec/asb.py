@@ -95,9 +95,7 @@ class AbstractSecurityBlock:
         if any(type(t) is not int or not 0 <= t <= _MAX_UINT64 for t in self.targets):
             problems.append("security targets: block numbers must be unsigned integers")
         if len(self.results) != len(self.targets):
-            problems.append(
-                f"security results: {len(self.results)} result sets for {len(self.targets)} targets"
-            )
+            problems.append(f"security results: {len(self.results)} result sets for {len(self.targets)} targets")
         if type(self.context_id) is not int or not -(2**63) <= self.context_id <= _MAX_UINT64:
             problems.append("security context id: must be an integer")
         for pid, _ in self.parameters or ():

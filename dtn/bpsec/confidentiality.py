@@ -159,7 +159,8 @@ def encrypt(
         for target in group:
             block = by_number[target]
             aad = additional_authenticated_data(
-                scope_flags, primary_block=primary,
+                scope_flags,
+                primary_block=primary,
                 target_header=block_header(block.type, block.number, block.flags),
                 security_header=security_header,
             )
@@ -289,13 +290,19 @@ def decrypt(
                 single_result(result_set, _AUTHENTICATION_TAG, f"BCB {block.number}", target)
             target_block = by_number[target]
             aad = additional_authenticated_data(
-                params.scope_flags, primary_block=primary,
+                params.scope_flags,
+                primary_block=primary,
                 target_header=block_header(target_block.type, target_block.number, target_block.flags),
                 security_header=security_header,
             )
             try:
                 plaintext = gcm_decrypt(
-                    params.aes_variant, cek, params.iv, target_block.data, tag, aad,
+                    params.aes_variant,
+                    cek,
+                    params.iv,
+                    target_block.data,
+                    tag,
+                    aad,
                     ciphers=cache.ciphers if cek is found else None,
                 )
             except SecurityError as exc:

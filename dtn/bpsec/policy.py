@@ -51,8 +51,19 @@ _SHA_BITS = {256: ShaVariant.HMAC_256_256, 384: ShaVariant.HMAC_384_384, 512: Sh
 _AES_BITS = {128: AesVariant.A128GCM, 256: AesVariant.A256GCM}
 _TARGET_NAMES = {"primary": PRIMARY_BLOCK_NUMBER, "payload": PAYLOAD_BLOCK_NUMBER}
 _RULE_KEYS = {
-    "name", "service", "roles", "bundle_source", "bundle_destination", "security_source", "key", "targets",
-    "sha_variant", "aes_variant", "scope_flags", "wrap_key", "required",
+    "name",
+    "service",
+    "roles",
+    "bundle_source",
+    "bundle_destination",
+    "security_source",
+    "key",
+    "targets",
+    "sha_variant",
+    "aes_variant",
+    "scope_flags",
+    "wrap_key",
+    "required",
 }
 _TABLE_KEYS = {"keys", "rules", "on_failure", "report_failures"}
 
@@ -141,7 +152,7 @@ class SecurityPolicy:
 
         key_table = table.get("keys", {})
         if not isinstance(key_table, Mapping):
-            raise ConfigError("must be a table of key id = \"key file\"", key="security.keys")
+            raise ConfigError('must be a table of key id = "key file"', key="security.keys")
         keys: dict[str, bytes] = {}
         for key_id, path in key_table.items():
             where = f"security.keys.{key_id}"
@@ -182,26 +193,40 @@ class SecurityPolicy:
         if rule.service == "integrity":
             protected = {t for _, asb in read_bibs(bundle, encrypted) for t in asb.targets}
             targets = [
-                t for t in rule.target_numbers(bundle)
+                t
+                for t in rule.target_numbers(bundle)
                 if t not in protected and t not in encrypted and not _is_security_block(bundle, t)
             ]
             # One BIB per target: a later BCB over some of them then encrypts whole BIBs, never needing to split
             # one whose scope binds its own header (RFC 9172 §3.9).
             for target in targets:
                 bundle = sign(
-                    bundle, key=key, security_source=self.node_id, targets=[target], sha_variant=rule.sha_variant,
-                    scope_flags=rule.scope_flags, wrap=rule.wrap_key, cache=self.cache,
+                    bundle,
+                    key=key,
+                    security_source=self.node_id,
+                    targets=[target],
+                    sha_variant=rule.sha_variant,
+                    scope_flags=rule.scope_flags,
+                    wrap=rule.wrap_key,
+                    cache=self.cache,
                 )
             return bundle
         targets = [
-            t for t in rule.target_numbers(bundle)
+            t
+            for t in rule.target_numbers(bundle)
             if t != PRIMARY_BLOCK_NUMBER and t not in encrypted and not _is_security_block(bundle, t)
         ]
         if not targets:
             return bundle
         return encrypt(
-            bundle, key=key, security_source=self.node_id, targets=targets, aes_variant=rule.aes_variant,
-            scope_flags=rule.scope_flags, wrap=rule.wrap_key, cache=self.cache,
+            bundle,
+            key=key,
+            security_source=self.node_id,
+            targets=targets,
+            aes_variant=rule.aes_variant,
+            scope_flags=rule.scope_flags,
+            wrap=rule.wrap_key,
+            cache=self.cache,
         )
 
     # -- inbound: this node as verifier / acceptor -----------------------------------------------------------------
@@ -234,8 +259,9 @@ class SecurityPolicy:
         integrity = [r for r in applicable if r.service == "integrity"]
         if is_local_destination:
             acceptors = [r for r in integrity if "acceptor" in r.roles]
-            bundle = verify(bundle, self._lookup(acceptors, "integrity"), accept=True, drop_failed_blocks=drop,
-                            cache=self.cache)
+            bundle = verify(
+                bundle, self._lookup(acceptors, "integrity"), accept=True, drop_failed_blocks=drop, cache=self.cache
+            )
         return verify(bundle, self._lookup(integrity, "integrity"), drop_failed_blocks=drop, cache=self.cache)
 
     def _lookup(self, rules: list[SecurityRule], service: str, *, require_key: bool = False) -> Callable:
@@ -324,7 +350,7 @@ def _rule(raw: object, index: int, keys: Mapping[str, bytes]) -> SecurityRule:
             targets.append(target)
         else:
             raise ConfigError(
-                f"target {target!r}: use \"primary\", \"payload\" or an extension block type code (not 11/12)",
+                f'target {target!r}: use "primary", "payload" or an extension block type code (not 11/12)',
                 key=f"{where}.targets",
             )
     if not targets:
@@ -341,7 +367,9 @@ def _rule(raw: object, index: int, keys: Mapping[str, bytes]) -> SecurityRule:
         raise ConfigError("must be 128 or 256", key=f"{where}.aes_variant")
     scope = get("scope_flags", int, 7)
     if not 0 <= scope <= 7:
-        raise ConfigError("must be 0..7 (1 primary block, 2 target header, 4 security header)", key=f"{where}.scope_flags")
+        raise ConfigError(
+            "must be 0..7 (1 primary block, 2 target header, 4 security header)", key=f"{where}.scope_flags"
+        )
     wrap = get("wrap_key", bool, False)
     key = keys[key_id]
     if service == "confidentiality" and not wrap and len(key) != (16 if aes_bits == 128 else 32):

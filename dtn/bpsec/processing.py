@@ -117,9 +117,7 @@ def encrypted_targets(bcbs: Iterable[tuple[CanonicalBlock, AbstractSecurityBlock
 
 def read_bibs(bundle: Bundle, encrypted: set[int]) -> list[tuple[CanonicalBlock, AbstractSecurityBlock]]:
     """Every readable BIB with its decoded ASB. BIBs whose ASB is readable: an encrypted BIB (a BCB target) holds ciphertext and is skipped."""
-    return [
-        (b, _read_asb(b)) for b in bundle.blocks if b.type == BIB_BLOCK_TYPE and b.number not in encrypted
-    ]
+    return [(b, _read_asb(b)) for b in bundle.blocks if b.type == BIB_BLOCK_TYPE and b.number not in encrypted]
 
 
 def security_operations(bundle: Bundle) -> list[SecurityOperation]:
@@ -127,7 +125,9 @@ def security_operations(bundle: Bundle) -> list[SecurityOperation]:
     bcbs = read_bcbs(bundle)
     encrypted = encrypted_targets(bcbs)
     ops = [
-        SecurityOperation("confidentiality", b.number, t, asb.context_id, asb.source) for b, asb in bcbs for t in asb.targets
+        SecurityOperation("confidentiality", b.number, t, asb.context_id, asb.source)
+        for b, asb in bcbs
+        for t in asb.targets
     ]
     ops += [
         SecurityOperation("integrity", b.number, t, asb.context_id, asb.source)
@@ -403,8 +403,12 @@ def sign(
     for target in targets:
         data, header = _target_data(bundle, target, primary)
         parts = ippt_parts(
-            scope_flags, target_number=target, target_header=header, target_data=data,
-            primary_block=primary, security_header=security_header,
+            scope_flags,
+            target_number=target,
+            target_header=header,
+            target_data=data,
+            primary_block=primary,
+            security_header=security_header,
         )
         results.append(((BibResult.EXPECTED_HMAC.value, hmac_sha2(sha_variant, hmac_key, parts)),))
     asb = AbstractSecurityBlock(
@@ -419,7 +423,11 @@ def sign(
 
 
 def verify(
-    bundle: Bundle, key: bytes | KeyLookup, *, accept: bool = False, drop_failed_blocks: bool = False,
+    bundle: Bundle,
+    key: bytes | KeyLookup,
+    *,
+    accept: bool = False,
+    drop_failed_blocks: bool = False,
     cache: SecurityCache | None = None,
 ) -> Bundle:
     """Verify the BIB operations this node has a key for (RFC 9172 §5.1.2, RFC 9173 §3.8.2).
@@ -457,8 +465,12 @@ def verify(
             expected = single_result(result_set, BibResult.EXPECTED_HMAC, f"BIB {block.number}", target)
             data, header = _target_data(bundle, target, primary)
             parts = ippt_parts(
-                params.scope_flags, target_number=target, target_header=header, target_data=data,
-                primary_block=primary, security_header=security_header,
+                params.scope_flags,
+                target_number=target,
+                target_header=header,
+                target_data=data,
+                primary_block=primary,
+                security_header=security_header,
             )
             try:
                 verify_hmac_sha2(params.sha_variant, hmac_key, parts, expected)
@@ -470,9 +482,7 @@ def verify(
             done.add(target)
         if accept and done:
             rest = asb.without_targets(done)
-            replaced[block.number] = (
-                None if rest is None else dataclasses.replace(block, data=encode_asb(rest))
-            )
+            replaced[block.number] = None if rest is None else dataclasses.replace(block, data=encode_asb(rest))
     if not replaced and not dropped:
         return bundle
     blocks = [replaced.get(b.number, b) for b in bundle.blocks]

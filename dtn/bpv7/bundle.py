@@ -297,7 +297,9 @@ class Bundle:
         if hop_limit is not None:
             if not 1 <= hop_limit <= 255:
                 raise EncodeError(f"hop limit must be 1..255, got {hop_limit}")
-            hop = CanonicalBlock(BlockType.HOP_COUNT, next_number, BlockFlag(0), crc_type, _cbor_block_data([hop_limit, 0]))
+            hop = CanonicalBlock(
+                BlockType.HOP_COUNT, next_number, BlockFlag(0), crc_type, _cbor_block_data([hop_limit, 0])
+            )
             blocks.insert(0, hop)
             next_number += 1
         if creation_time_ms == 0 and not any(b.type == BlockType.BUNDLE_AGE for b in blocks):

@@ -77,7 +77,9 @@ def _primary_fields(primary: PrimaryBlock) -> list:
     if primary.flags & BundleFlag.IS_FRAGMENT:
         if primary.fragment_offset is None or primary.total_adu_length is None:
             raise EncodeError("a fragment needs fragment_offset and total_adu_length (RFC 9171 §4.3.1)")
-        _check_uints("primary block", fragment_offset=primary.fragment_offset, total_adu_length=primary.total_adu_length)
+        _check_uints(
+            "primary block", fragment_offset=primary.fragment_offset, total_adu_length=primary.total_adu_length
+        )
         fields += [primary.fragment_offset, primary.total_adu_length]
     elif primary.fragment_offset is not None or primary.total_adu_length is not None:
         raise EncodeError("fragment_offset/total_adu_length are set but the IS_FRAGMENT flag is not")
@@ -176,9 +178,7 @@ def _as_view(data: bytes | bytearray | memoryview) -> memoryview:
     return view
 
 
-def _crc_check(
-    view: memoryview, crc_type: CrcType, start: int, crc_at: int, end: int, what: str
-) -> None:
+def _crc_check(view: memoryview, crc_type: CrcType, start: int, crc_at: int, end: int, what: str) -> None:
     """Verify a block CRC: over view[start:end] with the CRC value (k bytes at `crc_at`) zeroed, RFC 9171 §4.2.1."""
     size = CRC_SIZE_BYTES[crc_type]
     if crc_type == CrcType.CRC32C:
@@ -219,11 +219,35 @@ def _block_flags(value: int) -> BlockFlag:
 # object.__setattr__ once per field, which is a third of the time of decoding a small bundle. Every slot is set
 # (tests compare these objects with ones built through __init__).
 _object_new = object.__new__
-(_p_destination, _p_source, _p_report_to, _p_creation_time_ms, _p_sequence, _p_lifetime_ms, _p_flags, _p_crc_type,
- _p_fragment_offset, _p_total_adu_length, _p_version, _p_raw) = (
+(
+    _p_destination,
+    _p_source,
+    _p_report_to,
+    _p_creation_time_ms,
+    _p_sequence,
+    _p_lifetime_ms,
+    _p_flags,
+    _p_crc_type,
+    _p_fragment_offset,
+    _p_total_adu_length,
+    _p_version,
+    _p_raw,
+) = (
     PrimaryBlock.__dict__[name].__set__
-    for name in ("destination", "source", "report_to", "creation_time_ms", "sequence", "lifetime_ms", "flags",
-                 "crc_type", "fragment_offset", "total_adu_length", "version", "raw")
+    for name in (
+        "destination",
+        "source",
+        "report_to",
+        "creation_time_ms",
+        "sequence",
+        "lifetime_ms",
+        "flags",
+        "crc_type",
+        "fragment_offset",
+        "total_adu_length",
+        "version",
+        "raw",
+    )
 )
 _b_type, _b_number, _b_flags, _b_crc_type, _b_data, _b_raw = (
     CanonicalBlock.__dict__[name].__set__ for name in ("type", "number", "flags", "crc_type", "data", "raw")
@@ -267,11 +291,18 @@ def decode_primary(view: memoryview, pos: int) -> tuple[PrimaryBlock, int]:
         raise DecodeError(f"primary block has {len(value)} items, at least 8 are required", offset=pos)
     version, flag_bits, crc_code, timestamp, lifetime_ms = value[0], value[1], value[2], value[6], value[7]
     if not (
-        type(version) is int and type(flag_bits) is int and type(crc_code) is int and type(lifetime_ms) is int
-        and type(timestamp) is list and len(timestamp) == 2
-        and type(timestamp[0]) is int and type(timestamp[1]) is int
-        and 0 <= flag_bits <= UINT64_MAX and 0 <= lifetime_ms <= UINT64_MAX
-        and 0 <= timestamp[0] <= UINT64_MAX and 0 <= timestamp[1] <= UINT64_MAX
+        type(version) is int
+        and type(flag_bits) is int
+        and type(crc_code) is int
+        and type(lifetime_ms) is int
+        and type(timestamp) is list
+        and len(timestamp) == 2
+        and type(timestamp[0]) is int
+        and type(timestamp[1]) is int
+        and 0 <= flag_bits <= UINT64_MAX
+        and 0 <= lifetime_ms <= UINT64_MAX
+        and 0 <= timestamp[0] <= UINT64_MAX
+        and 0 <= timestamp[1] <= UINT64_MAX
     ):
         # Something is off: find it field by field, for a precise message.
         _uint(version, "bundle protocol version", pos)
@@ -336,8 +367,12 @@ def decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
     # which also gives the precise error.
     header = view[pos : pos + 6].tobytes()
     if (
-        len(header) == 6 and header[0] == 0x86 and header[4] == 2
-        and header[1] < 24 and header[2] < 24 and header[3] < 24
+        len(header) == 6
+        and header[0] == 0x86
+        and header[4] == 2
+        and header[1] < 24
+        and header[2] < 24
+        and header[3] < 24
     ):
         info = header[5]
         if 0x40 <= info <= 0x57:
@@ -349,14 +384,19 @@ def decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
         crc_at = data_end + 1
         end = crc_at + 4
         if (
-            0 <= data_end and end <= len(view) and view[data_end] == 0x44
+            0 <= data_end
+            and end <= len(view)
+            and view[data_end] == 0x44
             and _crc32c(_ZERO_CRC32, _crc32c(view[pos:crc_at])) == int.from_bytes(view[crc_at:end], "big")
         ):
             flags = _block_flag_cache.get(header[3])
             block = _new_block(
-                _KNOWN_BLOCK_TYPES.get(header[1], header[1]), header[2],
-                _block_flags(header[3]) if flags is None else flags, _CRC32C,
-                view[data_start:data_end], view[pos:end],
+                _KNOWN_BLOCK_TYPES.get(header[1], header[1]),
+                header[2],
+                _block_flags(header[3]) if flags is None else flags,
+                _CRC32C,
+                view[data_start:data_end],
+                view[pos:end],
             )
             return block, end
     return _decode_block(view, pos)
@@ -369,7 +409,10 @@ def _decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
     if (
         len(header) == 6
         and header[0] in (0x85, 0x86)
-        and header[1] < 24 and header[2] < 24 and header[3] < 24 and header[4] < 24
+        and header[1] < 24
+        and header[2] < 24
+        and header[3] < 24
+        and header[4] < 24
     ):
         # The usual shape: a definite array whose four leading uints each fit in their head byte.
         count, code, number, flags, crc_code = header[0] & 0x1F, header[1], header[2], header[3], header[4]
@@ -408,7 +451,9 @@ def _decode_block(view: memoryview, pos: int) -> tuple[CanonicalBlock, int]:
         else:
             crc_value, pos = read_definite_bytes(view, pos, "block CRC")
             if len(crc_value) != size:
-                raise DecodeError(f"block CRC must be {size} bytes, found {len(crc_value)}", offset=pos - len(crc_value))
+                raise DecodeError(
+                    f"block CRC must be {size} bytes, found {len(crc_value)}", offset=pos - len(crc_value)
+                )
             crc_at = pos - size
     if count is None:
         if pos >= len(view) or view[pos] != BREAK:
@@ -496,8 +541,12 @@ def _check_blocks(blocks: list[CanonicalBlock], offsets: list[int]) -> None:
     types = [block.type for block in blocks]
     numbers = [block.number for block in blocks]
     if (
-        types and types[-1] == _PAYLOAD and numbers[-1] == 1 and types.count(_PAYLOAD) == 1
-        and 0 not in numbers and len(set(numbers)) == len(numbers)
+        types
+        and types[-1] == _PAYLOAD
+        and numbers[-1] == 1
+        and types.count(_PAYLOAD) == 1
+        and 0 not in numbers
+        and len(set(numbers)) == len(numbers)
     ):
         unique = [code for code in types if code in _UNIQUE_CODES]
         if not unique:
@@ -522,17 +571,25 @@ def _check_blocks(blocks: list[CanonicalBlock], offsets: list[int]) -> None:
             if index != last:
                 raise DecodeError("the payload block must be the last block (RFC 9171 §4.1)", offset=offsets[index])
             if block.number != 1:
-                raise DecodeError(f"the payload block must be block number 1, not {block.number}", offset=offsets[index])
+                raise DecodeError(
+                    f"the payload block must be block number 1, not {block.number}", offset=offsets[index]
+                )
         elif index == last:
-            raise DecodeError(f"the last block must be the payload block (found type {int(block.type)})", offset=offsets[index])
+            raise DecodeError(
+                f"the last block must be the payload block (found type {int(block.type)})", offset=offsets[index]
+            )
         elif block.number in (0, 1):
-            raise DecodeError(f"block number {block.number} is reserved (0: primary, 1: payload)", offset=offsets[index])
+            raise DecodeError(
+                f"block number {block.number} is reserved (0: primary, 1: payload)", offset=offsets[index]
+            )
         if block.number in seen:
             raise DecodeError(f"duplicate block number {block.number} (RFC 9171 §4.3.2)", offset=offsets[index])
         seen.add(block.number)
         if block.type in _UNIQUE_TYPES:
             if block.type in unique_seen:
-                raise DecodeError(f"more than one {BlockType(block.type).name} block (RFC 9171 §4.4)", offset=offsets[index])
+                raise DecodeError(
+                    f"more than one {BlockType(block.type).name} block (RFC 9171 §4.4)", offset=offsets[index]
+                )
             unique_seen.add(block.type)
             has_extension_content = True
     if has_extension_content:

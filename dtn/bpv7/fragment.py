@@ -21,8 +21,9 @@ def _size(bundle: Bundle) -> int:
     return sum(len(part) for part in encode_parts(bundle))
 
 
-def _make_fragment(bundle: Bundle, extension: list[CanonicalBlock], payload_block: CanonicalBlock,
-                   offset: int, total: int, data) -> Bundle:
+def _make_fragment(
+    bundle: Bundle, extension: list[CanonicalBlock], payload_block: CanonicalBlock, offset: int, total: int, data
+) -> Bundle:
     primary = dataclasses.replace(
         bundle.primary,
         flags=bundle.primary.flags | BundleFlag.IS_FRAGMENT,
@@ -70,7 +71,9 @@ def fragment(bundle: Bundle, max_bundle_bytes: int) -> list[Bundle]:
                 f"max_bundle_bytes={max_bundle_bytes} cannot hold a fragment with any payload "
                 f"(fragment overhead is {overhead} bytes)"
             )
-        fragments.append(_make_fragment(bundle, blocks, payload_block, base + start, total, data[start : start + length]))
+        fragments.append(
+            _make_fragment(bundle, blocks, payload_block, base + start, total, data[start : start + length])
+        )
         start += length
     return fragments
 

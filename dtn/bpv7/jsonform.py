@@ -23,8 +23,17 @@ from dtn.bpv7.eid import parse_eid
 from dtn.errors import DecodeError
 
 _PRIMARY_KEYS = (
-    "version", "flags", "crc_type", "destination", "source", "report_to", "creation_time_ms", "sequence",
-    "lifetime_ms", "fragment_offset", "total_adu_length",
+    "version",
+    "flags",
+    "crc_type",
+    "destination",
+    "source",
+    "report_to",
+    "creation_time_ms",
+    "sequence",
+    "lifetime_ms",
+    "fragment_offset",
+    "total_adu_length",
 )
 _BLOCK_KEYS = ("type", "number", "flags", "crc_type", "data_hex")
 

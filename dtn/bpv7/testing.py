@@ -81,11 +81,15 @@ def blocks(number: int | None = None, kinds: tuple[int, ...] | None = None):
 def _draw_block(draw, number: int | None, kinds: tuple[int, ...] | None) -> CanonicalBlock:
     st = _st()
     _UINT64 = st.integers(min_value=0, max_value=_UINT64_MAX)
-    kind = draw(st.sampled_from(kinds)) if kinds else draw(
-        st.one_of(
-            st.sampled_from([BlockType.PREVIOUS_NODE, BlockType.BUNDLE_AGE, BlockType.HOP_COUNT]),
-            st.integers(min_value=13, max_value=400),
-            st.integers(min_value=193, max_value=255),
+    kind = (
+        draw(st.sampled_from(kinds))
+        if kinds
+        else draw(
+            st.one_of(
+                st.sampled_from([BlockType.PREVIOUS_NODE, BlockType.BUNDLE_AGE, BlockType.HOP_COUNT]),
+                st.integers(min_value=13, max_value=400),
+                st.integers(min_value=193, max_value=255),
+            )
         )
     )
     if kind == BlockType.PREVIOUS_NODE:
@@ -115,8 +119,12 @@ def _draw_bundle(draw, max_payload_bytes: int, fragments: bool) -> Bundle:
     source = draw(eids())
     flags = BundleFlag(draw(st.integers(min_value=0, max_value=0x7FFFF)) & ~BundleFlag.IS_FRAGMENT)
     if flags & BundleFlag.IS_ADMIN_RECORD or source == DTN_NONE:
-        flags &= ~(BundleFlag.REPORT_RECEPTION | BundleFlag.REPORT_FORWARDING
-                   | BundleFlag.REPORT_DELIVERY | BundleFlag.REPORT_DELETION)
+        flags &= ~(
+            BundleFlag.REPORT_RECEPTION
+            | BundleFlag.REPORT_FORWARDING
+            | BundleFlag.REPORT_DELIVERY
+            | BundleFlag.REPORT_DELETION
+        )
     if source == DTN_NONE:
         flags |= BundleFlag.MUST_NOT_FRAGMENT
     payload = draw(st.binary(max_size=max_payload_bytes))
@@ -150,7 +158,9 @@ def _draw_bundle(draw, max_payload_bytes: int, fragments: bool) -> Bundle:
         extension.append(block)
     if creation_time_ms == 0 and BlockType.BUNDLE_AGE not in used_unique:
         free = max(numbers, default=1) + 1
-        extension.append(CanonicalBlock(BlockType.BUNDLE_AGE, free, BlockFlag(0), CrcType.CRC32C, cbor2.dumps(draw(_SMALL))))
+        extension.append(
+            CanonicalBlock(BlockType.BUNDLE_AGE, free, BlockFlag(0), CrcType.CRC32C, cbor2.dumps(draw(_SMALL)))
+        )
     payload_block = CanonicalBlock(BlockType.PAYLOAD, 1, draw(_block_flags()), draw(crc_types()), payload)
     all_blocks = (*extension, payload_block)
     if flags & BundleFlag.IS_ADMIN_RECORD:  # RFC 9171 §4.2.4: no "report if unprocessable" in an admin record

@@ -137,8 +137,9 @@ def validate_bundle(bundle: Bundle) -> list[str]:
                     problems.append(f"{label}: {exc.reason}")
                 else:
                     if block.type == BlockType.PREVIOUS_NODE and (reason := _node_id_problem(value)) is not None:
-                        problems.append(f"{label}: the previous node {value} is not a node ID: {reason} "
-                                        "(RFC 9171 §4.4.1, §4.2.5.2)")
+                        problems.append(
+                            f"{label}: the previous node {value} is not a node ID: {reason} (RFC 9171 §4.4.1, §4.2.5.2)"
+                        )
                     if block.type == BlockType.HOP_COUNT:
                         limit, count = value  # type: ignore[misc]
                         if not 1 <= limit <= 255:
@@ -148,8 +149,10 @@ def validate_bundle(bundle: Bundle) -> list[str]:
     if flags & BundleFlag.IS_ADMIN_RECORD:
         asking = [b.number for b in blocks if int(b.flags) & BlockFlag.REPORT_IF_UNPROCESSABLE]
         if asking:
-            problems.append(f"an administrative record's blocks {asking} ask for a 'block unprocessable' status "
-                            "report (RFC 9171 §4.2.4: that flag must be zero)")
+            problems.append(
+                f"an administrative record's blocks {asking} ask for a 'block unprocessable' status "
+                "report (RFC 9171 §4.2.4: that flag must be zero)"
+            )
     for block in blocks:
         if block.type in (BlockType.BIB, BlockType.BCB):
             targets = bib_targets([block]) if block.type == BlockType.BIB else bcb_targets([block])

@@ -25,14 +25,31 @@ class TcpclConvergenceLayer:
         self.config = config
         self.max_sessions = max_sessions
 
-    async def serve(self, on_bundle, on_link_up=None, on_link_down=None, *, host="127.0.0.1", port=0,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
-        await serve_tcpcl(self.config, on_bundle, on_link_up, on_link_down, host=host, port=port,
-                          max_sessions=self.max_sessions, task_status=task_status)
+    async def serve(
+        self,
+        on_bundle,
+        on_link_up=None,
+        on_link_down=None,
+        *,
+        host="127.0.0.1",
+        port=0,
+        task_status=trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await serve_tcpcl(
+            self.config,
+            on_bundle,
+            on_link_up,
+            on_link_down,
+            host=host,
+            port=port,
+            max_sessions=self.max_sessions,
+            task_status=task_status,
+        )
 
     async def connect(self, host, port, on_bundle, *, nursery, on_link_up=None, on_link_down=None) -> TcpclLink:
-        return await connect_tcpcl(self.config, host, port, on_bundle, nursery=nursery, on_link_up=on_link_up,
-                                   on_link_down=on_link_down)
+        return await connect_tcpcl(
+            self.config, host, port, on_bundle, nursery=nursery, on_link_up=on_link_up, on_link_down=on_link_down
+        )
 
 
 class MtcpConvergenceLayer:
@@ -43,20 +60,57 @@ class MtcpConvergenceLayer:
     def __init__(self, *, max_bundle_bytes: int = 128 * 1024 * 1024) -> None:
         self.max_bundle_bytes = max_bundle_bytes
 
-    async def serve(self, on_bundle, on_link_up=None, on_link_down=None, *, host="127.0.0.1", port=0,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
-        await serve_mtcp(on_bundle, on_link_up, on_link_down, host=host, port=port,
-                         max_bundle_bytes=self.max_bundle_bytes, task_status=task_status)
+    async def serve(
+        self,
+        on_bundle,
+        on_link_up=None,
+        on_link_down=None,
+        *,
+        host="127.0.0.1",
+        port=0,
+        task_status=trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await serve_mtcp(
+            on_bundle,
+            on_link_up,
+            on_link_down,
+            host=host,
+            port=port,
+            max_bundle_bytes=self.max_bundle_bytes,
+            task_status=task_status,
+        )
 
     async def connect(self, host, port, on_bundle, *, nursery, on_link_up=None, on_link_down=None) -> MtcpLink:
-        return await connect_mtcp(host, port, on_bundle, nursery=nursery, on_link_up=on_link_up,
-                                  on_link_down=on_link_down, max_bundle_bytes=self.max_bundle_bytes)
+        return await connect_mtcp(
+            host,
+            port,
+            on_bundle,
+            nursery=nursery,
+            on_link_up=on_link_up,
+            on_link_down=on_link_down,
+            max_bundle_bytes=self.max_bundle_bytes,
+        )
 
 
 __all__ = [
-    "ConvergenceLayer", "Link", "OnBundle", "OnLinkDown", "OnLinkUp",
-    "TcpclConvergenceLayer", "MtcpConvergenceLayer",
-    "TcpclLink", "connect_tcpcl", "open_link_over_stream", "run_session", "serve_tcpcl",
-    "MtcpDecoder", "MtcpLink", "connect_mtcp", "encode_mtcp", "run_mtcp_session", "serve_mtcp",
-    "LtpEndpoint", "LtpLink",
+    "ConvergenceLayer",
+    "Link",
+    "OnBundle",
+    "OnLinkDown",
+    "OnLinkUp",
+    "TcpclConvergenceLayer",
+    "MtcpConvergenceLayer",
+    "TcpclLink",
+    "connect_tcpcl",
+    "open_link_over_stream",
+    "run_session",
+    "serve_tcpcl",
+    "MtcpDecoder",
+    "MtcpLink",
+    "connect_mtcp",
+    "encode_mtcp",
+    "run_mtcp_session",
+    "serve_mtcp",
+    "LtpEndpoint",
+    "LtpLink",
 ]

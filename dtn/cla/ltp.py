@@ -70,8 +70,9 @@ class _Span:
         self.link: LtpLink | None = None  # the link of the contact in progress (None: closed)
         self.aggregator: Aggregator | None = None
         if endpoint.aggregation_bytes > 0:
-            self.aggregator = Aggregator(size_limit_bytes=endpoint.aggregation_bytes,
-                                         time_limit_s=endpoint.aggregation_s)
+            self.aggregator = Aggregator(
+                size_limit_bytes=endpoint.aggregation_bytes, time_limit_s=endpoint.aggregation_s
+            )
 
     @property
     def closed(self) -> bool:
@@ -151,12 +152,20 @@ class LtpEndpoint:
         self._socket: _stdlib_socket.socket | None = None
         self._nursery: trio.Nursery | None = None
         self._deliveries_in, self._deliveries_out = trio.open_memory_channel(DELIVERY_QUEUE_BLOCKS)
-        self.stats = {"blocks_sent": 0, "blocks_completed": 0, "blocks_resent": 0, "blocks_dropped": 0,
-                      "blocks_received": 0, "bundles_received": 0, "datagrams_malformed": 0}
+        self.stats = {
+            "blocks_sent": 0,
+            "blocks_completed": 0,
+            "blocks_resent": 0,
+            "blocks_dropped": 0,
+            "blocks_received": 0,
+            "bundles_received": 0,
+            "datagrams_malformed": 0,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
-    async def run(self, host: str = "127.0.0.1", port: int = 0, *,
-                  task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, host: str = "127.0.0.1", port: int = 0, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Bind the UDP socket, report the bound port, and run until cancelled."""
         # A plain non-blocking socket driven by trio.lowlevel.wait_readable/wait_writable: the loops drain or fill
         # it in batches instead of one scheduling round trip per datagram (a datagram is ~1.4 kB).
@@ -190,8 +199,14 @@ class LtpEndpoint:
             self._socket = None
             sock.close()
 
-    async def open_span(self, peer: int, *, rate_bytes_per_s: float | None = None, owlt_s: float | None = None,
-                        opened: Callable[[LtpLink], None] | None = None) -> LtpLink:
+    async def open_span(
+        self,
+        peer: int,
+        *,
+        rate_bytes_per_s: float | None = None,
+        owlt_s: float | None = None,
+        opened: Callable[[LtpLink], None] | None = None,
+    ) -> LtpLink:
         """The contact with `peer` began: transmit (at `rate_bytes_per_s`, 0 = unlimited) and run its timers.
         Returns the contact's link (the one already open if it is); `opened(link)` runs before `on_link_up`."""
         span = self._span(peer)
@@ -376,18 +391,29 @@ class LtpEndpoint:
                 if entry is None:
                     continue
                 peer, block, tries = entry
-                log.info("LTP session %s to engine %s cancelled (reason %s, by %s)", event.session_number, peer,
-                         event.reason, "peer" if event.by_peer else "us")
+                log.info(
+                    "LTP session %s to engine %s cancelled (reason %s, by %s)",
+                    event.session_number,
+                    peer,
+                    event.reason,
+                    "peer" if event.by_peer else "us",
+                )
                 if tries < self.max_block_retries:
                     self.stats["blocks_resent"] += 1
                     self._nursery.start_soon(self._submit_block, peer, block, tries + 1)
                 else:
                     self.stats["blocks_dropped"] += 1
-                    log.warning("LTP block of %d bytes to engine %s dropped after %d sessions", len(block), peer,
-                                tries + 1)
+                    log.warning(
+                        "LTP block of %d bytes to engine %s dropped after %d sessions", len(block), peer, tries + 1
+                    )
             elif isinstance(event, ImportCancelled):
-                log.info("LTP import session %s from engine %s cancelled (reason %s, by %s)", event.session_number,
-                         event.peer, event.reason, "peer" if event.by_peer else "us")
+                log.info(
+                    "LTP import session %s from engine %s cancelled (reason %s, by %s)",
+                    event.session_number,
+                    event.peer,
+                    event.reason,
+                    "peer" if event.by_peer else "us",
+                )
 
     async def _delivery_loop(self) -> None:
         async for event in self._deliveries_out:

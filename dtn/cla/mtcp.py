@@ -123,8 +123,15 @@ class MtcpLink:
 
     cla_name = "mtcp"
 
-    def __init__(self, stream: trio.abc.Stream, on_bundle: OnBundle, *, peer_address: str = "",
-                 peer_node_id: str | None = None, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        on_bundle: OnBundle,
+        *,
+        peer_address: str = "",
+        peer_node_id: str | None = None,
+        max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+    ) -> None:
         self.peer_node_id = peer_node_id
         self.peer_address = peer_address
         self.down_reason: str | None = None
@@ -193,8 +200,9 @@ async def run_mtcp_session(
     task_status: trio.TaskStatus[MtcpLink] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run one MTCP connection over any stream until the peer closes it or `link.close()`."""
-    link = MtcpLink(stream, on_bundle, peer_address=peer_address, peer_node_id=peer_node_id,
-                    max_bundle_bytes=max_bundle_bytes)
+    link = MtcpLink(
+        stream, on_bundle, peer_address=peer_address, peer_node_id=peer_node_id, max_bundle_bytes=max_bundle_bytes
+    )
     task_status.started(link)
     try:
         if on_link_up is not None:
@@ -225,8 +233,14 @@ async def connect_mtcp(
     _set_nodelay(stream)
     return await nursery.start(
         functools.partial(
-            run_mtcp_session, stream, on_bundle, on_link_up, on_link_down, peer_address=f"{host}:{port}",
-            peer_node_id=peer_node_id, max_bundle_bytes=max_bundle_bytes,
+            run_mtcp_session,
+            stream,
+            on_bundle,
+            on_link_up,
+            on_link_down,
+            peer_address=f"{host}:{port}",
+            peer_node_id=peer_node_id,
+            max_bundle_bytes=max_bundle_bytes,
         )
     )
 
@@ -256,8 +270,9 @@ async def serve_mtcp(
         except OSError:
             address = "?"
         try:
-            await run_mtcp_session(stream, on_bundle, on_link_up, on_link_down, peer_address=address,
-                                   max_bundle_bytes=max_bundle_bytes)
+            await run_mtcp_session(
+                stream, on_bundle, on_link_up, on_link_down, peer_address=address, max_bundle_bytes=max_bundle_bytes
+            )
         except Exception:  # one broken connection must not stop the listener
             log.exception("MTCP connection from %s crashed", address)
 

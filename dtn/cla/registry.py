@@ -104,8 +104,9 @@ def check_options(name: str, table: Mapping[str, Any], *, key: str) -> Mapping[s
         else:
             ok = isinstance(value, type(default))
         if not ok:
-            raise ConfigError(f"expected {type(default).__name__} (default {default!r}), got {value!r}",
-                              key=f"{key}.{option}")
+            raise ConfigError(
+                f"expected {type(default).__name__} (default {default!r}), got {value!r}", key=f"{key}.{option}"
+            )
         merged[option] = float(value) if isinstance(default, float) else value
     return MappingProxyType(merged)
 
@@ -116,109 +117,232 @@ def check_options(name: str, table: Mapping[str, Any], *, key: str) -> Mapping[s
 async def _tcpcl_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from .tcpcl import serve_tcpcl
 
-    await serve_tcpcl(ctx.tcpcl_config(), ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
-                      max_sessions=ctx.options.get("max_sessions", 256), task_status=task_status)
+    await serve_tcpcl(
+        ctx.tcpcl_config(),
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        host=host,
+        port=port,
+        max_sessions=ctx.options.get("max_sessions", 256),
+        task_status=task_status,
+    )
 
 
-async def _tcpcl_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
-                     task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _tcpcl_run(
+    ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     from dtn.tcpcl import Role
 
     from .tcpcl import run_session
 
-    await run_session(stream, ctx.tcpcl_config(), Role.ACTIVE, ctx.on_bundle, ctx.on_link_up, ctx.on_link_down,
-                      peer_address=peer_address, task_status=task_status)
+    await run_session(
+        stream,
+        ctx.tcpcl_config(),
+        Role.ACTIVE,
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        peer_address=peer_address,
+        task_status=task_status,
+    )
 
 
 async def _mtcp_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from .mtcp import serve_mtcp
 
-    await serve_mtcp(ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
-                     max_bundle_bytes=ctx.options["max_bundle_bytes"], task_status=task_status)
+    await serve_mtcp(
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        host=host,
+        port=port,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        task_status=task_status,
+    )
 
 
-async def _mtcp_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _mtcp_run(
+    ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     from .mtcp import run_mtcp_session
 
-    await run_mtcp_session(stream, ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, peer_address=peer_address,
-                           peer_node_id=peer_node_id, max_bundle_bytes=ctx.options["max_bundle_bytes"],
-                           task_status=task_status)
+    await run_mtcp_session(
+        stream,
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        peer_address=peer_address,
+        peer_node_id=peer_node_id,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        task_status=task_status,
+    )
 
 
-register(ClaKind("tcpcl", _tcpcl_serve, run_over_stream=_tcpcl_run, options={"max_sessions": 256},
-                 description="TCPCLv4, RFC 9174 (TLS per [tls])"))
-register(ClaKind("mtcp", _mtcp_serve, run_over_stream=_mtcp_run, options={"max_bundle_bytes": 128 * 1024 * 1024},
-                 description="uD3TN's MTCP (CBOR byte string per bundle, no acknowledgements)"))
+register(
+    ClaKind(
+        "tcpcl",
+        _tcpcl_serve,
+        run_over_stream=_tcpcl_run,
+        options={"max_sessions": 256},
+        description="TCPCLv4, RFC 9174 (TLS per [tls])",
+    )
+)
+register(
+    ClaKind(
+        "mtcp",
+        _mtcp_serve,
+        run_over_stream=_mtcp_run,
+        options={"max_bundle_bytes": 128 * 1024 * 1024},
+        description="uD3TN's MTCP (CBOR byte string per bundle, no acknowledgements)",
+    )
+)
+
 
 def _tcpclv3_config(ctx: ClaContext):
     from dtn.tcpclv3 import TcpclV3Config
 
     o = ctx.options
-    return TcpclV3Config(ctx.node_id, keepalive_s=ctx.keepalive_s, request_acks=o["acks"],
-                         allow_refusal=o["refusal"], request_length=o["request_length"],
-                         segment_bytes=o["segment_bytes"], max_bundle_bytes=o["max_bundle_bytes"])
+    return TcpclV3Config(
+        ctx.node_id,
+        keepalive_s=ctx.keepalive_s,
+        request_acks=o["acks"],
+        allow_refusal=o["refusal"],
+        request_length=o["request_length"],
+        segment_bytes=o["segment_bytes"],
+        max_bundle_bytes=o["max_bundle_bytes"],
+    )
 
 
 async def _tcpclv3_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from .tcpclv3 import serve_tcpclv3
 
-    await serve_tcpclv3(_tcpclv3_config(ctx), ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
-                        max_sessions=ctx.options["max_sessions"], task_status=task_status)
+    await serve_tcpclv3(
+        _tcpclv3_config(ctx),
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        host=host,
+        port=port,
+        max_sessions=ctx.options["max_sessions"],
+        task_status=task_status,
+    )
 
 
-async def _tcpclv3_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
-                       task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _tcpclv3_run(
+    ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     from .tcpclv3 import run_tcpclv3_session
 
-    await run_tcpclv3_session(stream, _tcpclv3_config(ctx), ctx.on_bundle, ctx.on_link_up, ctx.on_link_down,
-                              peer_address=peer_address, task_status=task_status)
+    await run_tcpclv3_session(
+        stream,
+        _tcpclv3_config(ctx),
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        peer_address=peer_address,
+        task_status=task_status,
+    )
 
 
-register(ClaKind("tcpclv3", _tcpclv3_serve, run_over_stream=_tcpclv3_run,
-                 options={"acks": True, "refusal": True, "request_length": False, "segment_bytes": 1024 * 1024,
-                          "max_bundle_bytes": 128 * 1024 * 1024, "max_sessions": 256},
-                 description="TCPCLv3, RFC 7242 (ION's TCP CL)"))
+register(
+    ClaKind(
+        "tcpclv3",
+        _tcpclv3_serve,
+        run_over_stream=_tcpclv3_run,
+        options={
+            "acks": True,
+            "refusal": True,
+            "request_length": False,
+            "segment_bytes": 1024 * 1024,
+            "max_bundle_bytes": 128 * 1024 * 1024,
+            "max_sessions": 256,
+        },
+        description="TCPCLv3, RFC 7242 (ION's TCP CL)",
+    )
+)
+
 
 async def _stcp_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from .stcp import serve_stcp
 
-    await serve_stcp(ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, host=host, port=port,
-                     max_bundle_bytes=ctx.options["max_bundle_bytes"], task_status=task_status)
+    await serve_stcp(
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        host=host,
+        port=port,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        task_status=task_status,
+    )
 
 
-async def _stcp_run(ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _stcp_run(
+    ctx: ClaContext, stream, *, peer_address: str, peer_node_id: str | None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     from .stcp import run_stcp_session
 
-    await run_stcp_session(stream, ctx.on_bundle, ctx.on_link_up, ctx.on_link_down, peer_address=peer_address,
-                           peer_node_id=peer_node_id, max_bundle_bytes=ctx.options["max_bundle_bytes"],
-                           keepalive_s=ctx.options["keepalive_s"], task_status=task_status)
+    await run_stcp_session(
+        stream,
+        ctx.on_bundle,
+        ctx.on_link_up,
+        ctx.on_link_down,
+        peer_address=peer_address,
+        peer_node_id=peer_node_id,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        keepalive_s=ctx.options["keepalive_s"],
+        task_status=task_status,
+    )
 
 
 async def _udp_serve(ctx: ClaContext, host: str, port: int, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     from .udp import serve_udp
 
-    await serve_udp(ctx.on_bundle, host=host, port=port, max_bundle_bytes=ctx.options["max_bundle_bytes"],
-                    receive_buffer_bytes=ctx.options["receive_buffer_bytes"], task_status=task_status)
+    await serve_udp(
+        ctx.on_bundle,
+        host=host,
+        port=port,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        receive_buffer_bytes=ctx.options["receive_buffer_bytes"],
+        task_status=task_status,
+    )
 
 
-async def _udp_dial(ctx: ClaContext, host: str, port: int, *, peer_node_id: str | None,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def _udp_dial(
+    ctx: ClaContext, host: str, port: int, *, peer_node_id: str | None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     from .udp import dial_udp
 
-    await dial_udp(host, port, on_link_up=ctx.on_link_up, on_link_down=ctx.on_link_down, peer_node_id=peer_node_id,
-                   max_bundle_bytes=ctx.options["max_bundle_bytes"], rate_bytes_per_s=ctx.options["rate_bytes_per_s"],
-                   task_status=task_status)
+    await dial_udp(
+        host,
+        port,
+        on_link_up=ctx.on_link_up,
+        on_link_down=ctx.on_link_down,
+        peer_node_id=peer_node_id,
+        max_bundle_bytes=ctx.options["max_bundle_bytes"],
+        rate_bytes_per_s=ctx.options["rate_bytes_per_s"],
+        task_status=task_status,
+    )
 
 
-register(ClaKind("stcp", _stcp_serve, run_over_stream=_stcp_run,
-                 options={"max_bundle_bytes": 128 * 1024 * 1024, "keepalive_s": 0.0},
-                 description="ION's and HDTN's simple TCP CL (4-byte length before each bundle)"))
-register(ClaKind("udp", _udp_serve, dial=_udp_dial,
-                 options={"max_bundle_bytes": 65507, "rate_bytes_per_s": 0.0, "receive_buffer_bytes": 4 * 1024 * 1024},
-                 description="one bundle per UDP datagram (ION, HDTN)"))
-
+register(
+    ClaKind(
+        "stcp",
+        _stcp_serve,
+        run_over_stream=_stcp_run,
+        options={"max_bundle_bytes": 128 * 1024 * 1024, "keepalive_s": 0.0},
+        description="ION's and HDTN's simple TCP CL (4-byte length before each bundle)",
+    )
+)
+register(
+    ClaKind(
+        "udp",
+        _udp_serve,
+        dial=_udp_dial,
+        options={"max_bundle_bytes": 65507, "rate_bytes_per_s": 0.0, "receive_buffer_bytes": 4 * 1024 * 1024},
+        description="one bundle per UDP datagram (ION, HDTN)",
+    )
+)
 
 
 async def _ltp_not_alone(*args, **kwargs) -> None:
@@ -229,7 +353,13 @@ async def _ltp_not_alone(*args, **kwargs) -> None:
     raise ClaError("LTP is run by the node (dtn.node.ltp), not through the CLA registry")
 
 
-register(ClaKind("ltp", _ltp_not_alone, dial=_ltp_not_alone,
-                 description="LTP over UDP, RFC 5326 (settings in [ltp]; docs/ltp.md)"))
+register(
+    ClaKind(
+        "ltp",
+        _ltp_not_alone,
+        dial=_ltp_not_alone,
+        description="LTP over UDP, RFC 5326 (settings in [ltp]; docs/ltp.md)",
+    )
+)
 
 __all__ = ["ClaContext", "ClaKind", "register", "cla_names", "get_cla", "check_options"]

@@ -73,8 +73,10 @@ class StcpDecoder:
                     break
                 (length,) = _LENGTH.unpack_from(buf, pos)
                 if length > self.max_bundle_bytes:
-                    raise DecodeError(f"STCP frame of {length} bytes exceeds the limit of {self.max_bundle_bytes} bytes",
-                                      offset=self._offset + pos)
+                    raise DecodeError(
+                        f"STCP frame of {length} bytes exceeds the limit of {self.max_bundle_bytes} bytes",
+                        offset=self._offset + pos,
+                    )
                 pos += 4
                 if length == 0:
                     continue  # keepalive
@@ -95,9 +97,16 @@ class StcpLink:
     cla_name = "stcp"
     tls = None
 
-    def __init__(self, stream: trio.abc.Stream, on_bundle: OnBundle, *, peer_address: str = "",
-                 peer_node_id: str | None = None, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
-                 keepalive_s: float = 0) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        on_bundle: OnBundle,
+        *,
+        peer_address: str = "",
+        peer_node_id: str | None = None,
+        max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+        keepalive_s: float = 0,
+    ) -> None:
         self.peer_node_id = peer_node_id
         self.peer_address = peer_address
         self.down_reason: str | None = None
@@ -192,8 +201,14 @@ async def run_stcp_session(
     task_status: trio.TaskStatus[StcpLink] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run one STCP connection over any stream until the peer closes it or `link.close()`."""
-    link = StcpLink(stream, on_bundle, peer_address=peer_address, peer_node_id=peer_node_id,
-                    max_bundle_bytes=max_bundle_bytes, keepalive_s=keepalive_s)
+    link = StcpLink(
+        stream,
+        on_bundle,
+        peer_address=peer_address,
+        peer_node_id=peer_node_id,
+        max_bundle_bytes=max_bundle_bytes,
+        keepalive_s=keepalive_s,
+    )
     task_status.started(link)
     try:
         if on_link_up is not None:
@@ -205,24 +220,49 @@ async def run_stcp_session(
         await call_link_down(on_link_down, link, link.down_reason)
 
 
-async def connect_stcp(host: str, port: int, on_bundle: OnBundle, *, nursery: trio.Nursery,
-                       on_link_up: OnLinkUp | None = None, on_link_down: OnLinkDown | None = None,
-                       peer_node_id: str | None = None, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
-                       keepalive_s: float = 0) -> StcpLink:
+async def connect_stcp(
+    host: str,
+    port: int,
+    on_bundle: OnBundle,
+    *,
+    nursery: trio.Nursery,
+    on_link_up: OnLinkUp | None = None,
+    on_link_down: OnLinkDown | None = None,
+    peer_node_id: str | None = None,
+    max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+    keepalive_s: float = 0,
+) -> StcpLink:
     """Connect to an STCP listener (ION's stcpcli, HDTN's STCP induct, or `serve_stcp`)."""
     try:
         stream = await trio.open_tcp_stream(host, port)
     except OSError as exc:
         raise ClaError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
     _set_nodelay(stream)
-    return await nursery.start(functools.partial(
-        run_stcp_session, stream, on_bundle, on_link_up, on_link_down, peer_address=f"{host}:{port}",
-        peer_node_id=peer_node_id, max_bundle_bytes=max_bundle_bytes, keepalive_s=keepalive_s))
+    return await nursery.start(
+        functools.partial(
+            run_stcp_session,
+            stream,
+            on_bundle,
+            on_link_up,
+            on_link_down,
+            peer_address=f"{host}:{port}",
+            peer_node_id=peer_node_id,
+            max_bundle_bytes=max_bundle_bytes,
+            keepalive_s=keepalive_s,
+        )
+    )
 
 
-async def serve_stcp(on_bundle: OnBundle, on_link_up: OnLinkUp | None = None, on_link_down: OnLinkDown | None = None,
-                     *, host: str = "127.0.0.1", port: int = 0, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
-                     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_stcp(
+    on_bundle: OnBundle,
+    on_link_up: OnLinkUp | None = None,
+    on_link_down: OnLinkDown | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Listen for STCP connections until cancelled; `task_status.started(port)`."""
     try:
         listeners = await trio.open_tcp_listeners(port, host=host)
@@ -238,8 +278,9 @@ async def serve_stcp(on_bundle: OnBundle, on_link_up: OnLinkUp | None = None, on
         except OSError:
             address = "?"
         try:
-            await run_stcp_session(stream, on_bundle, on_link_up, on_link_down, peer_address=address,
-                                   max_bundle_bytes=max_bundle_bytes)
+            await run_stcp_session(
+                stream, on_bundle, on_link_up, on_link_down, peer_address=address, max_bundle_bytes=max_bundle_bytes
+            )
         except Exception:  # one broken connection must not stop the listener
             log.exception("STCP connection from %s crashed", address)
 

@@ -273,7 +273,9 @@ class TcpclLink:
             self._after_machine()
             with trio.move_on_after(LINGER_S):
                 await self._flush_direct()
-            raise ClaError(f"TCPCL session with {self._name()} not established within {self.config.session_init_timeout_s} s")
+            raise ClaError(
+                f"TCPCL session with {self._name()} not established within {self.config.session_init_timeout_s} s"
+            )
         if not self._established or self._ended:
             with trio.move_on_after(LINGER_S):
                 await self._flush_direct()
@@ -296,7 +298,9 @@ class TcpclLink:
         trailing = self.session.take_trailing_data()
         transport = PrefixedStream(self._stream, trailing) if trailing else self._stream
         if self.role is Role.ACTIVE:
-            ssl_stream = trio.SSLStream(transport, self.config.ssl_context_client, server_hostname=self._server_hostname)
+            ssl_stream = trio.SSLStream(
+                transport, self.config.ssl_context_client, server_hostname=self._server_hostname
+            )
         else:
             ssl_stream = trio.SSLStream(transport, self.config.ssl_context_server, server_side=True)
         try:
@@ -315,8 +319,11 @@ class TcpclLink:
         der = ssl_stream.getpeercert(binary_form=True)
         node_ids = node_ids_from_certificate(der) if der else None
         if not der and self.role is Role.PASSIVE:
-            log.warning("TCPCL TLS peer %s presented no client certificate: accepted (tls.accept_no_client_cert); "
-                        "its node ID comes only from its SESS_INIT", self._name())
+            log.warning(
+                "TCPCL TLS peer %s presented no client certificate: accepted (tls.accept_no_client_cert); "
+                "its node ID comes only from its SESS_INIT",
+                self._name(),
+            )
         self._queue(self.session.tls_established(node_ids, now_s=trio.current_time()))
         self._after_machine()
 
@@ -494,8 +501,15 @@ async def open_link_over_stream(
     """Establish a session over `stream` with its tasks in `nursery`; returns the Link (for in-memory twins)."""
     return await nursery.start(
         functools.partial(
-            run_session, stream, config, role, on_bundle, on_link_up, on_link_down,
-            peer_address=peer_address, server_hostname=server_hostname,
+            run_session,
+            stream,
+            config,
+            role,
+            on_bundle,
+            on_link_up,
+            on_link_down,
+            peer_address=peer_address,
+            server_hostname=server_hostname,
         )
     )
 
@@ -518,8 +532,15 @@ async def connect_tcpcl(
         raise ClaError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
     set_nodelay(stream)
     return await open_link_over_stream(
-        stream, config, Role.ACTIVE, on_bundle, nursery=nursery, on_link_up=on_link_up,
-        on_link_down=on_link_down, peer_address=f"{host}:{port}", server_hostname=server_hostname or host,
+        stream,
+        config,
+        Role.ACTIVE,
+        on_bundle,
+        nursery=nursery,
+        on_link_up=on_link_up,
+        on_link_down=on_link_down,
+        peer_address=f"{host}:{port}",
+        server_hostname=server_hostname or host,
     )
 
 

@@ -52,8 +52,9 @@ class TcpclV3Link:
     cla_name = "tcpclv3"
     tls = None
 
-    def __init__(self, stream: trio.abc.Stream, config: TcpclV3Config, on_bundle: OnBundle, *,
-                 peer_address: str = "") -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, config: TcpclV3Config, on_bundle: OnBundle, *, peer_address: str = ""
+    ) -> None:
         self.config = config
         self.session = Session(config, now_s=trio.current_time())
         self.peer_node_id: str | None = None
@@ -283,8 +284,11 @@ async def connect_tcpclv3(
     except OSError as exc:
         raise ClaError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
     _set_nodelay(stream)
-    return await nursery.start(functools.partial(
-        run_tcpclv3_session, stream, config, on_bundle, on_link_up, on_link_down, peer_address=f"{host}:{port}"))
+    return await nursery.start(
+        functools.partial(
+            run_tcpclv3_session, stream, config, on_bundle, on_link_up, on_link_down, peer_address=f"{host}:{port}"
+        )
+    )
 
 
 async def serve_tcpclv3(

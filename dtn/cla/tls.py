@@ -68,7 +68,9 @@ def node_ids_from_certificate(der: bytes) -> frozenset[str]:
     return frozenset(ids)
 
 
-def server_context(cert_chain_pem: bytes, key_pem: bytes, ca_pem: bytes | None, *, require_client_cert: bool = True) -> ssl.SSLContext:
+def server_context(
+    cert_chain_pem: bytes, key_pem: bytes, ca_pem: bytes | None, *, require_client_cert: bool = True
+) -> ssl.SSLContext:
     """A TLS 1.3 server (passive entity) context; with `require_client_cert` the active entity must present a
     certificate signed by `ca_pem` (needed to authenticate its Node ID)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -80,7 +82,9 @@ def server_context(cert_chain_pem: bytes, key_pem: bytes, ca_pem: bytes | None, 
     return ctx
 
 
-def client_context(ca_pem: bytes, cert_chain_pem: bytes | None = None, key_pem: bytes | None = None, *, check_hostname: bool = True) -> ssl.SSLContext:
+def client_context(
+    ca_pem: bytes, cert_chain_pem: bytes | None = None, key_pem: bytes | None = None, *, check_hostname: bool = True
+) -> ssl.SSLContext:
     """A TLS 1.3 client (active entity) context trusting `ca_pem`, optionally with our own certificate."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3

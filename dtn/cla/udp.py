@@ -36,8 +36,15 @@ class UdpLink:
     cla_name = "udp"
     tls = None
 
-    def __init__(self, sock, *, peer_address: str, peer_node_id: str | None = None,
-                 max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES, rate_bytes_per_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        sock,
+        *,
+        peer_address: str,
+        peer_node_id: str | None = None,
+        max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES,
+        rate_bytes_per_s: float = 0.0,
+    ) -> None:
         self.peer_address = peer_address
         self.peer_node_id = peer_node_id
         self.max_bundle_bytes = max_bundle_bytes
@@ -56,8 +63,10 @@ class UdpLink:
         if self.closed:
             raise ClaError(f"UDP link to {self.peer_address} is closed")
         if len(data) > self.max_bundle_bytes:
-            raise ClaError(f"bundle of {len(data)} bytes exceeds the UDP convergence layer limit of "
-                           f"{self.max_bundle_bytes} bytes (one bundle per datagram)")
+            raise ClaError(
+                f"bundle of {len(data)} bytes exceeds the UDP convergence layer limit of "
+                f"{self.max_bundle_bytes} bytes (one bundle per datagram)"
+            )
         async with self._lock:
             if self.rate_bytes_per_s > 0:
                 await trio.sleep_until(max(self._next_send_at, trio.current_time()))
@@ -78,10 +87,17 @@ class UdpLink:
         await self._closed_event.wait()
 
 
-async def dial_udp(host: str, port: int, *, on_link_up: OnLinkUp | None = None,
-                   on_link_down: OnLinkDown | None = None, peer_node_id: str | None = None,
-                   max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES, rate_bytes_per_s: float = 0.0,
-                   task_status: trio.TaskStatus[UdpLink] = trio.TASK_STATUS_IGNORED) -> None:
+async def dial_udp(
+    host: str,
+    port: int,
+    *,
+    on_link_up: OnLinkUp | None = None,
+    on_link_down: OnLinkDown | None = None,
+    peer_node_id: str | None = None,
+    max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES,
+    rate_bytes_per_s: float = 0.0,
+    task_status: trio.TaskStatus[UdpLink] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Open a UDP "link" to `host:port` (a connected datagram socket); `task_status.started(link)`, then run
     until `link.close()` or a send error."""
     sock = trio.socket.socket(_family(host), trio.socket.SOCK_DGRAM)
@@ -90,8 +106,13 @@ async def dial_udp(host: str, port: int, *, on_link_up: OnLinkUp | None = None,
             await sock.connect((host, port))
         except OSError as exc:
             raise ClaError(f"cannot address UDP {host}:{port}: {exc.strerror or exc}") from exc
-        link = UdpLink(sock, peer_address=f"{host}:{port}", peer_node_id=peer_node_id,
-                       max_bundle_bytes=min(max_bundle_bytes, UDP_MAX_PAYLOAD_BYTES), rate_bytes_per_s=rate_bytes_per_s)
+        link = UdpLink(
+            sock,
+            peer_address=f"{host}:{port}",
+            peer_node_id=peer_node_id,
+            max_bundle_bytes=min(max_bundle_bytes, UDP_MAX_PAYLOAD_BYTES),
+            rate_bytes_per_s=rate_bytes_per_s,
+        )
         task_status.started(link)
         try:
             if on_link_up is not None:
@@ -104,10 +125,15 @@ async def dial_udp(host: str, port: int, *, on_link_up: OnLinkUp | None = None,
         sock.close()
 
 
-async def serve_udp(on_bundle: OnBundle, *, host: str = "127.0.0.1", port: int = 0,
-                    max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES,
-                    receive_buffer_bytes: int = DEFAULT_RECEIVE_BUFFER_BYTES,
-                    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_udp(
+    on_bundle: OnBundle,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_bundle_bytes: int = UDP_MAX_PAYLOAD_BYTES,
+    receive_buffer_bytes: int = DEFAULT_RECEIVE_BUFFER_BYTES,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Receive datagrams on `host:port` until cancelled, each one bundle; `task_status.started(port)`. A
     datagram longer than `max_bundle_bytes` is dropped and logged; so is one the node refuses."""
     sock = trio.socket.socket(_family(host), trio.socket.SOCK_DGRAM)

@@ -21,13 +21,17 @@ REPORT_KINDS = ("reception", "forwarding", "delivery", "deletion")
 
 def _node_arg(p) -> None:
     p.add_argument(
-        "--node", default=os.environ.get("DTN_NODE"), metavar="SOCK",
+        "--node",
+        default=os.environ.get("DTN_NODE"),
+        metavar="SOCK",
         help="agent socket path or host:port (default: $DTN_NODE)",
     )
     p.add_argument(
-        "--token-file", default=None, metavar="F",
+        "--token-file",
+        default=None,
+        metavar="F",
         help="the node's agent token, for a host:port agent (default: $DTN_AGENT_TOKEN_FILE, else the file the "
-             "node wrote for that address; docs/security.md)",
+        "node wrote for that address; docs/security.md)",
     )
 
 
@@ -47,7 +51,9 @@ def quick_connect(args):
 
 def register(subparsers) -> None:
     p = add_parser(
-        subparsers, "send", help="send a bundle through a running node",
+        subparsers,
+        "send",
+        help="send a bundle through a running node",
         example="dtn send --node /tmp/a.sock --to ipn:2.1 --file report.bin --lifetime 1h --report delivery",
     )
     _node_arg(p)
@@ -58,7 +64,9 @@ def register(subparsers) -> None:
     p.add_argument("--from", dest="source", metavar="EID", help="source endpoint (default: the node ID)")
     p.add_argument("--lifetime", default=None, metavar="DURATION", help="bundle lifetime (e.g. 90, 30m, 2h)")
     p.add_argument(
-        "--report", default="", metavar="KINDS",
+        "--report",
+        default="",
+        metavar="KINDS",
         help=f"status reports to request, comma separated: {','.join(REPORT_KINDS)}",
     )
     p.add_argument("--report-to", metavar="EID", help="where status reports go (default: the source)")
@@ -68,7 +76,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_send)
 
     p = add_parser(
-        subparsers, "recv", help="receive bundles for an endpoint into a directory",
+        subparsers,
+        "recv",
+        help="receive bundles for an endpoint into a directory",
         example="dtn recv --node /tmp/b.sock --endpoint ipn:2.1 --out inbox --count 1 --timeout 60",
     )
     _node_arg(p)
@@ -85,7 +95,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_status)
 
     p = add_parser(
-        subparsers, "ping", help="echo requests to a node's echo service, printing round-trip times",
+        subparsers,
+        "ping",
+        help="echo requests to a node's echo service, printing round-trip times",
         example="dtn ping --node /tmp/a.sock ipn:3.7 --count 3 --interval 1s",
     )
     _node_arg(p)
@@ -118,8 +130,15 @@ def cmd_send(args) -> int:
     lifetime_s = parse_duration_s(args.lifetime) if args.lifetime else None
     with quick_connect(args) as client:
         result = client.send(
-            args.to, payload, file=args.file, source=args.source, lifetime_s=lifetime_s, report=kinds,
-            report_to=args.report_to, hop_limit=args.hop_limit, no_fragment=args.no_fragment,
+            args.to,
+            payload,
+            file=args.file,
+            source=args.source,
+            lifetime_s=lifetime_s,
+            report=kinds,
+            report_to=args.report_to,
+            hop_limit=args.hop_limit,
+            no_fragment=args.no_fragment,
         )
     if args.json:
         print(json.dumps(dataclasses.asdict(result)))
@@ -164,8 +183,18 @@ def cmd_recv(args) -> int:
             client.ack(delivery)  # only once the payload file is durable
             received += 1
             if args.json:
-                print(json.dumps({"bundle": delivery.bundle, "source": delivery.source, "file": str(path),
-                                  "size_bytes": len(delivery.payload), "admin": delivery.admin}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bundle": delivery.bundle,
+                            "source": delivery.source,
+                            "file": str(path),
+                            "size_bytes": len(delivery.payload),
+                            "admin": delivery.admin,
+                        }
+                    ),
+                    flush=True,
+                )
             else:
                 print(f"{delivery.bundle} from {delivery.source}: {len(delivery.payload)} bytes -> {path}", flush=True)
     return 0
@@ -193,8 +222,10 @@ def status_text(status: dict) -> str:
     epoch = (status.get("plan") or {}).get("epoch_unix_s")
     lines = [f"node {status['node_id']}   up {duration(status['uptime_s'])}   {utc(status.get('unix_s'))}"]
     plan = status.get("plan") or {}
-    lines.append(f"  plan         {plan.get('name') or '-'}: {plan.get('contacts', 0)} contacts from "
-                 f"{utc(epoch, seconds=False)} ({relative(-now_s)})")
+    lines.append(
+        f"  plan         {plan.get('name') or '-'}: {plan.get('contacts', 0)} contacts from "
+        f"{utc(epoch, seconds=False)} ({relative(-now_s)})"
+    )
     limit = status.get("store_max_bytes")
     share = 100.0 * status["store_bytes"] / limit if limit else 0.0
     used = (f", {'<0.1' if 0 < share < 0.1 else f'{share:.1f}'} % of {size(limit)}") if limit else ""
@@ -206,8 +237,13 @@ def status_text(status: dict) -> str:
     counts = status.get("events") or {}
     import textwrap
 
-    lines.extend(textwrap.wrap("  events       " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"),
-                               width=80, subsequent_indent=" " * 15))
+    lines.extend(
+        textwrap.wrap(
+            "  events       " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"),
+            width=80,
+            subsequent_indent=" " * 15,
+        )
+    )
     lines.append("")
     header = f"  {'neighbour':<10} {'session':<8} {'contact':<14} {'queued':>12}  next change"
     lines.append(header)
@@ -219,8 +255,10 @@ def status_text(status: dict) -> str:
         when = "none planned" if nxt is None else relative(nxt - now_s)
         if nxt is not None and epoch is not None:
             when += f" ({utc(epoch + nxt)[11:16]} UTC)"
-        lines.append(f"  {('node ' + str(p['node'])):<10} {'up' if p.get('session') else 'down':<8} {contact:<14} "
-                     f"{_bundles(p.get('queued', 0)):>12}  {when}")
+        lines.append(
+            f"  {('node ' + str(p['node'])):<10} {'up' if p.get('session') else 'down':<8} {contact:<14} "
+            f"{_bundles(p.get('queued', 0)):>12}  {when}"
+        )
         if p.get("address"):
             lines.append(f"  {'':<10} {p['address']}"[:80])
     if not status.get("peers"):
@@ -250,7 +288,9 @@ def cmd_ping(args) -> int:
     loss = 100.0 * (len(rtts) - len(answered)) / len(rtts)
     line = f"{len(rtts)} sent, {len(answered)} received, {loss:.0f}% loss"
     if answered:
-        line += (f", rtt min/avg/max = {min(answered) * 1000:.1f}/{sum(answered) / len(answered) * 1000:.1f}/"
-                 f"{max(answered) * 1000:.1f} ms")
+        line += (
+            f", rtt min/avg/max = {min(answered) * 1000:.1f}/{sum(answered) / len(answered) * 1000:.1f}/"
+            f"{max(answered) * 1000:.1f} ms"
+        )
     print(line)
     return 0 if answered else 1

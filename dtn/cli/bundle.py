@@ -49,35 +49,48 @@ def parse_flags(text: str) -> BundleFlag:
 
 def register(subparsers) -> None:
     parser = add_parser(
-        subparsers, "bundle", help="create, show, validate, decode and encode BPv7 bundles",
+        subparsers,
+        "bundle",
+        help="create, show, validate, decode and encode BPv7 bundles",
         example="dtn bundle create --src ipn:1.1 --dst ipn:2.1 --payload-file msg.txt -o b.bin",
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
 
     p = add_parser(
-        verbs, "create", help="create a bundle from a payload file",
+        verbs,
+        "create",
+        help="create a bundle from a payload file",
         example="dtn bundle create --src ipn:1.1 --dst ipn:2.1 --payload-file msg.txt --crc 32 --lifetime 1h -o b.bin",
     )
     p.add_argument("--src", required=True, help="source EID, e.g. ipn:1.1 or dtn://node/app")
     p.add_argument("--dst", required=True, help="destination EID")
     p.add_argument("--payload-file", required=True, help="file whose bytes become the payload ('-' for stdin)")
     p.add_argument("--report-to", default=None, help="report-to EID (default dtn:none)")
-    p.add_argument("--crc", choices=sorted(_CRC_CHOICES), default="32", help="CRC on every block: 0, 16 or 32 (default 32)")
+    p.add_argument(
+        "--crc", choices=sorted(_CRC_CHOICES), default="32", help="CRC on every block: 0, 16 or 32 (default 32)"
+    )
     p.add_argument("--lifetime", default="1h", help="lifetime, e.g. 90, 30s, 5m, 1h, 1d (default 1h)")
-    p.add_argument("--flags", default="", help="bundle flags, e.g. report-delivery,status-time (or RFC names / a number)")
+    p.add_argument(
+        "--flags", default="", help="bundle flags, e.g. report-delivery,status-time (or RFC names / a number)"
+    )
     p.add_argument("--hop-limit", type=int, default=None, help="add a Hop Count block with this limit (1..255)")
     p.add_argument("--creation-time-ms", type=int, default=None, help="DTN time in ms (default: now; 0 = no clock)")
     p.add_argument("--sequence", type=int, default=0, help="creation timestamp sequence number (default 0)")
     p.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
     p.set_defaults(func=cmd_create)
 
-    p = add_parser(verbs, "show", help="show a bundle's blocks in a human-readable form", example="dtn bundle show b.bin")
+    p = add_parser(
+        verbs, "show", help="show a bundle's blocks in a human-readable form", example="dtn bundle show b.bin"
+    )
     p.add_argument("file", help="bundle file ('-' for stdin)")
     p.set_defaults(func=cmd_show)
 
     p = add_parser(
-        verbs, "validate", help="list every RFC 9171 problem of a bundle (exit 1 if any)", example="dtn bundle validate b.bin"
+        verbs,
+        "validate",
+        help="list every RFC 9171 problem of a bundle (exit 1 if any)",
+        example="dtn bundle validate b.bin",
     )
     p.add_argument("file", help="bundle file ('-' for stdin)")
     p.set_defaults(func=cmd_validate)
@@ -88,7 +101,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", default="-", help="output file (default stdout)")
     p.set_defaults(func=cmd_decode)
 
-    p = add_parser(verbs, "encode", help="encode a bundle from its JSON form", example="dtn bundle encode b.json -o b.bin")
+    p = add_parser(
+        verbs, "encode", help="encode a bundle from its JSON form", example="dtn bundle encode b.json -o b.bin"
+    )
     p.add_argument("file", help="JSON file ('-' for stdin)")
     p.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
     p.set_defaults(func=cmd_encode)
@@ -104,8 +119,6 @@ def register(subparsers) -> None:
         bundle_security = None
     if bundle_security:
         bundle_security.register(verbs)
-
-
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -170,8 +183,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         blocks.add_column(column)
     for block in bundle.blocks:
         kind = block.type.name if isinstance(block.type, BlockType) else f"unknown ({block.type})"
-        blocks.add_row(str(block.number), kind, f"{int(block.flags):#x}", CrcType(block.crc_type).name,
-                       str(len(block.data)), _content(bundle, block))
+        blocks.add_row(
+            str(block.number),
+            kind,
+            f"{int(block.flags):#x}",
+            CrcType(block.crc_type).name,
+            str(len(block.data)),
+            _content(bundle, block),
+        )
     console.print(blocks)
     return 0
 

@@ -27,7 +27,9 @@ _KEY_HELP = "key file: hex text or 16/24/32/48/64 raw bytes (the key-encryption 
 def register(verbs) -> None:
     """Add the four BPSec verbs to the `dtn bundle` sub-parsers."""
     p = add_parser(
-        verbs, "sign", help="add BIBs (BIB-HMAC-SHA2, one per target block) to a bundle",
+        verbs,
+        "sign",
+        help="add BIBs (BIB-HMAC-SHA2, one per target block) to a bundle",
         example="dtn bundle sign b.bin --key-file hmac.key --target primary --target payload -o signed.bin",
     )
     _common(p, output_required=True)
@@ -39,7 +41,9 @@ def register(verbs) -> None:
     p.set_defaults(func=cmd_sign)
 
     p = add_parser(
-        verbs, "verify", help="verify a bundle's BIBs (exit 2 if any check fails)",
+        verbs,
+        "verify",
+        help="verify a bundle's BIBs (exit 2 if any check fails)",
         example="dtn bundle verify signed.bin --key-file hmac.key",
     )
     _common(p, output_required=False)
@@ -48,7 +52,9 @@ def register(verbs) -> None:
     p.set_defaults(func=cmd_verify)
 
     p = add_parser(
-        verbs, "encrypt", help="encrypt blocks of a bundle and add BCB(s) (BCB-AES-GCM)",
+        verbs,
+        "encrypt",
+        help="encrypt blocks of a bundle and add BCB(s) (BCB-AES-GCM)",
         example="dtn bundle encrypt b.bin --key-file aes256.key -o encrypted.bin",
     )
     _common(p, output_required=True)
@@ -60,7 +66,9 @@ def register(verbs) -> None:
     p.set_defaults(func=cmd_encrypt)
 
     p = add_parser(
-        verbs, "decrypt", help="decrypt a bundle's BCBs and remove them",
+        verbs,
+        "decrypt",
+        help="decrypt a bundle's BCBs and remove them",
         example="dtn bundle decrypt encrypted.bin --key-file aes256.key -o b.bin",
     )
     _common(p, output_required=True)
@@ -71,14 +79,15 @@ def register(verbs) -> None:
 def _common(p: argparse.ArgumentParser, *, output_required: bool) -> None:
     p.add_argument("file", help="bundle file ('-' for stdin)")
     p.add_argument("--key-file", required=True, help=_KEY_HELP)
-    p.add_argument(
-        "-o", "--output", required=output_required, default=None, help="output bundle file ('-' for stdout)"
-    )
+    p.add_argument("-o", "--output", required=output_required, default=None, help="output bundle file ('-' for stdout)")
 
 
 def _targets(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--target", action="append", default=None, metavar="BLOCK",
+        "--target",
+        action="append",
+        default=None,
+        metavar="BLOCK",
         help="block to protect: payload, primary or a block number (repeatable; default payload)",
     )
 
@@ -133,8 +142,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
     signed = bundle
     for target in targets:
         signed = sign(
-            signed, key=key, security_source=source, targets=[target], sha_variant=_SHA[args.sha],
-            scope_flags=args.scope, wrap=args.wrap,
+            signed,
+            key=key,
+            security_source=source,
+            targets=[target],
+            sha_variant=_SHA[args.sha],
+            scope_flags=args.scope,
+            wrap=args.wrap,
         )
     _write(args.output, signed)
     _console().print(f"signed blocks {targets} as {source} (HMAC {args.sha}, scope {args.scope})")
@@ -147,7 +161,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     checked = [
-        op for op in security_operations(bundle)
+        op
+        for op in security_operations(bundle)
         if op.service == "integrity" and fnmatch.fnmatchcase(str(op.source), args.source)
     ]
     encrypted = {op.target for op in security_operations(bundle) if op.service == "confidentiality"}
@@ -171,8 +186,13 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     targets = _parse_targets(args.target)
     source = _security_source(args, bundle)
     encrypted = encrypt(
-        bundle, key=key, security_source=source, targets=targets, aes_variant=_AES[args.aes],
-        scope_flags=args.scope, wrap=args.wrap,
+        bundle,
+        key=key,
+        security_source=source,
+        targets=targets,
+        aes_variant=_AES[args.aes],
+        scope_flags=args.scope,
+        wrap=args.wrap,
     )
     _write(args.output, encrypted)
     done = sorted(op.target for op in security_operations(encrypted) if op.service == "confidentiality")
@@ -184,13 +204,12 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
     bundle = decode(read_input(args.file))
     key = load_key_file(args.key_file)
     before = [
-        op for op in security_operations(bundle)
+        op
+        for op in security_operations(bundle)
         if op.service == "confidentiality" and fnmatch.fnmatchcase(str(op.source), args.source)
     ]
     if not before:
-        raise SecurityError(
-            f"no BCB from {args.source} to decrypt", reason_code=ReasonCode.MISSING_SECURITY_OPERATION
-        )
+        raise SecurityError(f"no BCB from {args.source} to decrypt", reason_code=ReasonCode.MISSING_SECURITY_OPERATION)
     result = decrypt(bundle, _by_source(args.source, key))
     _write(args.output, result)
     _console().print(f"decrypted blocks {sorted(op.target for op in before)}")

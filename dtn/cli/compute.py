@@ -19,28 +19,49 @@ _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def register(subparsers) -> None:
-    top = add_parser(subparsers, "compute", help="compute next to the data: submit jobs, follow them, get results",
-                     example="dtn compute submit band_stats --object SHA256 --node /tmp/user.sock --on 117")
+    top = add_parser(
+        subparsers,
+        "compute",
+        help="compute next to the data: submit jobs, follow them, get results",
+        example="dtn compute submit band_stats --object SHA256 --node /tmp/user.sock --on 117",
+    )
     sub = top.add_subparsers(dest="compute_command", metavar="VERB")
     top.set_defaults(func=lambda args: (top.print_help(), 2)[1])
 
-    p = add_parser(sub, "submit", help="submit a job (runs at --on, or where its result is predicted first)",
-                   example="dtn compute submit thumbnail --object SHA256 --param factor=8 --candidates 117,118 "
-                           "--node /tmp/user.sock")
+    p = add_parser(
+        sub,
+        "submit",
+        help="submit a job (runs at --on, or where its result is predicted first)",
+        example="dtn compute submit thumbnail --object SHA256 --param factor=8 --candidates 117,118 "
+        "--node /tmp/user.sock",
+    )
     _node_arg(p)
     p.add_argument("function", metavar="FUNCTION", help="a function the executing node registered")
     p.add_argument("--file", action="append", default=[], metavar="FILE", help="an inline input (repeatable)")
-    p.add_argument("--object", action="append", default=[], metavar="SHA256",
-                   help="an archive object input (repeatable)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="a parameter; VALUE is read as JSON when it parses, else as text (repeatable)")
+    p.add_argument(
+        "--object", action="append", default=[], metavar="SHA256", help="an archive object input (repeatable)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter; VALUE is read as JSON when it parses, else as text (repeatable)",
+    )
     p.add_argument("--on", type=int, default=None, metavar="NODE", help="run the job at this node")
-    p.add_argument("--candidates", default=None, metavar="N[:SPEED],...",
-                   help="place the job among these nodes (by predicted completion)")
+    p.add_argument(
+        "--candidates",
+        default=None,
+        metavar="N[:SPEED],...",
+        help="place the job among these nodes (by predicted completion)",
+    )
     p.add_argument("--fallback", type=int, default=None, metavar="NODE", help="where to run it if refused")
     p.add_argument("--deadline", default="1h", metavar="DURATION", help="the job's deadline (default 1h)")
-    p.add_argument("--archive-result", action="store_true",
-                   help="keep the result as an archive object compute/<job> instead of inline")
+    p.add_argument(
+        "--archive-result",
+        action="store_true",
+        help="keep the result as an archive object compute/<job> instead of inline",
+    )
     p.add_argument("--job-id", default=None, metavar="ID")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_submit)
@@ -50,16 +71,24 @@ def register(subparsers) -> None:
     p.add_argument("job_id", nargs="?", metavar="JOB")
     p.set_defaults(func=cmd_status)
 
-    p = add_parser(sub, "result", help="wait for a job's result and write it to a file",
-                   example="dtn compute result JOB --node /tmp/user.sock -o stats.cbor --timeout 1h")
+    p = add_parser(
+        sub,
+        "result",
+        help="wait for a job's result and write it to a file",
+        example="dtn compute result JOB --node /tmp/user.sock -o stats.cbor --timeout 1h",
+    )
     _node_arg(p)
     p.add_argument("job_id", metavar="JOB")
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="where to write an inline result")
     p.add_argument("--timeout", default="0s", metavar="DURATION", help="how long to wait (default: do not wait)")
     p.set_defaults(func=cmd_result)
 
-    p = add_parser(sub, "ls", help="jobs submitted from this node and jobs run here",
-                   example="dtn compute ls --node /tmp/user.sock")
+    p = add_parser(
+        sub,
+        "ls",
+        help="jobs submitted from this node and jobs run here",
+        example="dtn compute ls --node /tmp/user.sock",
+    )
     _node_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_ls)
@@ -107,14 +136,23 @@ def cmd_submit(args) -> int:
         raise DtnError("give --on NODE or --candidates N,...")
     with _client(args) as client:
         result = client.compute_submit(
-            args.function, inputs, params=_params(args.param), node=args.on, fallback=args.fallback,
-            candidates=candidates, deadline_s=parse_duration_s(args.deadline),
-            result_mode="archive" if args.archive_result else "inline", job_id=args.job_id)
+            args.function,
+            inputs,
+            params=_params(args.param),
+            node=args.on,
+            fallback=args.fallback,
+            candidates=candidates,
+            deadline_s=parse_duration_s(args.deadline),
+            result_mode="archive" if args.archive_result else "inline",
+            job_id=args.job_id,
+        )
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"job {result['job_id']} sent to node {result['node']}"
-              + (f" (fallback {result['fallback']})" if result.get("fallback") else ""))
+        print(
+            f"job {result['job_id']} sent to node {result['node']}"
+            + (f" (fallback {result['fallback']})" if result.get("fallback") else "")
+        )
     return 0
 
 
@@ -135,8 +173,10 @@ def cmd_result(args) -> int:
         print(f"dtn: job {args.job_id} {state}: {job['reason']}", file=sys.stderr)
         return 1
     if job.get("object_id"):
-        print(f"job {args.job_id} done at node {job['ran_at']}: result archived as compute/{args.job_id} "
-              f"(sha256 {job['object_id']})")
+        print(
+            f"job {args.job_id} done at node {job['ran_at']}: result archived as compute/{args.job_id} "
+            f"(sha256 {job['object_id']})"
+        )
         return 0
     if args.output:
         out = pathlib.Path(args.output)

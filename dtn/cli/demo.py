@@ -12,13 +12,17 @@ DEMO_SCENARIOS = ("milsca", "lonestar", "axiom", "ascend")
 
 def register(subparsers) -> None:
     p = add_parser(
-        subparsers, "demo",
+        subparsers,
+        "demo",
         help="run the space cloud demo: milsca in the digital twin, a 6 h ground outage, nothing lost",
         example="dtn demo            # or: dtn demo --scenario lonestar, dtn demo --processes",
     )
     p.add_argument("--scenario", choices=DEMO_SCENARIOS, default="milsca", help="scenario (default: milsca)")
-    p.add_argument("--processes", action="store_true",
-                   help="run real `dtn node run` processes behind link emulators instead of the digital twin")
+    p.add_argument(
+        "--processes",
+        action="store_true",
+        help="run real `dtn node run` processes behind link emulators instead of the digital twin",
+    )
     p.add_argument("--duration", default=None, help="plan time to run (default: 12h; 2h with --processes)")
     p.add_argument("--bundles", type=int, default=None, help="products to send (default: 400; 60 with --processes)")
     p.add_argument("--speed", type=float, default=None, help="with --processes: plan seconds per wall second")
@@ -37,8 +41,10 @@ def story(report, scenario: str, workload) -> str:
     delivered = [b for b in report.bundles if b.delivered_s is not None]
     users = sorted({names.get(b.dst, str(b.dst)) for b in delivered})
     latency = percentile([b.latency_s for b in delivered], 0.5)
-    text = (f"{len(delivered)} of {report.sent} products reached {len(users)} user stations"
-            f"{f' (p50 {_fmt_s(latency)})' if latency is not None else ''}")
+    text = (
+        f"{len(delivered)} of {report.sent} products reached {len(users)} user stations"
+        f"{f' (p50 {_fmt_s(latency)})' if latency is not None else ''}"
+    )
     archive = report.meta.get("archive")
     if outages:
         start_s = min(f.from_s for f in outages)
@@ -50,8 +56,10 @@ def story(report, scenario: str, workload) -> str:
     if archive:
         acks = archive.get("acks") or []
         held = sum(1 for a in acks if a.get("all_replicas_s") is not None)
-        text += (f"; the {len(acks)} products backed up in orbit ({held} on all replicas) were retrieved "
-                 f"{archive.get('answered', 0)} of {archive.get('requests', 0)} times during the outage")
+        text += (
+            f"; the {len(acks)} products backed up in orbit ({held} on all replicas) were retrieved "
+            f"{archive.get('answered', 0)} of {archive.get('requests', 0)} times during the outage"
+        )
         if archive.get("p95_s") is not None:
             text += f" (p95 {_fmt_s(archive['p95_s'])})"
     text += f"; {report.lost} lost."
@@ -73,8 +81,10 @@ def run(args) -> int:
     bundles = args.bundles if args.bundles is not None else (60 if args.processes else 400)
     out = pathlib.Path(args.out)
     started = time.monotonic()
-    console.print(f"[bold]spacedtn demo[/]: scenario {args.scenario}, {duration_s / 3600:g} h of plan time, "
-                  f"{'real node processes' if args.processes else 'digital twin (virtual time)'}")
+    console.print(
+        f"[bold]spacedtn demo[/]: scenario {args.scenario}, {duration_s / 3600:g} h of plan time, "
+        f"{'real node processes' if args.processes else 'digital twin (virtual time)'}"
+    )
     with console.status("computing the contact plan from orbits"):
         plan = build_plan(args.scenario, duration_s=duration_s)
     console.print(f"contact plan: {len(plan.nodes)} nodes, {len(plan.contacts)} contacts (generated from TLEs)")
@@ -95,8 +105,12 @@ def run(args) -> int:
         else:
             from dtn.twin.runner.simulate import SimulationOptions, simulate
 
-            simulate(plan, workload, out, SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive,
-                                                              progress_callback=update))
+            simulate(
+                plan,
+                workload,
+                out,
+                SimulationOptions(duration_s=duration_s, seed=args.seed, archive=archive, progress_callback=update),
+            )
     from dtn.cli.replay import write_run_extras
 
     write_run_extras(out, plan, workload, args.scenario, duration_s)

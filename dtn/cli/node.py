@@ -12,7 +12,9 @@ from dtn.cli.common import add_parser
 
 
 def register(subparsers) -> None:
-    p = add_parser(subparsers, "node", help="run or check a DTN router node", example="dtn node run examples/node-a.toml")
+    p = add_parser(
+        subparsers, "node", help="run or check a DTN router node", example="dtn node run examples/node-a.toml"
+    )
     sub = p.add_subparsers(dest="node_command", metavar="COMMAND")
 
     run_p = add_parser(
@@ -20,12 +22,17 @@ def register(subparsers) -> None:
     )
     run_p.add_argument("config", help="node TOML file (see docs/node.md)")
     run_p.add_argument("--quiet", action="store_true", help="do not print the ready line on stdout")
-    run_p.add_argument("--epoch", metavar="UNIX_S|ISO",
-                       help="plan epoch (overrides [plan] epoch): Unix seconds or ISO 8601 UTC, e.g. $(date +%%s)")
+    run_p.add_argument(
+        "--epoch",
+        metavar="UNIX_S|ISO",
+        help="plan epoch (overrides [plan] epoch): Unix seconds or ISO 8601 UTC, e.g. $(date +%%s)",
+    )
     run_p.set_defaults(func=run)
 
     check_p = add_parser(
-        sub, "check", help="validate a node config and its contact plan, print a summary",
+        sub,
+        "check",
+        help="validate a node config and its contact plan, print a summary",
         example="dtn node check examples/node-a.toml",
     )
     check_p.add_argument("config", help="node TOML file")
@@ -50,7 +57,8 @@ def run(args) -> int:
         epoch = parse_config({"node": {"id": "ipn:1.0"}, "plan": {"epoch": _epoch_arg(args.epoch)}}).plan.epoch_unix_s
         config = dataclasses.replace(config, plan=dataclasses.replace(config.plan, epoch_unix_s=epoch))
     logging.basicConfig(
-        level=getattr(logging, config.log_level.upper()), stream=sys.stderr,
+        level=getattr(logging, config.log_level.upper()),
+        stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     node = Node(config, threaded_store=True)

@@ -39,8 +39,9 @@ class Sent:
 class QuickClient:
     """Connect, say hello, make requests, close. Every wait is bounded by `timeout_s`."""
 
-    def __init__(self, address: str | os.PathLike, *, timeout_s: float = 10.0,
-                 token_file: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, address: str | os.PathLike, *, timeout_s: float = 10.0, token_file: str | os.PathLike | None = None
+    ) -> None:
         text = os.fspath(address)
         token: str | None = None
         m = _TCP.match(text) if not text.startswith(("/", ".", "unix:")) else None
@@ -113,8 +114,16 @@ class QuickClient:
     def status(self) -> dict[str, Any]:
         return self.request("status")["status"]
 
-    def send(self, destination: str, payload: bytes | None = None, *, file: str | None = None,
-             report: Iterable[str] = (), no_fragment: bool = False, **fields: Any) -> Sent:
+    def send(
+        self,
+        destination: str,
+        payload: bytes | None = None,
+        *,
+        file: str | None = None,
+        report: Iterable[str] = (),
+        no_fragment: bool = False,
+        **fields: Any,
+    ) -> Sent:
         """As `dtn.client.Client.send`: returns once the bundle is durable in the node's store."""
         if (payload is None) == (file is None):
             raise ClientError("give exactly one of payload or file")
@@ -123,8 +132,14 @@ class QuickClient:
                 payload = pathlib.Path(file).read_bytes()
             except OSError as exc:
                 raise ClientError(f"cannot read {file}: {exc.strerror or exc}") from None
-        reply = self.request("send", destination=destination, payload=bytes(payload), report=list(report) or None,
-                             no_fragment=no_fragment or None, **fields)
+        reply = self.request(
+            "send",
+            destination=destination,
+            payload=bytes(payload),
+            report=list(report) or None,
+            no_fragment=no_fragment or None,
+            **fields,
+        )
         return Sent(**{name: reply[name] for name in Sent.__dataclass_fields__ if name in reply})
 
 
@@ -138,5 +153,6 @@ def _find_token(host: str, port: int, token_file: str | os.PathLike | None) -> s
     try:
         return read_token(path).decode("ascii", "replace")
     except DtnError as exc:
-        raise ClientError(f"{exc} (the TCP agent socket needs the node's token: give --token-file or set "
-                          "DTN_AGENT_TOKEN_FILE)") from None
+        raise ClientError(
+            f"{exc} (the TCP agent socket needs the node's token: give --token-file or set DTN_AGENT_TOKEN_FILE)"
+        ) from None

@@ -21,16 +21,24 @@ def _common(p) -> None:
 
 
 def register(subparsers) -> None:
-    p = add_parser(subparsers, "simulate", help="run a scenario or plan in the digital twin (virtual time)",
-                   example="dtn simulate milsca --duration 6h --out runs/milsca --seed 7")
+    p = add_parser(
+        subparsers,
+        "simulate",
+        help="run a scenario or plan in the digital twin (virtual time)",
+        example="dtn simulate milsca --duration 6h --out runs/milsca --seed 7",
+    )
     _common(p)
     p.add_argument("--out", default="dtn-sim", help="run directory (default ./dtn-sim)")
     p.add_argument("--store", choices=("memory", "sqlite"), default="memory", help="bundle store per node")
     p.add_argument("--seed", type=int, default=0, help="scheduler seed: the same seed gives the same event log")
     p.set_defaults(func=run_simulate)
 
-    p = add_parser(subparsers, "replay", help="replay a scenario or plan with real node processes",
-                   example="dtn replay plan.json --speed 600 --duration 2h --traffic traffic.toml --out runs/r1")
+    p = add_parser(
+        subparsers,
+        "replay",
+        help="replay a scenario or plan with real node processes",
+        example="dtn replay plan.json --speed 600 --duration 2h --traffic traffic.toml --out runs/r1",
+    )
     _common(p)
     p.add_argument("--speed", type=float, default=600.0, help="plan seconds per wall second (default 600)")
     p.add_argument("--out", default="dtn-replay", help="run directory (default ./dtn-replay)")
@@ -84,13 +92,21 @@ def write_run_extras(out: pathlib.Path, plan, workload, scenario: str | None, en
 def progress_bar(description: str):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[plan]}"),
-                        TimeElapsedColumn(), transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[plan]}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
     task = progress.add_task(description, total=1.0, plan="")
 
     def update(done_s: float, total_s: float) -> None:
-        progress.update(task, completed=done_s / total_s if total_s else 1.0,
-                        plan=f"plan time {done_s / 3600:.1f} of {total_s / 3600:.1f} h")
+        progress.update(
+            task,
+            completed=done_s / total_s if total_s else 1.0,
+            plan=f"plan time {done_s / 3600:.1f} of {total_s / 3600:.1f} h",
+        )
 
     return progress, update
 
@@ -119,8 +135,14 @@ def run_simulate(args) -> int:
 
     plan, workload, start_s, duration_s = load_inputs(args)
     progress, update = progress_bar("simulating")
-    options = SimulationOptions(start_s=start_s, duration_s=duration_s, store=args.store, seed=args.seed,
-                                shape_rate=args.shape, progress_callback=update)
+    options = SimulationOptions(
+        start_s=start_s,
+        duration_s=duration_s,
+        store=args.store,
+        seed=args.seed,
+        shape_rate=args.shape,
+        progress_callback=update,
+    )
     with progress:
         simulate(plan, workload, args.out, options)
     write_run_extras(pathlib.Path(args.out), plan, workload, _scenario(args), start_s + duration_s)
@@ -134,8 +156,9 @@ def run_replay(args) -> int:
 
     plan, workload, start_s, duration_s = load_inputs(args, default_duration_s=7200.0)
     progress, update = progress_bar("replaying")
-    options = ReplayOptions(speed=args.speed, start_s=start_s, duration_s=duration_s, shape_rate=args.shape,
-                            progress_callback=update)
+    options = ReplayOptions(
+        speed=args.speed, start_s=start_s, duration_s=duration_s, shape_rate=args.shape, progress_callback=update
+    )
     with progress:
         replay(plan, workload, args.out, options)
     _say_lag(pathlib.Path(args.out), args.speed)

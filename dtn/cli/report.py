@@ -17,8 +17,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("run_dir", help="directory written by dtn simulate / dtn replay / dtn demo")
     p.add_argument("--no-plots", action="store_true", help="print the tables only")
-    p.add_argument("--map-at", metavar="DURATION", default=None,
-                   help="plan time the world map shows (e.g. 5h; default: the middle of the outage)")
+    p.add_argument(
+        "--map-at",
+        metavar="DURATION",
+        default=None,
+        help="plan time the world map shows (e.g. 5h; default: the middle of the outage)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 

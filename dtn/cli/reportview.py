@@ -20,13 +20,20 @@ def render_report(report: Report, console: Console | None = None, *, top_links: 
     t.add_column("what")
     t.add_column("value", justify="right")
     for label, key in (
-        ("bundles sent", "sent"), ("delivered", "delivered"), ("expired", "expired"), ("deleted (other reasons)", "deleted"),
-        ("still stored at end", "pending_at_end"), ("lost", "lost"), ("duplicates delivered", "duplicates_delivered"),
+        ("bundles sent", "sent"),
+        ("delivered", "delivered"),
+        ("expired", "expired"),
+        ("deleted (other reasons)", "deleted"),
+        ("still stored at end", "pending_at_end"),
+        ("lost", "lost"),
+        ("duplicates delivered", "duplicates_delivered"),
     ):
         t.add_row(label, str(s[key]))
     t.add_row("delivery ratio", f"{s['delivery_ratio']:.1%}")
     for q in ("p50", "p95", "max"):
-        t.add_row(f"latency {q} (CGR predicted)", f"{_fmt_s(s[f'latency_{q}_s'])} ({_fmt_s(s[f'predicted_latency_{q}_s'])})")
+        t.add_row(
+            f"latency {q} (CGR predicted)", f"{_fmt_s(s[f'latency_{q}_s'])} ({_fmt_s(s[f'predicted_latency_{q}_s'])})"
+        )
     console.print(t)
     if report.deleted_by_reason:
         d = Table(title="deletions by reason (all copies)")
@@ -46,7 +53,9 @@ def render_report(report: Report, console: Console | None = None, *, top_links: 
 
         for name, items in sorted(flows.items()):
             lat = [b.latency_s for b in items if b.latency_s is not None]
-            pred = [b.predicted_latency_s for b in items if b.latency_s is not None and b.predicted_latency_s is not None]
+            pred = [
+                b.predicted_latency_s for b in items if b.latency_s is not None and b.predicted_latency_s is not None
+            ]
             f.add_row(name, str(len(items)), str(len(lat)), _fmt_s(percentile(lat, 0.5)), _fmt_s(percentile(pred, 0.5)))
         console.print(f)
     if report.links:
@@ -60,8 +69,10 @@ def render_report(report: Report, console: Console | None = None, *, top_links: 
                 lt.add_row(
                     f"{names.get(r['a'], r['a'])} - {names.get(r['b'], r['b'])}",
                     f"{r['start_s'] / 3600:.2f}-{r['end_s'] / 3600:.2f}",
-                    _bytes(r.get("bytes_ab", 0)), _bytes(r.get("capacity_ab_bytes", 0)),
-                    _bytes(r.get("bytes_ba", 0)), _bytes(r.get("capacity_ba_bytes", 0)),
+                    _bytes(r.get("bytes_ab", 0)),
+                    _bytes(r.get("capacity_ab_bytes", 0)),
+                    _bytes(r.get("bytes_ba", 0)),
+                    _bytes(r.get("capacity_ba_bytes", 0)),
                 )
             console.print(lt)
     archive = report.meta.get("archive")

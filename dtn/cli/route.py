@@ -12,8 +12,19 @@ from dtn.cli.common import add_parser, parse_duration_s
 from dtn.errors import DtnError, PlanFormatError, RoutingError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g|kib|mib|gib)?\s*$", re.IGNORECASE)
-_SIZE_FACTORS = {None: 1, "b": 1, "k": 1000, "kb": 1000, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-                 "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SIZE_FACTORS = {
+    None: 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 MAX_GZIP_PLAN_BYTES = 256 * 1024 * 1024
 
 
@@ -39,8 +50,10 @@ def register(subparsers) -> None:
         "--exclude", action="append", default=[], metavar="NODE", help="a node the routes must avoid (repeatable)"
     )
     p.add_argument(
-        "--critical", action="store_true", help="the forwarding decision for a critical bundle: the best route "
-        "through each distinct first hop (ignores --k)"
+        "--critical",
+        action="store_true",
+        help="the forwarding decision for a critical bundle: the best route "
+        "through each distinct first hop (ignores --k)",
     )
     p.add_argument("--json", action="store_true", help="print the routes as JSON")
     p.set_defaults(func=run)
@@ -127,9 +140,7 @@ def run(args) -> int:
             "at_s": at_s,
             "size_bytes": size,
             "excluded": sorted(excluded),
-            "routes": [
-                {**r.to_dict(), "arrival_utc": _utc(plan, r.arrival_s)} for r in routes
-            ],
+            "routes": [{**r.to_dict(), "arrival_utc": _utc(plan, r.arrival_s)} for r in routes],
         }
         print(json.dumps(out, indent=2))
         return 0 if routes else 1

@@ -24,7 +24,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=lambda args: _usage(parser))
 
     ls = add_parser(
-        verbs, "ls", help="summary (counts, sizes, oldest, per destination) and the stored bundles",
+        verbs,
+        "ls",
+        help="summary (counts, sizes, oldest, per destination) and the stored bundles",
         example="dtn store ls node.db --destination 'ipn:5.*' --limit 20",
     )
     ls.add_argument("path", metavar="PATH", help="the store's database file")
@@ -38,7 +40,9 @@ def register(subparsers) -> None:
     ls.set_defaults(func=run_ls)
 
     show = add_parser(
-        verbs, "show", help="one bundle: its record, and the decoded bundle when it decodes",
+        verbs,
+        "show",
+        help="one bundle: its record, and the decoded bundle when it decodes",
         example="dtn store show node.db 'ipn:1.0 764000000000 0'",
     )
     show.add_argument("path", metavar="PATH", help="the store's database file")
@@ -48,7 +52,9 @@ def register(subparsers) -> None:
     show.set_defaults(func=run_show)
 
     purge = add_parser(
-        verbs, "purge", help="delete bundles: expired ones, by key, by destination, or all",
+        verbs,
+        "purge",
+        help="delete bundles: expired ones, by key, by destination, or all",
         example="dtn store purge node.db --expired",
     )
     purge.add_argument("path", metavar="PATH", help="the store's database file")
@@ -61,13 +67,16 @@ def register(subparsers) -> None:
     purge.set_defaults(func=run_purge)
 
     check = add_parser(
-        verbs, "check", help="verify the database and every payload; --repair moves damaged bundles aside",
+        verbs,
+        "check",
+        help="verify the database and every payload; --repair moves damaged bundles aside",
         example="dtn store check node.db --full",
     )
     check.add_argument("path", metavar="PATH", help="the store's database file")
     check.add_argument("--full", action="store_true", help="also check every payload's CRC-32C (reads all)")
-    check.add_argument("--repair", action="store_true",
-                       help="move damaged bundles to PATH.payloads/damaged/ and keep the rest")
+    check.add_argument(
+        "--repair", action="store_true", help="move damaged bundles to PATH.payloads/damaged/ and keep the rest"
+    )
     check.set_defaults(func=run_check)
 
 
@@ -149,8 +158,12 @@ def run_ls(args) -> int:
         matching = len(selected) if selected is not None else stats["count"]
     if args.json:
         stats = dict(stats, by_next_hop={str(k): v for k, v in stats["by_next_hop"].items()})
-        json.dump({"stats": stats, "matching": matching, "bundles": [_record_dict(r) for r in listed]},
-                  sys.stdout, indent=2, default=str)
+        json.dump(
+            {"stats": stats, "matching": matching, "bundles": [_record_dict(r) for r in listed]},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         print()
         return 0
     _render_ls(stats, listed, matching, now_s)
@@ -171,8 +184,9 @@ def _render_ls(stats: dict, listed: list, matching: int, now_s: float) -> None:
     summary.add_row("oldest received", _when(stats["oldest_received_s"]))
     summary.add_row("earliest expiry", _when(stats["earliest_expiry_s"]))
     summary.add_row("unassigned", str(stats["unassigned"]))
-    summary.add_row("retention", ", ".join(f"{k}={v}" for k, v in stats["by_retention"].items())
-                    + f", none={stats['no_retention']}")
+    summary.add_row(
+        "retention", ", ".join(f"{k}={v}" for k, v in stats["by_retention"].items()) + f", none={stats['no_retention']}"
+    )
     console.print(summary)
     if stats["by_destination"]:
         per_dest = Table(title="per destination")
@@ -191,8 +205,15 @@ def _render_ls(stats: dict, listed: list, matching: int, now_s: float) -> None:
         bundles.add_column(column, justify="right" if column == "size" else "left")
     for r in listed:
         expires = _when(r.expiry_s) + (" (expired)" if r.expiry_s <= now_s else "")
-        bundles.add_row(r.key, r.destination, _size(r.size_bytes), _when(r.received_s), expires,
-                        _retention(r.retention), "-" if r.next_hop is None else str(r.next_hop))
+        bundles.add_row(
+            r.key,
+            r.destination,
+            _size(r.size_bytes),
+            _when(r.received_s),
+            expires,
+            _retention(r.retention),
+            "-" if r.next_hop is None else str(r.next_hop),
+        )
     console.print(bundles)
 
 
@@ -321,8 +342,9 @@ def run_check(args) -> int:
     with SqliteStore(args.path, create=False, check="none", readonly=not args.repair) as store:
         problems = store.check_database()
         if problems:
-            raise StoreError(f"{args.path}: database is damaged: {'; '.join(problems[:3])} "
-                             "(try: sqlite3 PATH .recover)")
+            raise StoreError(
+                f"{args.path}: database is damaged: {'; '.join(problems[:3])} (try: sqlite3 PATH .recover)"
+            )
         damage = store.verify(full=args.full)
         count = store.count()
     kind = "full (CRC-32C of every payload)" if args.full else "quick (structure, payload files and sizes)"
@@ -332,8 +354,10 @@ def run_check(args) -> int:
     for key, reason in damage:
         print(f"damaged: {key}: {reason}")
     if not args.repair:
-        print(f"{args.path}: {len(damage)} damaged bundle(s) of {count}; run with --repair to move them aside",
-              file=sys.stderr)
+        print(
+            f"{args.path}: {len(damage)} damaged bundle(s) of {count}; run with --repair to move them aside",
+            file=sys.stderr,
+        )
         return 1
     with SqliteStore(args.path, create=False, check="full" if args.full else "quick", repair=True) as store:
         moved = len(store.damaged)

@@ -36,8 +36,12 @@ def parse_float_list(text: str, what: str) -> tuple[float, ...]:
 
 
 def register(subparsers) -> None:
-    p = add_parser(subparsers, "sweep", help="run many twin runs of a scenario on Dask; one table and plots",
-                   example="dtn sweep milsca --duration 6h --failures 0..10 --repeats 2 --out runs/sweep")
+    p = add_parser(
+        subparsers,
+        "sweep",
+        help="run many twin runs of a scenario on Dask; one table and plots",
+        example="dtn sweep milsca --duration 6h --failures 0..10 --repeats 2 --out runs/sweep",
+    )
     p.add_argument("plan", help="a scenario name (milsca, axiom, ...) or a plan file (then --traffic is needed)")
     p.add_argument("--duration", default="6h", help="plan time per run (default 6h)")
     p.add_argument("--start", default="0", help="plan time to start at (default 0)")
@@ -48,16 +52,24 @@ def register(subparsers) -> None:
     p.add_argument("--station-outages", default="0", help="random ground-station outages per run (default 0)")
     p.add_argument("--traffic-seeds", default="1", help="traffic seeds (default 1)")
     p.add_argument("--rates", default="1", help="link rate scale factors, e.g. 0.5,1,2 (default 1)")
-    p.add_argument("--replicas", default=None,
-                   help="archive replica counts, e.g. 1..3: runs the orbital archive (default: 3 for milsca, "
-                        "no archive otherwise)")
+    p.add_argument(
+        "--replicas",
+        default=None,
+        help="archive replica counts, e.g. 1..3: runs the orbital archive (default: 3 for milsca, "
+        "no archive otherwise)",
+    )
     p.add_argument("--no-archive", action="store_true", help="no archive service, even for milsca")
     p.add_argument("--repeats", type=int, default=1, help="runs per grid point, each with its own seed (default 1)")
     p.add_argument("--seed", type=int, default=0, help="sweep seed: every run's seed derives from it and its id")
-    p.add_argument("--out", default="dtn-sweep", help="results directory (default ./dtn-sweep); finished runs "
-                   "found there are not run again")
-    p.add_argument("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT (default: an embedded "
-                   "LocalCluster on 127.0.0.1)")
+    p.add_argument(
+        "--out",
+        default="dtn-sweep",
+        help="results directory (default ./dtn-sweep); finished runs found there are not run again",
+    )
+    p.add_argument(
+        "--scheduler",
+        help="an existing Dask scheduler, tcp://HOST:PORT (default: an embedded LocalCluster on 127.0.0.1)",
+    )
     p.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: CPUs)")
     p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots")
     p.set_defaults(func=run_sweep_command)
@@ -100,16 +112,18 @@ def run_sweep_command(args) -> int:
     from dtn.sweep.cluster import run_sweep
 
     spec = spec_from_args(args)
-    progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                        TimeElapsedColumn(), transient=True)
+    progress = Progress(
+        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn(), transient=True
+    )
     task = progress.add_task("sweep", total=None)
 
     def update(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
     with progress:
-        table, rows = run_sweep(spec, args.out, scheduler=args.scheduler, workers=args.workers,
-                                on_progress=update, plots=not args.no_plots)
+        table, rows = run_sweep(
+            spec, args.out, scheduler=args.scheduler, workers=args.workers, on_progress=update, plots=not args.no_plots
+        )
     delivered = sum(r["delivered"] for r in rows)
     sent = sum(r["sent"] for r in rows)
     print(f"{len(rows)} runs; {delivered} of {sent} bundles delivered over all runs; table: {table}")

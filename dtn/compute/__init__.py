@@ -15,6 +15,16 @@ from dtn.compute.messages import (
 from dtn.compute.placement import CostModel, Offer, Prediction, choose_placement, predict
 
 __all__ = [
-    "COMPUTE_SERVICE", "ComputeConfig", "CostModel", "JobReply", "JobRequest", "Offer", "Prediction",
-    "choose_placement", "decode_message", "encode_message", "parse_compute_table", "predict",
+    "COMPUTE_SERVICE",
+    "ComputeConfig",
+    "CostModel",
+    "JobReply",
+    "JobRequest",
+    "Offer",
+    "Prediction",
+    "choose_placement",
+    "decode_message",
+    "encode_message",
+    "parse_compute_table",
+    "predict",
 ]

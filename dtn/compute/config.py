@@ -1,19 +1,19 @@
 """The `[compute]` table of a node's TOML (pure): validated into a frozen `ComputeConfig`.
 
-    [compute]
-    service = 65                  # the compute endpoint is ipn:N.65
-    path = "compute.db"           # default: <store.path>.compute, or in memory without a store path
-    concurrency = 2               # jobs run at once (worker processes)
-    speed = 1.0                   # relative speed used for predictions (1.0: the reference machine)
-    cpu_s = 60                    # per-job CPU-time limit of a worker (RLIMIT_CPU)
-    memory_bytes = 1073741824     # per-job address-space limit of a worker (RLIMIT_AS)
-    output_bytes = 16777216       # per-job limit on the result size
-    allowed_sources = [1, 2]      # nodes that may submit (default: any)
-    lifetime_s = 86400            # lifetime of compute bundles
-    [compute.functions]           # only these run: name = "module:callable"
-    band_stats = "dtn.compute.examples:band_stats"
-    [compute.cost_s_per_mib]      # cost model: seconds per input MiB at speed 1.0 (default 1.0)
-    band_stats = 0.05
+[compute]
+service = 65                  # the compute endpoint is ipn:N.65
+path = "compute.db"           # default: <store.path>.compute, or in memory without a store path
+concurrency = 2               # jobs run at once (worker processes)
+speed = 1.0                   # relative speed used for predictions (1.0: the reference machine)
+cpu_s = 60                    # per-job CPU-time limit of a worker (RLIMIT_CPU)
+memory_bytes = 1073741824     # per-job address-space limit of a worker (RLIMIT_AS)
+output_bytes = 16777216       # per-job limit on the result size
+allowed_sources = [1, 2]      # nodes that may submit (default: any)
+lifetime_s = 86400            # lifetime of compute bundles
+[compute.functions]           # only these run: name = "module:callable"
+band_stats = "dtn.compute.examples:band_stats"
+[compute.cost_s_per_mib]      # cost model: seconds per input MiB at speed 1.0 (default 1.0)
+band_stats = 0.05
 """
 
 from __future__ import annotations
@@ -27,8 +27,20 @@ from typing import Any, Mapping
 from dtn.compute.messages import COMPUTE_SERVICE
 from dtn.errors import ConfigError
 
-KEYS = ("service", "path", "concurrency", "speed", "cpu_s", "memory_bytes", "output_bytes", "allowed_sources",
-        "lifetime_s", "functions", "cost_s_per_mib", "enabled")
+KEYS = (
+    "service",
+    "path",
+    "concurrency",
+    "speed",
+    "cpu_s",
+    "memory_bytes",
+    "output_bytes",
+    "allowed_sources",
+    "lifetime_s",
+    "functions",
+    "cost_s_per_mib",
+    "enabled",
+)
 _SPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -73,12 +85,12 @@ def parse_compute_table(data: Any, *, base_dir: pathlib.Path) -> ComputeConfig |
             path = base_dir / path
     functions = data.get("functions", {})
     if not isinstance(functions, Mapping):
-        raise ConfigError("must be a table of name = \"module:callable\"", key="compute.functions")
+        raise ConfigError('must be a table of name = "module:callable"', key="compute.functions")
     for name, spec in functions.items():
         if not _NAME.match(name):
             raise ConfigError("function names are 1..64 characters of [A-Za-z0-9_.-]", key=f"compute.functions.{name}")
         if not isinstance(spec, str) or not _SPEC.match(spec):
-            raise ConfigError(f"expected \"module:callable\", got {spec!r}", key=f"compute.functions.{name}")
+            raise ConfigError(f'expected "module:callable", got {spec!r}', key=f"compute.functions.{name}")
     costs = data.get("cost_s_per_mib", {})
     if not isinstance(costs, Mapping):
         raise ConfigError("must be a table of name = seconds", key="compute.cost_s_per_mib")
@@ -89,7 +101,8 @@ def parse_compute_table(data: Any, *, base_dir: pathlib.Path) -> ComputeConfig |
     sources = data.get("allowed_sources")
     if sources is not None:
         if not isinstance(sources, list) or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sources):
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sources
+        ):
             raise ConfigError("expected a list of node numbers", key="compute.allowed_sources")
         sources = tuple(dict.fromkeys(sources))
     return ComputeConfig(
@@ -117,7 +130,11 @@ def _int(data: Mapping[str, Any], name: str, default: int, lo: int, hi: int | No
 
 
 def _positive(value: Any, key: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
-            value < 0 if allow_zero else value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or (value < 0 if allow_zero else value <= 0)
+    ):
         raise ConfigError(f"expected a positive finite number, got {value!r}", key=key)
     return float(value)

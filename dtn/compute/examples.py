@@ -26,8 +26,9 @@ def load_product(data: bytes) -> np.ndarray:
     except Exception as exc:  # numpy raises several types on malformed files
         raise DecodeError(f"not a .npy product: {exc}", offset=0) from None
     if arr.dtype.kind not in "iuf" or arr.ndim not in (2, 3) or arr.size == 0:
-        raise DecodeError(f"expected a non-empty numeric array of 2 or 3 dimensions, got {arr.dtype} {arr.shape}",
-                          offset=0)
+        raise DecodeError(
+            f"expected a non-empty numeric array of 2 or 3 dimensions, got {arr.dtype} {arr.shape}", offset=0
+        )
     return arr[np.newaxis] if arr.ndim == 2 else arr
 
 
@@ -49,8 +50,15 @@ def band_stats(inputs: list[bytes], params: dict[str, Any]) -> bytes:
             if valid.size == 0:
                 bands.append({"count": 0})
                 continue
-            bands.append({"min": float(valid.min()), "max": float(valid.max()), "mean": float(valid.mean()),
-                          "std": float(valid.std()), "count": int(valid.size)})
+            bands.append(
+                {
+                    "min": float(valid.min()),
+                    "max": float(valid.max()),
+                    "mean": float(valid.mean()),
+                    "std": float(valid.std()),
+                    "count": int(valid.size),
+                }
+            )
         out.append(bands)
     return cbor2.dumps(out)
 

@@ -86,7 +86,7 @@ def check_request(req: JobRequest) -> None:
         raise DecodeError(f"inputs must be a tuple of at most {MAX_INPUTS}", offset=0)
     for item in req.inputs:
         if not (isinstance(item, tuple) and len(item) == 2):
-            raise DecodeError("an input is (\"inline\", bytes) or (\"object\", object_id)", offset=0)
+            raise DecodeError('an input is ("inline", bytes) or ("object", object_id)', offset=0)
         kind, value = item
         if kind == "inline":
             if not isinstance(value, bytes):
@@ -111,11 +111,27 @@ def check_request(req: JobRequest) -> None:
 def encode_message(msg: Message) -> bytes:
     if isinstance(msg, JobRequest):
         inputs = [[0, v] if k == "inline" else [1, v] for k, v in msg.inputs]
-        body = [REQUEST, msg.job_id, msg.function, inputs, msg.params, float(msg.deadline_unix_s),
-                msg.reply_node, msg.result_mode]
+        body = [
+            REQUEST,
+            msg.job_id,
+            msg.function,
+            inputs,
+            msg.params,
+            float(msg.deadline_unix_s),
+            msg.reply_node,
+            msg.result_mode,
+        ]
     elif isinstance(msg, JobReply):
-        body = [REPLY, msg.job_id, msg.state, msg.reason, msg.result, msg.object_id, msg.node,
-                {k: float(v) for k, v in msg.times.items()}]
+        body = [
+            REPLY,
+            msg.job_id,
+            msg.state,
+            msg.reason,
+            msg.result,
+            msg.object_id,
+            msg.node,
+            {k: float(v) for k, v in msg.times.items()},
+        ]
     else:
         raise TypeError(f"not a compute message: {msg!r}")
     return cbor2.dumps([VERSION, *body])
@@ -167,8 +183,11 @@ def decode_message(data: bytes) -> Message:
             raise DecodeError("result must be bytes or null", offset=0)
         if object_id is not None and (not isinstance(object_id, str) or not _OID.match(object_id)):
             raise DecodeError("object id must be 64 hex digits or null", offset=0)
-        if not isinstance(times, dict) or len(times) > 16 or not all(
-                isinstance(k, str) and isinstance(v, float) and math.isfinite(v) for k, v in times.items()):
+        if (
+            not isinstance(times, dict)
+            or len(times) > 16
+            or not all(isinstance(k, str) and isinstance(v, float) and math.isfinite(v) for k, v in times.items())
+        ):
             raise DecodeError("times must be a map of at most 16 text keys to finite floats", offset=0)
         return JobReply(job_id, state, reason, result, object_id, _node(node, allow_zero=True), dict(times))
     raise DecodeError(f"unknown compute message type {kind!r}", offset=0)

@@ -64,8 +64,15 @@ class Prediction:
 TimeFn = Callable[[int], "float | None"]
 
 
-def predict(offer: Offer, cost: CostModel, input_bytes: int, *, request_arrival: TimeFn, inputs_ready: TimeFn,
-            result_arrival: Callable[[int, float], "float | None"]) -> Prediction | None:
+def predict(
+    offer: Offer,
+    cost: CostModel,
+    input_bytes: int,
+    *,
+    request_arrival: TimeFn,
+    inputs_ready: TimeFn,
+    result_arrival: Callable[[int, float], "float | None"],
+) -> Prediction | None:
     """The predicted completion of the job at `offer.node`, or None when something cannot get there."""
     req = request_arrival(offer.node)
     inp = inputs_ready(offer.node)
@@ -79,13 +86,26 @@ def predict(offer: Offer, cost: CostModel, input_bytes: int, *, request_arrival:
     return Prediction(offer.node, req, inp, start, finish, back)
 
 
-def choose_placement(offers: Iterable[Offer], cost: CostModel, input_bytes: int, *, request_arrival: TimeFn,
-                     inputs_ready: TimeFn, result_arrival: Callable[[int, float], "float | None"]) -> list[Prediction]:
+def choose_placement(
+    offers: Iterable[Offer],
+    cost: CostModel,
+    input_bytes: int,
+    *,
+    request_arrival: TimeFn,
+    inputs_ready: TimeFn,
+    result_arrival: Callable[[int, float], "float | None"],
+) -> list[Prediction]:
     """Every reachable candidate, best first (earliest result, then lowest node number)."""
     out = []
     for offer in offers:
-        p = predict(offer, cost, input_bytes, request_arrival=request_arrival, inputs_ready=inputs_ready,
-                    result_arrival=result_arrival)
+        p = predict(
+            offer,
+            cost,
+            input_bytes,
+            request_arrival=request_arrival,
+            inputs_ready=inputs_ready,
+            result_arrival=result_arrival,
+        )
         if p is not None:
             out.append(p)
     out.sort(key=lambda p: (p.result_at_s, p.node))

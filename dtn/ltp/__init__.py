@@ -21,7 +21,21 @@ from .engine import (
 from .segments import CancelReason, SegmentType, decode_segment, decode_sdnv, encode_sdnv, encode_segment
 
 __all__ = [
-    "Aggregator", "split_bundles", "BUNDLE_PROTOCOL_CLIENT_ID", "BlockReceived", "Event", "ExportCancelled",
-    "ExportCompleted", "GreenReceived", "ImportCancelled", "LtpConfig", "LtpEngine", "CancelReason",
-    "SegmentType", "decode_segment", "decode_sdnv", "encode_sdnv", "encode_segment",
+    "Aggregator",
+    "split_bundles",
+    "BUNDLE_PROTOCOL_CLIENT_ID",
+    "BlockReceived",
+    "Event",
+    "ExportCancelled",
+    "ExportCompleted",
+    "GreenReceived",
+    "ImportCancelled",
+    "LtpConfig",
+    "LtpEngine",
+    "CancelReason",
+    "SegmentType",
+    "decode_segment",
+    "decode_sdnv",
+    "encode_sdnv",
+    "encode_segment",
 ]

@@ -162,8 +162,21 @@ class _Cancel(_Timed):
 
 
 class _Export:
-    __slots__ = ("number", "peer", "data", "red_len", "csid", "claimed", "checkpoints", "next_cp", "handled_rs",
-                 "cycles", "cancel", "green_unsent", "payload_bytes")
+    __slots__ = (
+        "number",
+        "peer",
+        "data",
+        "red_len",
+        "csid",
+        "claimed",
+        "checkpoints",
+        "next_cp",
+        "handled_rs",
+        "cycles",
+        "cancel",
+        "green_unsent",
+        "payload_bytes",
+    )
 
     def __init__(self, number: int, peer: int, data: bytes, red_len: int, csid: int, next_cp: int) -> None:
         self.number, self.peer, self.data, self.red_len, self.csid = number, peer, data, red_len, csid
@@ -182,8 +195,24 @@ class _Export:
 
 
 class _Import:
-    __slots__ = ("peer", "number", "csid", "parts", "held_bytes", "got", "red_len", "green_start", "delivered", "reports",
-                 "scopes", "next_rs", "cancel", "eob", "idle", "red_seen")
+    __slots__ = (
+        "peer",
+        "number",
+        "csid",
+        "parts",
+        "held_bytes",
+        "got",
+        "red_len",
+        "green_start",
+        "delivered",
+        "reports",
+        "scopes",
+        "next_rs",
+        "cancel",
+        "eob",
+        "idle",
+        "red_seen",
+    )
 
     def __init__(self, peer: int, number: int, csid: int, next_rs: int) -> None:
         self.peer, self.number, self.csid = peer, number, csid
@@ -239,8 +268,13 @@ class LtpEngine:
         self._events: list[Event] = []
         self._import_bytes = 0  # red data held by all import sessions
         self.stats: dict[str, int] = {
-            "segments_sent": 0, "segments_received": 0, "data_retransmitted_bytes": 0, "malformed": 0,
-            "unknown_span": 0, "checkpoint_retransmissions": 0, "report_retransmissions": 0,
+            "segments_sent": 0,
+            "segments_received": 0,
+            "data_retransmitted_bytes": 0,
+            "malformed": 0,
+            "unknown_span": 0,
+            "checkpoint_retransmissions": 0,
+            "report_retransmissions": 0,
         }
 
     # -- spans -------------------------------------------------------------------------------------------------
@@ -307,8 +341,15 @@ class LtpEngine:
     def can_send(self) -> bool:
         return len(self._exports) < self.config.max_export_sessions
 
-    def send_block(self, peer: int, data: bytes, now_s: float, *, red_bytes: int | None = None,
-                   client_service_id: int = BUNDLE_PROTOCOL_CLIENT_ID) -> int:
+    def send_block(
+        self,
+        peer: int,
+        data: bytes,
+        now_s: float,
+        *,
+        red_bytes: int | None = None,
+        client_service_id: int = BUNDLE_PROTOCOL_CLIENT_ID,
+    ) -> int:
         """Start an export session for `data` (its first `red_bytes` red, the rest green). Returns the session
         number. Raises `LocalProtocolError` at the session limit (see `can_send`) or for an empty block."""
         span = self._span(peer)
@@ -323,8 +364,14 @@ class LtpEngine:
         self._next_session = self._next_session + 1 if self._next_session < 2**63 else 1
         ex = _Export(number, peer, bytes(data), red_len, client_service_id, self._rng.randrange(1, 2**14))
         # Header: control byte, two session SDNVs, count byte; content: client ID, offset, length, serials.
-        overhead = (2 + sdnv_len(self.engine_id) + sdnv_len(number) + sdnv_len(client_service_id)
-                    + 2 * sdnv_len(len(data)) + 2 * 10)
+        overhead = (
+            2
+            + sdnv_len(self.engine_id)
+            + sdnv_len(number)
+            + sdnv_len(client_service_id)
+            + 2 * sdnv_len(len(data))
+            + 2 * 10
+        )
         ex.payload_bytes = max(1, self.config.mtu_bytes - overhead)
         self._exports[number] = ex
         span.exports.add(number)
@@ -412,11 +459,17 @@ class LtpEngine:
                 return None
             cp.queued = False
             cp.deadline_s = now_s + self._interval_s(span)
-        type_code = data_segment_type(red=not green, checkpoint=cp is not None, eorp=bool(cp and cp.eorp),
-                                      eob=eob)
-        out = encode_data(type_code, self.engine_id, number, ex.csid, offset,
-                          memoryview(ex.data)[offset : offset + length],
-                          cp.serial if cp else None, cp.report_serial if cp else None)
+        type_code = data_segment_type(red=not green, checkpoint=cp is not None, eorp=bool(cp and cp.eorp), eob=eob)
+        out = encode_data(
+            type_code,
+            self.engine_id,
+            number,
+            ex.csid,
+            offset,
+            memoryview(ex.data)[offset : offset + length],
+            cp.serial if cp else None,
+            cp.report_serial if cp else None,
+        )
         if green:
             ex.green_unsent -= 1
             if ex.green_unsent == 0 and ex.red_done:
@@ -453,8 +506,9 @@ class LtpEngine:
                         cp.deadline_s = None
                         cp.queued = True
                         self.stats["checkpoint_retransmissions"] += 1
-                        span.data.appendleft((number, cp.offset, cp.length, cp.serial, False,
-                                              cp.eorp and ex.red_len == len(ex.data)))
+                        span.data.appendleft(
+                            (number, cp.offset, cp.length, cp.serial, False, cp.eorp and ex.red_len == len(ex.data))
+                        )
             for number in list(span.imports):
                 key = (span.peer, number)
                 im = self._imports[key]
@@ -528,8 +582,9 @@ class LtpEngine:
                 if rs is not None:
                     self._maybe_close_import(im)
         elif t == SegmentType.CANCEL_FROM_SENDER:
-            self._queue_control(span, encode_cancel_ack(SegmentType.CANCEL_ACK_TO_SENDER, span.peer,
-                                                       seg.session_number))
+            self._queue_control(
+                span, encode_cancel_ack(SegmentType.CANCEL_ACK_TO_SENDER, span.peer, seg.session_number)
+            )
             im = self._imports.get((span.peer, seg.session_number))
             if im is not None:
                 if im.cancel is None:
@@ -593,13 +648,15 @@ class LtpEngine:
         for start, end in gaps:
             for s in range(start, end, ex.payload_bytes):
                 pieces.append((s, min(end, s + ex.payload_bytes)))
-        new_cp = _Checkpoint(ex.next_cp, pieces[-1][0], pieces[-1][1] - pieces[-1][0], rs.report_serial,
-                             eorp=pieces[-1][1] == ex.red_len)
+        new_cp = _Checkpoint(
+            ex.next_cp, pieces[-1][0], pieces[-1][1] - pieces[-1][0], rs.report_serial, eorp=pieces[-1][1] == ex.red_len
+        )
         ex.next_cp += 1
         ex.checkpoints[new_cp.serial] = new_cp
         items = [(ex.number, s, e - s, None, False, False) for s, e in pieces[:-1]]
-        items.append((ex.number, new_cp.offset, new_cp.length, new_cp.serial, False,
-                      new_cp.eorp and ex.red_len == len(ex.data)))
+        items.append(
+            (ex.number, new_cp.offset, new_cp.length, new_cp.serial, False, new_cp.eorp and ex.red_len == len(ex.data))
+        )
         self.stats["data_retransmitted_bytes"] += sum(e - s for s, e in pieces)
         # Retransmissions go before the data of younger sessions: they hold a session (and its memory) open.
         span.data.extendleft(reversed(items))
@@ -612,15 +669,20 @@ class LtpEngine:
             if key in self._closed_imports:
                 red_len = self._closed_imports[key]
                 if seg.is_checkpoint and red_len is not None:  # a late checkpoint: everything was received
-                    content = ReportContent(self._rng.randrange(1, 2**14), c.checkpoint_serial or 0, red_len, 0,
-                                            (Claim(0, red_len),))
+                    content = ReportContent(
+                        self._rng.randrange(1, 2**14), c.checkpoint_serial or 0, red_len, 0, (Claim(0, red_len),)
+                    )
                     self._queue_control(span, encode_report(span.peer, seg.session_number, content))
                 return
             if len(self._imports) >= self.config.max_import_sessions:
                 self._remember_import(key, None)
                 self._events.append(ImportCancelled(span.peer, seg.session_number, CancelReason.SYS_CNCLD, False))
-                self._queue_control(span, encode_cancel(SegmentType.CANCEL_FROM_RECEIVER, span.peer,
-                                                        seg.session_number, CancelReason.SYS_CNCLD))
+                self._queue_control(
+                    span,
+                    encode_cancel(
+                        SegmentType.CANCEL_FROM_RECEIVER, span.peer, seg.session_number, CancelReason.SYS_CNCLD
+                    ),
+                )
                 return
             im = _Import(span.peer, seg.session_number, c.client_service_id, self._rng.randrange(1, 2**14))
             self._imports[key] = im
@@ -634,8 +696,7 @@ class LtpEngine:
             return
         if seg.is_red:
             im.red_seen = True
-            if (im.green_start is not None and end > im.green_start) or (
-                    im.red_len is not None and end > im.red_len):
+            if (im.green_start is not None and end > im.green_start) or (im.red_len is not None and end > im.red_len):
                 self._cancel_import(im, CancelReason.MISCOLORED)
                 return
             if seg.is_eorp:
@@ -688,8 +749,9 @@ class LtpEngine:
             hi = upper if i == len(groups) - 1 else groups[i + 1][0][0]
             serial = im.next_rs
             im.next_rs += 1
-            content = ReportContent(serial, c.checkpoint_serial or 0, hi, lo,
-                                    tuple(Claim(s - lo, e - s) for s, e in group))
+            content = ReportContent(
+                serial, c.checkpoint_serial or 0, hi, lo, tuple(Claim(s - lo, e - s) for s, e in group)
+            )
             im.reports[serial] = _Report(serial, content)
             im.scopes[serial] = (lo, hi)
             if len(im.scopes) > 4 * MAX_OPEN_REPORTS:

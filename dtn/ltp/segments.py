@@ -54,8 +54,9 @@ class CancelReason(IntEnum):
 
 
 DATA_TYPES = frozenset(range(0x0, 0x8))
-CHECKPOINT_TYPES = frozenset({SegmentType.RED_CHECKPOINT, SegmentType.RED_CHECKPOINT_EORP,
-                              SegmentType.RED_CHECKPOINT_EORP_EOB})
+CHECKPOINT_TYPES = frozenset(
+    {SegmentType.RED_CHECKPOINT, SegmentType.RED_CHECKPOINT_EORP, SegmentType.RED_CHECKPOINT_EORP_EOB}
+)
 
 
 # -- SDNV ------------------------------------------------------------------------------------------------------
@@ -175,8 +176,14 @@ def header_bytes(type_code: int, engine_id: int, session_number: int) -> bytes:
     return bytes(((LTP_VERSION << 4) | type_code,)) + encode_sdnv(engine_id) + encode_sdnv(session_number) + b"\x00"
 
 
-def _data_body(type_code: int, client_service_id: int, offset: int, data: bytes | memoryview,
-               checkpoint_serial: int | None, report_serial: int | None) -> bytes:
+def _data_body(
+    type_code: int,
+    client_service_id: int,
+    offset: int,
+    data: bytes | memoryview,
+    checkpoint_serial: int | None,
+    report_serial: int | None,
+) -> bytes:
     parts = [encode_sdnv(client_service_id), encode_sdnv(offset), encode_sdnv(len(data))]
     if type_code in CHECKPOINT_TYPES:
         if checkpoint_serial is None or report_serial is None:
@@ -190,8 +197,13 @@ def _data_body(type_code: int, client_service_id: int, offset: int, data: bytes 
 def _report_body(report: ReportContent) -> bytes:
     if report.lower_bound > report.upper_bound:
         raise EncodeError("report lower bound above upper bound")
-    parts = [encode_sdnv(report.report_serial), encode_sdnv(report.checkpoint_serial),
-             encode_sdnv(report.upper_bound), encode_sdnv(report.lower_bound), encode_sdnv(len(report.claims))]
+    parts = [
+        encode_sdnv(report.report_serial),
+        encode_sdnv(report.checkpoint_serial),
+        encode_sdnv(report.upper_bound),
+        encode_sdnv(report.lower_bound),
+        encode_sdnv(len(report.claims)),
+    ]
     for claim in report.claims:
         parts.append(encode_sdnv(claim.offset))
         parts.append(encode_sdnv(claim.length))
@@ -204,14 +216,22 @@ def _reason_byte(reason: int) -> bytes:
     return bytes((reason,))
 
 
-def encode_data(type_code: int, engine_id: int, session_number: int, client_service_id: int, offset: int,
-                data: bytes | memoryview, checkpoint_serial: int | None = None,
-                report_serial: int | None = None) -> bytes:
+def encode_data(
+    type_code: int,
+    engine_id: int,
+    session_number: int,
+    client_service_id: int,
+    offset: int,
+    data: bytes | memoryview,
+    checkpoint_serial: int | None = None,
+    report_serial: int | None = None,
+) -> bytes:
     """A data segment without extensions (what the engine sends)."""
     if type_code not in DATA_TYPES:
         raise EncodeError("not a data segment type")
     return header_bytes(type_code, engine_id, session_number) + _data_body(
-        type_code, client_service_id, offset, data, checkpoint_serial, report_serial)
+        type_code, client_service_id, offset, data, checkpoint_serial, report_serial
+    )
 
 
 def encode_report(engine_id: int, session_number: int, report: ReportContent) -> bytes:
@@ -238,8 +258,12 @@ def encode_segment(segment: Segment) -> bytes:
     """Any segment, extensions included (RFC 5326 §3.1.5)."""
     t = segment.type
     c = segment.content
-    if t in (SegmentType.GREEN_UNDEFINED_5, SegmentType.GREEN_UNDEFINED_6, SegmentType.CONTROL_UNDEFINED_A,
-             SegmentType.CONTROL_UNDEFINED_B):
+    if t in (
+        SegmentType.GREEN_UNDEFINED_5,
+        SegmentType.GREEN_UNDEFINED_6,
+        SegmentType.CONTROL_UNDEFINED_A,
+        SegmentType.CONTROL_UNDEFINED_B,
+    ):
         raise EncodeError(f"segment type 0x{int(t):x} is undefined")
     if t in DATA_TYPES:
         if not isinstance(c, DataContent):

@@ -1,17 +1,17 @@
 """The `[ltp]` table of a node's TOML (pure), validated into `LtpSettings` (docs/ltp.md).
 
-    [ltp]
-    mtu_bytes = 1400             # largest segment = UDP payload
-    rate_bytes_per_s = 0         # send rate when no plan contact gives one (0: unlimited)
-    owlt_s = 0.0                 # one-way light time when no plan contact gives one
-    timer_margin_s = 0.5         # checkpoint/report timers run 2 x OWLT + this
-    max_retransmissions = 20     # per checkpoint, report or cancel segment
-    max_export_sessions = 64     # blocks in flight
-    max_import_sessions = 1024
-    inactivity_s = 120           # an import session silent this long (link-up time) is cancelled
-    aggregation_bytes = 0        # > 0: bundles share blocks up to this size ...
-    aggregation_s = 0.1          # ... or until the first has waited this long
-    max_block_retries = 5        # a cancelled block is sent again in a new session this many times
+[ltp]
+mtu_bytes = 1400             # largest segment = UDP payload
+rate_bytes_per_s = 0         # send rate when no plan contact gives one (0: unlimited)
+owlt_s = 0.0                 # one-way light time when no plan contact gives one
+timer_margin_s = 0.5         # checkpoint/report timers run 2 x OWLT + this
+max_retransmissions = 20     # per checkpoint, report or cancel segment
+max_export_sessions = 64     # blocks in flight
+max_import_sessions = 1024
+inactivity_s = 120           # an import session silent this long (link-up time) is cancelled
+aggregation_bytes = 0        # > 0: bundles share blocks up to this size ...
+aggregation_s = 0.1          # ... or until the first has waited this long
+max_block_retries = 5        # a cancelled block is sent again in a new session this many times
 """
 
 from __future__ import annotations
@@ -22,8 +22,19 @@ from typing import Any, Mapping
 
 from dtn.errors import ConfigError
 
-KEYS = ("mtu_bytes", "rate_bytes_per_s", "owlt_s", "timer_margin_s", "max_retransmissions", "max_export_sessions",
-        "max_import_sessions", "inactivity_s", "aggregation_bytes", "aggregation_s", "max_block_retries")
+KEYS = (
+    "mtu_bytes",
+    "rate_bytes_per_s",
+    "owlt_s",
+    "timer_margin_s",
+    "max_retransmissions",
+    "max_export_sessions",
+    "max_import_sessions",
+    "inactivity_s",
+    "aggregation_bytes",
+    "aggregation_s",
+    "max_block_retries",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,12 @@ class AgentConnection:
     """One application connection: its in-flight deliveries and registrations."""
 
     def __init__(
-        self, node: "Node", stream: trio.abc.Stream, max_message_bytes: int, *, token: bytes | None = None,
+        self,
+        node: "Node",
+        stream: trio.abc.Stream,
+        max_message_bytes: int,
+        *,
+        token: bytes | None = None,
         peer: PeerCred | None = None,
     ) -> None:
         """`peer`: the Unix socket caller (file parameters are read with its rights); `token`: the secret a
@@ -124,8 +129,11 @@ class AgentConnection:
 
     async def handle(self, frame: Message | Malformed | Oversized) -> dict[str, Any]:
         if isinstance(frame, Oversized):
-            return error(None, BAD_REQUEST, f"message of {frame.length_bytes} bytes exceeds the limit of "
-                         f"{self.decoder.max_message_bytes} bytes")
+            return error(
+                None,
+                BAD_REQUEST,
+                f"message of {frame.length_bytes} bytes exceeds the limit of {self.decoder.max_message_bytes} bytes",
+            )
         if isinstance(frame, Malformed):
             return error(None, BAD_REQUEST, frame.reason)
         body = frame.body
@@ -154,8 +162,10 @@ class AgentConnection:
     def _authenticate(self, op: Any, body: dict[str, Any]) -> str | None:
         """None if this request may run (and the connection is now authenticated), else the refusal."""
         if self.peer is not None and not self.peer.trusted:
-            return (f"uid {self.peer.uid} may not use this node's agent socket (only uid {os.geteuid()} and root; "
-                    "docs/security.md)")
+            return (
+                f"uid {self.peer.uid} may not use this node's agent socket (only uid {os.geteuid()} and root; "
+                "docs/security.md)"
+            )
         if op != "hello" or "token" not in body:
             return "this agent socket needs the node's token: send it in hello (docs/security.md)"
         if self.token is None or not token_matches(self.token, body.get("token")):
@@ -167,8 +177,10 @@ class AgentConnection:
     async def read_file(self, path: str) -> bytes:
         """A `file=` parameter, read with the caller's rights (dtn.node.agentauth.read_file_as)."""
         if self.peer is None:
-            raise BadRequest("file: a file path is accepted only on the Unix agent socket, where the caller is "
-                             "known; send the bytes as payload")
+            raise BadRequest(
+                "file: a file path is accepted only on the Unix agent socket, where the caller is "
+                "known; send the bytes as payload"
+            )
         return await trio.to_thread.run_sync(read_file_as, path, self.peer, self.decoder.max_message_bytes)
 
     # -- ops ---------------------------------------------------------------------------------------------------
@@ -222,8 +234,10 @@ class AgentConnection:
             if value is not None and value not in (0, 1, 2):
                 raise BadRequest(f"{name} must be 0, 1 or 2")
         if crc_type == 0 and self.node.security is None:  # RFC 9171 §4.3.1 (checked again once built)
-            raise BadRequest("crc_type: 0 leaves the primary block without a CRC, allowed only unless a BIB covers it "
-                             "(RFC 9171 §4.3.1), and this node has no [security] policy; use 1 or 2")
+            raise BadRequest(
+                "crc_type: 0 leaves the primary block without a CRC, allowed only unless a BIB covers it "
+                "(RFC 9171 §4.3.1), and this node has no [security] policy; use 1 or 2"
+            )
         if crc_type is not None and block_crc_type is None:
             block_crc_type = crc_type
         return await self.node.send_from_application(
@@ -270,8 +284,9 @@ class AgentConnection:
         known = contact_peers(self.node)
         if peer not in known:  # an override is stored and shown by status: only for a real neighbour
             listed = ", ".join(str(n) for n in sorted(known)[:20]) or "none"
-            raise BadRequest(f"peer: {peer} is not a neighbour of {self.node.node_id} in its config or plan "
-                             f"(neighbours: {listed})")
+            raise BadRequest(
+                f"peer: {peer} is not a neighbour of {self.node.node_id} in its config or plan (neighbours: {listed})"
+            )
         await self.node.set_contact_override(peer, state)
         return {"peer": peer, "state": state}
 

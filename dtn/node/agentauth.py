@@ -91,8 +91,10 @@ def read_token(path: str | os.PathLike, *, owner_check: bool = False) -> bytes:
             if st.st_uid != os.geteuid():
                 raise DtnError(f"agent token file {p} belongs to uid {st.st_uid}, not to this node's user")
             if stat.S_IMODE(st.st_mode) & 0o077:
-                raise DtnError(f"agent token file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                               f"chmod {PRIVATE_FILE_MODE:o} it or delete it to get a new one")
+                raise DtnError(
+                    f"agent token file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                    f"chmod {PRIVATE_FILE_MODE:o} it or delete it to get a new one"
+                )
         data = os.read(fd, 4096).strip()
     finally:
         os.close(fd)
@@ -237,8 +239,14 @@ def read_file_as(path: str, cred: PeerCred, max_bytes: int) -> bytes:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link")):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
         if test(mode):
             return name
     return "not a regular file"

@@ -134,7 +134,9 @@ class ArchiveService:
             return
         try:
             await self.node.send_from_application(
-                f"ipn:{node}.{self.config.service}", encode_message(msg), source=self.endpoint,
+                f"ipn:{node}.{self.config.service}",
+                encode_message(msg),
+                source=self.endpoint,
                 lifetime_s=self.config.lifetime_s,
             )
         except DtnError as exc:
@@ -156,7 +158,9 @@ class ArchiveService:
     def _candidates(self, size_bytes: int):
         now = self.node.plan_now_s()
         return candidates_from_plan(
-            self.node.plan, archive_nodes=self.config.nodes or None, centres=self.config.centres,
+            self.node.plan,
+            archive_nodes=self.config.nodes or None,
+            centres=self.config.centres,
             arrival=lambda n: self._arrival(self.number, n, now, size_bytes),
         )
 
@@ -169,8 +173,15 @@ class ArchiveService:
         return self._arrival(holder, self.number, there, size_bytes)
 
     # -- PUT ---------------------------------------------------------------------------------------------------
-    async def put(self, data: bytes, name: str, *, metadata: dict[str, str] | None = None,
-                  replicas: int | None = None, chunk_bytes: int | None = None) -> dict[str, Any]:
+    async def put(
+        self,
+        data: bytes,
+        name: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        replicas: int | None = None,
+        chunk_bytes: int | None = None,
+    ) -> dict[str, Any]:
         """Keep `data` under `name` here and on k replicas; returns once it is durable here and the replicas'
         chunks are queued as bundles (see `wait_put` for the acknowledgements)."""
         check_name(name)
@@ -189,16 +200,20 @@ class ArchiveService:
             lost = db.lost_nodes()
             chosen = choose_replicas(self._candidates(len(data)), k, exclude={self.number, *lost})
             manifest, chunks = make_manifest(
-                name, data, chunk_bytes=chunk_bytes or self.config.chunk_bytes, metadata=metadata,
-                created_unix_s=now_unix, origin=self.number, replicas=chosen,
+                name,
+                data,
+                chunk_bytes=chunk_bytes or self.config.chunk_bytes,
+                metadata=metadata,
+                created_unix_s=now_unix,
+                origin=self.number,
+                replicas=chosen,
             )
             db.put_chunks(oid, chunks)
             db.add_object(manifest, "origin", now_unix)
             db.mark_complete(oid, now_unix)
             db.record_put(oid, name, chosen, now_unix)
         else:  # the same content under another name: stored once, the replicas already have it
-            manifest = Manifest(**{**_fields(known["manifest"]), "name": name,
-                                   "metadata": check_metadata(metadata)})
+            manifest = Manifest(**{**_fields(known["manifest"]), "name": name, "metadata": check_metadata(metadata)})
             chunks = None
         entry = CatalogEntry(name, oid, now_unix, False, now_unix, manifest)
         db.catalog_merge(entry)
@@ -276,9 +291,15 @@ class ArchiveService:
         fetch = self._start_fetch(entry.manifest, "cache")
         if fetch.error is not None:
             raise StoreError(fetch.error)
-        return {"object_id": entry.object_id, "name": name, "data": None, "pending": True,
-                "have_chunks": len(fetch.retrieval.chunks), "chunks": entry.manifest.chunk_count,
-                "asked": sorted(fetch.asked)}
+        return {
+            "object_id": entry.object_id,
+            "name": name,
+            "data": None,
+            "pending": True,
+            "have_chunks": len(fetch.retrieval.chunks),
+            "chunks": entry.manifest.chunk_count,
+            "asked": sorted(fetch.asked),
+        }
 
     def _local(self, entry: CatalogEntry, name: str) -> dict[str, Any] | None:
         """The object when this node holds all of it and it checks out; a corrupt copy is dropped (None)."""
@@ -293,10 +314,15 @@ class ArchiveService:
             self.db.delete_object(oid)
             return None
         fetch = self.db.fetch_state(oid)
-        return {"object_id": oid, "name": name, "data": data, "size_bytes": len(data),
-                "source": "local" if fetch is None else "fetched",
-                "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
-                "metadata": dict(entry.manifest.metadata)}
+        return {
+            "object_id": oid,
+            "name": name,
+            "data": data,
+            "size_bytes": len(data),
+            "source": "local" if fetch is None else "fetched",
+            "fetched_unix_s": None if fetch is None else fetch["done_unix_s"],
+            "metadata": dict(entry.manifest.metadata),
+        }
 
     def _manifest_for(self, object_id: str) -> Manifest | None:
         for entry in self.db.catalog():
@@ -327,8 +353,9 @@ class ArchiveService:
         while not fetch.retrieval.complete:
             current = self._manifest_for(oid) or manifest  # repairs may have moved replicas
             lost = self.db.lost_nodes()
-            ranked = rank_holders(current.holders(), lambda h: self.predicted_return_s(h, current.size_bytes),
-                                  down={self.number, *lost})
+            ranked = rank_holders(
+                current.holders(), lambda h: self.predicted_return_s(h, current.size_bytes), down={self.number, *lost}
+            )
             fresh = [(h, t) for h, t in ranked if h not in tried and h not in fetch.bad_from]
             if not fresh:
                 tried.clear()
@@ -343,10 +370,13 @@ class ArchiveService:
             for holder, _t in batch:
                 tried.add(holder)
                 fetch.asked[holder] = now
-                self._emit("archive_get_sent", object=oid, dst=f"ipn:{holder}.{self.config.service}",
-                           chunks=len(missing))
-                await self._send(holder, GetMsg(oid, request_id, self.number,
-                                                () if len(missing) == manifest.chunk_count else missing))
+                self._emit(
+                    "archive_get_sent", object=oid, dst=f"ipn:{holder}.{self.config.service}", chunks=len(missing)
+                )
+                await self._send(
+                    holder,
+                    GetMsg(oid, request_id, self.number, () if len(missing) == manifest.chunk_count else missing),
+                )
             # Back off (doubling, at most 8x) while nobody answers: requests queued behind an outage all get
             # answered when it ends, and each answer is a full copy.
             rounds = fetch.rounds
@@ -373,9 +403,14 @@ class ArchiveService:
             self.db.add_object(manifest, fetch.role, now_unix)
             self.db.mark_complete(manifest.object_id, now_unix)
             self.db.finish_fetch(manifest.object_id, now_unix)
-            self._emit("archive_fetched", object=manifest.object_id, name=manifest.name,
-                       size_bytes=manifest.size_bytes, corrupt=fetch.retrieval.corrupt,
-                       duplicates=fetch.retrieval.duplicates)
+            self._emit(
+                "archive_fetched",
+                object=manifest.object_id,
+                name=manifest.name,
+                size_bytes=manifest.size_bytes,
+                corrupt=fetch.retrieval.corrupt,
+                duplicates=fetch.retrieval.duplicates,
+            )
             if fetch.role == "replica":
                 await self._send(manifest.origin, StoredMsg(manifest.object_id, self.number))
         self._fetches.pop(manifest.object_id, None)
@@ -388,12 +423,18 @@ class ArchiveService:
         for entry in self.db.catalog():
             m = entry.manifest
             obj = self.db.object(entry.object_id)
-            out.append({
-                "name": entry.name, "object_id": entry.object_id, "size_bytes": m.size_bytes if m else None,
-                "put_unix_s": entry.put_unix_s, "origin": m.origin if m else None,
-                "replicas": list(m.replicas) if m else [], "metadata": dict(m.metadata) if m else {},
-                "here": (obj["role"] if obj is not None and obj["complete"] else None),
-            })
+            out.append(
+                {
+                    "name": entry.name,
+                    "object_id": entry.object_id,
+                    "size_bytes": m.size_bytes if m else None,
+                    "put_unix_s": entry.put_unix_s,
+                    "origin": m.origin if m else None,
+                    "replicas": list(m.replicas) if m else [],
+                    "metadata": dict(m.metadata) if m else {},
+                    "here": (obj["role"] if obj is not None and obj["complete"] else None),
+                }
+            )
         return out
 
     async def delete(self, name: str) -> dict[str, Any]:
@@ -432,17 +473,23 @@ class ArchiveService:
                 continue
             replicas = [r for r in manifest.replicas if r not in lost]
             for _ in range(len(manifest.replicas) - len(replicas)):
-                new = repair_replica(self._candidates(manifest.size_bytes), [*replicas, manifest.origin],
-                                     lost | {self.number})
+                new = repair_replica(
+                    self._candidates(manifest.size_bytes), [*replicas, manifest.origin], lost | {self.number}
+                )
                 if new is None:
                     break
                 replicas.append(new)
             now_unix = self.node.clock.unix_s()
             updated = Manifest(**{**_fields(manifest), "replicas": tuple(replicas)})
             for entry in entries:
-                new_entry = CatalogEntry(entry.name, oid, entry.put_unix_s, False, now_unix,
-                                         Manifest(**{**_fields(updated), "name": entry.name,
-                                                     "metadata": entry.manifest.metadata}))
+                new_entry = CatalogEntry(
+                    entry.name,
+                    oid,
+                    entry.put_unix_s,
+                    False,
+                    now_unix,
+                    Manifest(**{**_fields(updated), "name": entry.name, "metadata": entry.manifest.metadata}),
+                )
                 await self._apply_catalog(new_entry)
                 await self._broadcast(CatalogMsg(new_entry))
             self._emit("archive_repair", object=oid, replicas=replicas)
@@ -476,8 +523,13 @@ class ArchiveService:
         elif isinstance(msg, StoredMsg):
             state = self.db.ack_put(msg.object_id, msg.holder, self.node.clock.unix_s())
             if state is not None:
-                self._emit("archive_stored", object=msg.object_id, holder=msg.holder,
-                           acked=len(state["acked"]), replicas=len(state["replicas"]))
+                self._emit(
+                    "archive_stored",
+                    object=msg.object_id,
+                    holder=msg.holder,
+                    acked=len(state["acked"]),
+                    replicas=len(state["replicas"]),
+                )
             self._changed.fire()
         elif isinstance(msg, GetMsg):
             await self._on_get(msg)
@@ -538,8 +590,9 @@ class ArchiveService:
                 return
             await self._send(msg.reply_node, ChunkMsg(msg.object_id, msg.request_id, index, chunk))
             sent += 1
-        self._emit("archive_served", object=msg.object_id, dst=f"ipn:{msg.reply_node}.{self.config.service}",
-                   chunks=sent)
+        self._emit(
+            "archive_served", object=msg.object_id, dst=f"ipn:{msg.reply_node}.{self.config.service}", chunks=sent
+        )
 
     def _on_chunk(self, msg: ChunkMsg, sender: int | None) -> None:
         fetch = self._fetches.get(msg.object_id)
@@ -551,8 +604,13 @@ class ArchiveService:
             self.db.add_object(fetch.retrieval.manifest, fetch.role, self.node.clock.unix_s())
             self.db.put_chunk(msg.object_id, msg.index, msg.data)
         elif result is AddResult.CORRUPT:
-            self._emit("archive_corrupt", object=msg.object_id, chunk=msg.index, src=sender,
-                       detail="received chunk fails its hash")
+            self._emit(
+                "archive_corrupt",
+                object=msg.object_id,
+                chunk=msg.index,
+                src=sender,
+                detail="received chunk fails its hash",
+            )
             if sender is not None:
                 fetch.bad_from.add(sender)
         else:
@@ -575,8 +633,11 @@ class ArchiveService:
                     fetch.error = f"object {winner.name!r} was deleted"
                     fetch.done.set()
         elif obj is not None and winner.manifest is not None and obj["role"] != "cache":
-            self.db.update_manifest(Manifest(**{**_fields(winner.manifest), "name": obj["manifest"].name,
-                                                "metadata": obj["manifest"].metadata}))
+            self.db.update_manifest(
+                Manifest(
+                    **{**_fields(winner.manifest), "name": obj["manifest"].name, "metadata": obj["manifest"].metadata}
+                )
+            )
         self._changed.fire()
 
     # -- status ------------------------------------------------------------------------------------------------
@@ -603,6 +664,14 @@ def _sender(source: str) -> int | None:
 
 
 def _fields(m: Manifest) -> dict[str, Any]:
-    return {"object_id": m.object_id, "name": m.name, "size_bytes": m.size_bytes, "chunk_bytes": m.chunk_bytes,
-            "chunk_hashes": m.chunk_hashes, "metadata": m.metadata, "created_unix_s": m.created_unix_s,
-            "origin": m.origin, "replicas": m.replicas}
+    return {
+        "object_id": m.object_id,
+        "name": m.name,
+        "size_bytes": m.size_bytes,
+        "chunk_bytes": m.chunk_bytes,
+        "chunk_hashes": m.chunk_hashes,
+        "metadata": m.metadata,
+        "created_unix_s": m.created_unix_s,
+        "origin": m.origin,
+        "replicas": m.replicas,
+    }

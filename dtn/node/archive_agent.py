@@ -57,8 +57,13 @@ def archive_ops(conn: Any) -> dict[str, Any]:
         wait = _opt(body, "wait", str) or "none"
         if wait not in WAIT_MODES:
             raise BadRequest(f"wait must be one of {', '.join(WAIT_MODES)}")
-        result = await archive.put(payload, name, metadata=metadata, replicas=_opt(body, "replicas", int),
-                                   chunk_bytes=_opt(body, "chunk_bytes", int))
+        result = await archive.put(
+            payload,
+            name,
+            metadata=metadata,
+            replicas=_opt(body, "replicas", int),
+            chunk_bytes=_opt(body, "chunk_bytes", int),
+        )
         if wait != "none":
             status = None
             with move_on_after(conn.node.clock, timeout(body)):
@@ -99,7 +104,11 @@ def archive_ops(conn: Any) -> dict[str, Any]:
         entry = archive.lookup(name)
         return {"archive": archive.put_status(entry.object_id, name)}
 
-    return {"archive_put": op_put, "archive_get": op_get, "archive_ls": op_ls, "archive_rm": op_rm,
-            "archive_lost": op_lost, "archive_status": op_status}
-
-
+    return {
+        "archive_put": op_put,
+        "archive_get": op_get,
+        "archive_ls": op_ls,
+        "archive_rm": op_rm,
+        "archive_lost": op_lost,
+        "archive_status": op_status,
+    }

@@ -136,8 +136,18 @@ def is_null(text: str) -> bool:
 
 
 def create(
-    *, source: str, destination: str, payload: bytes, creation_time_ms: int, sequence: int, lifetime_ms: int,
-    report_to: str, report_bits: int, no_fragment: bool, crc_type: int, hop_limit: int | None,
+    *,
+    source: str,
+    destination: str,
+    payload: bytes,
+    creation_time_ms: int,
+    sequence: int,
+    lifetime_ms: int,
+    report_to: str,
+    report_bits: int,
+    no_fragment: bool,
+    crc_type: int,
+    hop_limit: int | None,
     block_crc_type: int | None = None,
 ) -> Bundle:
     """A new bundle; `crc_type` is the primary block's CRC, `block_crc_type` every other block's (default: the
@@ -149,16 +159,25 @@ def create(
     if no_fragment:
         flags |= BundleFlag.MUST_NOT_FRAGMENT
     bundle = Bundle.create(
-        source, destination, payload, creation_time_ms=creation_time_ms, sequence=sequence,
-        lifetime_ms=lifetime_ms, report_to=report_to, flags=flags, crc_type=crc_type, hop_limit=hop_limit,
+        source,
+        destination,
+        payload,
+        creation_time_ms=creation_time_ms,
+        sequence=sequence,
+        lifetime_ms=lifetime_ms,
+        report_to=report_to,
+        flags=flags,
+        crc_type=crc_type,
+        hop_limit=hop_limit,
     )
     if block_crc_type is not None and block_crc_type != crc_type:
         import dataclasses
 
         from dtn.bpv7.crc import CrcType
 
-        bundle = dataclasses.replace(bundle, blocks=tuple(
-            dataclasses.replace(b, crc_type=CrcType(block_crc_type)) for b in bundle.blocks))
+        bundle = dataclasses.replace(
+            bundle, blocks=tuple(dataclasses.replace(b, crc_type=CrcType(block_crc_type)) for b in bundle.blocks)
+        )
     return bundle
 
 
@@ -168,8 +187,10 @@ def check_primary_crc(bundle: Bundle) -> None:
     from dtn.errors import EncodeError
 
     if int(bundle.primary.crc_type) == 0 and 0 not in bib_targets(bundle.blocks):
-        raise EncodeError("the primary block needs a CRC (primary_crc_type 1 or 2) unless a BIB covers it "
-                          "(RFC 9171 §4.3.1); no [security] rule signs the primary block of this bundle")
+        raise EncodeError(
+            "the primary block needs a CRC (primary_crc_type 1 or 2) unless a BIB covers it "
+            "(RFC 9171 §4.3.1); no [security] rule signs the primary block of this bundle"
+        )
 
 
 def for_forwarding(bundle: Bundle, node_id: str, age_ms: int) -> Bundle:
@@ -192,8 +213,17 @@ def no_fragment(entry: StoredBundle) -> bool:
 
 
 def status_report(
-    *, subject: StoredBundle, kind_bit: int, reason: int, time_ms: int, source: str, destination: str,
-    creation_time_ms: int, sequence: int, lifetime_ms: int, crc_type: int,
+    *,
+    subject: StoredBundle,
+    kind_bit: int,
+    reason: int,
+    time_ms: int,
+    source: str,
+    destination: str,
+    creation_time_ms: int,
+    sequence: int,
+    lifetime_ms: int,
+    crc_type: int,
 ) -> Bundle:
     """A bundle carrying a status report about `subject` (RFC 9171 §6.1.1), built from the stored record so a
     bundle can be reported on after its bytes are gone (expiry, refusal). `time_ms` 0: no times asserted."""
@@ -217,8 +247,13 @@ def status_report(
         fragment_length=subject.payload_length if subject.fragment_offset is not None else None,
     )
     return Bundle.create(
-        source, destination, admin.encode_admin_record(report), creation_time_ms=creation_time_ms,
-        sequence=sequence, lifetime_ms=lifetime_ms, flags=BundleFlag.IS_ADMIN_RECORD,
+        source,
+        destination,
+        admin.encode_admin_record(report),
+        creation_time_ms=creation_time_ms,
+        sequence=sequence,
+        lifetime_ms=lifetime_ms,
+        flags=BundleFlag.IS_ADMIN_RECORD,
         crc_type=crc_type or 1,  # reports are not signed, so never CRC type 0 (RFC 9171 §4.3.1)
     )
 
@@ -239,8 +274,9 @@ def read_admin(bundle: Bundle) -> dict[str, Any] | None:
     reason = record.reason
     return {
         "type": "status_report",
-        "subject": bundle_key(str(record.source), record.creation_time_ms, record.sequence,
-                              record.fragment_offset, record.fragment_length),
+        "subject": bundle_key(
+            str(record.source), record.creation_time_ms, record.sequence, record.fragment_offset, record.fragment_length
+        ),
         "status": status,
         "reason": reason.name.lower() if hasattr(reason, "name") else str(reason),
         "reason_code": int(reason),
@@ -300,8 +336,16 @@ def make_router(plan: ContactPlan) -> Any:
     return prototype.copy()
 
 
-def best_route(router: Any, source: int, destination: int, now_s: float, size_bytes: float,
-               *, excluded: frozenset[int] = frozenset(), deadline_s: float | None = None) -> Any:
+def best_route(
+    router: Any,
+    source: int,
+    destination: int,
+    now_s: float,
+    size_bytes: float,
+    *,
+    excluded: frozenset[int] = frozenset(),
+    deadline_s: float | None = None,
+) -> Any:
     """The best route, or None (also for a destination the plan does not know)."""
     try:
         routes = router.decide(source, destination, now_s, size_bytes, excluded=excluded, deadline_s=deadline_s)
@@ -329,10 +373,17 @@ def entry_with(entry: StoredBundle, **changes: Any) -> StoredBundle:
     """A copy of a store entry with `changes`; its next hop and route are cleared unless given (a new key
     is computed from the identity fields)."""
     fields = {
-        "source": entry.source, "creation_time_ms": entry.creation_time_ms, "sequence": entry.sequence,
-        "destination": entry.destination, "expiry_s": entry.expiry_s, "fragment_offset": entry.fragment_offset,
-        "payload_length": entry.payload_length, "retention": entry.retention, "received_s": entry.received_s,
-        "size_bytes": entry.size_bytes, "metadata": dict(entry.metadata),
+        "source": entry.source,
+        "creation_time_ms": entry.creation_time_ms,
+        "sequence": entry.sequence,
+        "destination": entry.destination,
+        "expiry_s": entry.expiry_s,
+        "fragment_offset": entry.fragment_offset,
+        "payload_length": entry.payload_length,
+        "retention": entry.retention,
+        "received_s": entry.received_s,
+        "size_bytes": entry.size_bytes,
+        "metadata": dict(entry.metadata),
     }
     fields.update(changes)
     return StoredBundle(**fields)

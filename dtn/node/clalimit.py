@@ -32,16 +32,26 @@ def link_limit_problem(session: Any, size_bytes: int) -> str | None:
     return f"bundle of {size_bytes} bytes exceeds the {name} convergence layer limit of {limit} bytes"
 
 
-async def handle_oversized(node: "Node", entry: StoredBundle, peer: int, size_bytes: int, problem: str,
-                           limit: int) -> None:
+async def handle_oversized(
+    node: "Node", entry: StoredBundle, peer: int, size_bytes: int, problem: str, limit: int
+) -> None:
     """Fragment `entry` to fit `limit` and route the pieces, or delete it (see the module docstring)."""
-    node.events.emit("forward_failed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                     size_bytes=size_bytes, next_hop=peer, reason=problem)
+    node.events.emit(
+        "forward_failed",
+        bundle=entry.key,
+        src=entry.source,
+        dst=entry.destination,
+        size_bytes=size_bytes,
+        next_hop=peer,
+        reason=problem,
+    )
     if node.config.routing.fragment and not bp.no_fragment(entry):
         # Room for the blocks forwarding adds (previous node, hop count, age) on every piece.
         max_bytes = limit - bp.FRAGMENT_OVERHEAD_BYTES
         try:
-            pieces = bp.fragment(bp.decode(await node.db(node.store.read, entry.key)), max_bytes) if max_bytes > 0 else []
+            pieces = (
+                bp.fragment(bp.decode(await node.db(node.store.read, entry.key)), max_bytes) if max_bytes > 0 else []
+            )
         except DtnError as exc:
             log.info("cannot fragment %s for the link: %s", entry.key, exc)
             pieces = []
@@ -49,15 +59,27 @@ async def handle_oversized(node: "Node", entry: StoredBundle, peer: int, size_by
             items = []
             for piece in pieces:
                 data = bp.encode(piece)
-                piece_entry = node.processing.entry(bp.info(piece), len(data), from_peer=(entry.metadata or {}).get("from"))
-                fields = {**{f: getattr(piece_entry, f) for f in piece_entry.__dataclass_fields__},
-                          "expiry_s": entry.expiry_s, "metadata": dict(entry.metadata or {})}
+                piece_entry = node.processing.entry(
+                    bp.info(piece), len(data), from_peer=(entry.metadata or {}).get("from")
+                )
+                fields = {
+                    **{f: getattr(piece_entry, f) for f in piece_entry.__dataclass_fields__},
+                    "expiry_s": entry.expiry_s,
+                    "metadata": dict(entry.metadata or {}),
+                }
                 items.append((StoredBundle(**fields), data))
             await node.db(node.store.put_many, items)  # pieces first: a crash in between leaves both
             await node.db(node.store.delete, entry.key)
             node.forwarding.release_booking(entry.key)
-            node.events.emit("fragmented", bundle=entry.key, src=entry.source, dst=entry.destination,
-                             size_bytes=entry.size_bytes, fragments=len(items), max_bytes=max_bytes)
+            node.events.emit(
+                "fragmented",
+                bundle=entry.key,
+                src=entry.source,
+                dst=entry.destination,
+                size_bytes=entry.size_bytes,
+                fragments=len(items),
+                max_bytes=max_bytes,
+            )
             for piece_entry, _ in items:
                 stored = await node.db(node.store.get, piece_entry.key)
                 if stored is not None:

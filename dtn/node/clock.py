@@ -42,9 +42,7 @@ class TrioClock:
     (every node and link emulator of a replay uses the same speed and the same `unix_at_zero_s`).
     """
 
-    def __init__(
-        self, unix_at_zero_s: float | None = None, *, zero_s: float | None = None, speed: float = 1.0
-    ) -> None:
+    def __init__(self, unix_at_zero_s: float | None = None, *, zero_s: float | None = None, speed: float = 1.0) -> None:
         if not speed > 0:
             raise ValueError("speed must be positive")
         self._zero_s = trio.current_time() if zero_s is None else zero_s

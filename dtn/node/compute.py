@@ -63,8 +63,9 @@ class ComputeDB:
         try:
             if path is not None:
                 touch_private(path)
-            self._db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
+            )
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 tighten_sqlite(path)
@@ -86,8 +87,10 @@ class ComputeDB:
         return [dict(r) for r in rows if states is None or r["state"] in states]
 
     def add_job(self, job_id: str, source: int | None, request: bytes, state: str, reason: str, now: float) -> None:
-        self._db.execute("INSERT OR IGNORE INTO jobs (job_id, source, request, state, reason, received_unix_s) "
-                         "VALUES (?,?,?,?,?,?)", (job_id, source, request, state, reason, now))
+        self._db.execute(
+            "INSERT OR IGNORE INTO jobs (job_id, source, request, state, reason, received_unix_s) VALUES (?,?,?,?,?,?)",
+            (job_id, source, request, state, reason, now),
+        )
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         keys = ", ".join(f"{k}=?" for k in fields)
@@ -103,11 +106,21 @@ class ComputeDB:
     def all_submitted(self) -> list[dict[str, Any]]:
         return [_sub(dict(r)) for r in self._db.execute("SELECT * FROM submitted ORDER BY submitted_unix_s, job_id")]
 
-    def add_submitted(self, job_id: str, node: int, fallback: int | None, function: str, request: bytes,
-                      now: float, predicted: float | None) -> None:
-        self._db.execute("INSERT INTO submitted (job_id, node, fallback, function, request, state, reason, "
-                         "submitted_unix_s, predicted_unix_s, updated_unix_s) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                         (job_id, node, fallback, function, request, "sent", "", now, predicted, now))
+    def add_submitted(
+        self,
+        job_id: str,
+        node: int,
+        fallback: int | None,
+        function: str,
+        request: bytes,
+        now: float,
+        predicted: float | None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO submitted (job_id, node, fallback, function, request, state, reason, "
+            "submitted_unix_s, predicted_unix_s, updated_unix_s) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (job_id, node, fallback, function, request, "sent", "", now, predicted, now),
+        )
 
     def update_submitted(self, job_id: str, **fields: Any) -> None:
         keys = ", ".join(f"{k}=?" for k in fields)
@@ -186,8 +199,12 @@ class ComputeService:
             await self.handle(msg, self.number)
             return
         try:
-            await self.node.send_from_application(f"ipn:{node}.{self.config.service}", encode_message(msg),
-                                                  source=self.endpoint, lifetime_s=self.config.lifetime_s)
+            await self.node.send_from_application(
+                f"ipn:{node}.{self.config.service}",
+                encode_message(msg),
+                source=self.endpoint,
+                lifetime_s=self.config.lifetime_s,
+            )
         except DtnError as exc:
             self._emit("compute_send_failed", detail=str(exc)[:200], dst=node)
 
@@ -232,14 +249,20 @@ class ComputeService:
         reason = self._refusal(req, source)
         state = "refused" if reason else "queued"
         self.db.add_job(req.job_id, source, encode_message(req), state, reason, now)
-        self._emit("compute_refused" if reason else "compute_accepted", job=req.job_id, function=req.function,
-                   src=source, reason=reason or None)
+        self._emit(
+            "compute_refused" if reason else "compute_accepted",
+            job=req.job_id,
+            function=req.function,
+            src=source,
+            reason=reason or None,
+        )
         if reason:
             await self._send_final(req.job_id)
             return
         if reply_to:
-            await self._send(reply_to, JobReply(req.job_id, "accepted", "", node=self.number,
-                                                times={"received_unix_s": now}))
+            await self._send(
+                reply_to, JobReply(req.job_id, "accepted", "", node=self.number, times={"received_unix_s": now})
+            )
         self._queued.fire()
 
     async def _scheduler(self) -> None:
@@ -288,17 +311,29 @@ class ComputeService:
             if archive is None or archive.db is None:
                 state, reason, result = "failed", "result_mode archive needs an [archive] table at this node", None
             else:
-                meta = {"compute.function": req.function, "compute.node": str(self.number),
-                        "compute.job": job_id, "compute.finished_unix_s": f"{self.node.clock.unix_s():.3f}",
-                        "compute.inputs": ",".join(v if k == "object" else "inline" for k, v in req.inputs)[:1000]}
+                meta = {
+                    "compute.function": req.function,
+                    "compute.node": str(self.number),
+                    "compute.job": job_id,
+                    "compute.finished_unix_s": f"{self.node.clock.unix_s():.3f}",
+                    "compute.inputs": ",".join(v if k == "object" else "inline" for k, v in req.inputs)[:1000],
+                }
                 put = await archive.put(result, f"compute/{job_id}", metadata=meta)
                 object_id, result = put["object_id"], None
         await self._finish(job_id, state, reason, result=result, object_id=object_id)
 
     async def _worker(self, spec: str, inputs: list[bytes], params: dict[str, Any]) -> tuple[str, str, bytes | None]:
         cfg = self.config
-        job = cbor2.dumps({"spec": spec, "inputs": inputs, "params": params, "cpu_s": cfg.cpu_s,
-                           "memory_bytes": cfg.memory_bytes, "output_bytes": cfg.output_bytes})
+        job = cbor2.dumps(
+            {
+                "spec": spec,
+                "inputs": inputs,
+                "params": params,
+                "cpu_s": cfg.cpu_s,
+                "memory_bytes": cfg.memory_bytes,
+                "output_bytes": cfg.output_bytes,
+            }
+        )
         limit = cfg.output_bytes + 64
         proc = self._spares.pop() if self._spares else await self._spawn()
         if self._nursery is not None:
@@ -306,6 +341,7 @@ class ComputeService:
         out = bytearray()
         try:
             async with trio.open_nursery() as nursery:
+
                 async def feed() -> None:
                     try:
                         await proc.stdin.send_all(job)
@@ -343,8 +379,9 @@ class ComputeService:
 
     async def _spawn(self) -> Any:
         modules = sorted({spec.split(":", 1)[0] for spec in self.config.functions.values()})
-        return await trio.lowlevel.open_process([sys.executable, "-m", "dtn.node.computeworker", *modules],
-                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return await trio.lowlevel.open_process(
+            [sys.executable, "-m", "dtn.node.computeworker", *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
     async def _add_spare(self) -> None:
         """Keep up to `concurrency` warm workers (started, registered modules imported, waiting for a job);
@@ -363,10 +400,17 @@ class ComputeService:
                 proc.kill()
         self._spares.clear()
 
-    async def _finish(self, job_id: str, state: str, reason: str, *, result: bytes | None = None,
-                      object_id: str | None = None) -> None:
-        self.db.update_job(job_id, state=state, reason=reason, result=result, object_id=object_id,
-                           finished_unix_s=self.node.clock.unix_s())
+    async def _finish(
+        self, job_id: str, state: str, reason: str, *, result: bytes | None = None, object_id: str | None = None
+    ) -> None:
+        self.db.update_job(
+            job_id,
+            state=state,
+            reason=reason,
+            result=result,
+            object_id=object_id,
+            finished_unix_s=self.node.clock.unix_s(),
+        )
         self._emit(f"compute_{state}", job=job_id, reason=reason or None)
         await self._send_final(job_id)
 
@@ -374,11 +418,14 @@ class ComputeService:
         job = self.db.job(job_id)
         req = decode_message(job["request"])
         reply_to = req.reply_node or job["source"]
-        times = {k: float(job[k]) for k in ("received_unix_s", "started_unix_s", "finished_unix_s")
-                 if job[k] is not None}
+        times = {
+            k: float(job[k]) for k in ("received_unix_s", "started_unix_s", "finished_unix_s") if job[k] is not None
+        }
         if reply_to:
-            await self._send(reply_to, JobReply(job_id, job["state"], job["reason"], job["result"],
-                                                job["object_id"], self.number, times))
+            await self._send(
+                reply_to,
+                JobReply(job_id, job["state"], job["reason"], job["result"], job["object_id"], self.number, times),
+            )
         self.db.update_job(job_id, reply_sent=1)
 
     # -- the node that submits jobs ----------------------------------------------------------------------------
@@ -395,18 +442,38 @@ class ComputeService:
             return
         now = self.node.clock.unix_s()
         if rep.state == "refused" and sub["fallback"] and rep.node != sub["fallback"]:
-            self._emit("compute_fallback", job=rep.job_id, refused_by=rep.node, reason=rep.reason,
-                       fallback=sub["fallback"])
-            self.db.update_submitted(rep.job_id, node=sub["fallback"], fallback=None, state="sent",
-                                     reason=f"refused by {rep.node}: {rep.reason}", updated_unix_s=now)
+            self._emit(
+                "compute_fallback", job=rep.job_id, refused_by=rep.node, reason=rep.reason, fallback=sub["fallback"]
+            )
+            self.db.update_submitted(
+                rep.job_id,
+                node=sub["fallback"],
+                fallback=None,
+                state="sent",
+                reason=f"refused by {rep.node}: {rep.reason}",
+                updated_unix_s=now,
+            )
             await self._send(sub["fallback"], decode_message(self.db.submitted_request(rep.job_id)))
             return
-        self.db.update_submitted(rep.job_id, state=rep.state, reason=rep.reason, result=rep.result,
-                                 object_id=rep.object_id, ran_at=rep.node, times=json.dumps(rep.times),
-                                 updated_unix_s=now)
+        self.db.update_submitted(
+            rep.job_id,
+            state=rep.state,
+            reason=rep.reason,
+            result=rep.result,
+            object_id=rep.object_id,
+            ran_at=rep.node,
+            times=json.dumps(rep.times),
+            updated_unix_s=now,
+        )
         if rep.state in FINAL:
-            self._emit("compute_result", job=rep.job_id, state=rep.state, node=rep.node,
-                       predicted_unix_s=sub["predicted_unix_s"], actual_unix_s=now)
+            self._emit(
+                "compute_result",
+                job=rep.job_id,
+                state=rep.state,
+                node=rep.node,
+                predicted_unix_s=sub["predicted_unix_s"],
+                actual_unix_s=now,
+            )
         self._changed.fire()
 
     def _arrival(self, source: int, dest: int, at_s: float, size_bytes: int) -> float | None:
@@ -417,8 +484,9 @@ class ComputeService:
         route = bp.best_route(self.node.router, source, dest, at_s, max(1, size_bytes))
         return None if route is None else route.arrival_s
 
-    def place(self, function: str, inputs: tuple[tuple[str, Any], ...], candidates: list[tuple[int, float]],
-              result_bytes: int) -> list[Any]:
+    def place(
+        self, function: str, inputs: tuple[tuple[str, Any], ...], candidates: list[tuple[int, float]], result_bytes: int
+    ) -> list[Any]:
         """Candidates (node, speed) ranked by predicted completion (plan s); inputs must be held there (the
         archive's replicas of each object input, as this node's catalogue knows them)."""
         now = self.node.plan_now_s()
@@ -442,21 +510,37 @@ class ComputeService:
         def inputs_at(n: int) -> float | None:
             return now if holders is None or n in holders else None
 
-        ranked = choose_placement([Offer(n, s) for n, s in candidates], CostModel(), inline_bytes + object_bytes,
-                                  request_arrival=request_at, inputs_ready=inputs_at,
-                                  result_arrival=lambda n, t: self._arrival(n, self.number, t, result_bytes))
+        ranked = choose_placement(
+            [Offer(n, s) for n, s in candidates],
+            CostModel(),
+            inline_bytes + object_bytes,
+            request_arrival=request_at,
+            inputs_ready=inputs_at,
+            result_arrival=lambda n, t: self._arrival(n, self.number, t, result_bytes),
+        )
         return ranked
 
-    async def submit(self, function: str, inputs: tuple[tuple[str, Any], ...], *, params: dict[str, Any] | None,
-                     deadline_s: float, node: int | None = None, fallback: int | None = None,
-                     candidates: list[tuple[int, float]] | None = None, result_mode: str = "inline",
-                     result_bytes: int = 4096, job_id: str | None = None) -> dict[str, Any]:
+    async def submit(
+        self,
+        function: str,
+        inputs: tuple[tuple[str, Any], ...],
+        *,
+        params: dict[str, Any] | None,
+        deadline_s: float,
+        node: int | None = None,
+        fallback: int | None = None,
+        candidates: list[tuple[int, float]] | None = None,
+        result_mode: str = "inline",
+        result_bytes: int = 4096,
+        job_id: str | None = None,
+    ) -> dict[str, Any]:
         """Send a job; `node` names where it runs, else it is placed among `candidates` by predicted completion
         (the second best becomes the fallback unless `fallback` is given)."""
         now = self.node.clock.unix_s()
         job_id = job_id or uuid.uuid4().hex
-        req = JobRequest(job_id, function, tuple(inputs), dict(params or {}), now + deadline_s, self.number,
-                         result_mode)
+        req = JobRequest(
+            job_id, function, tuple(inputs), dict(params or {}), now + deadline_s, self.number, result_mode
+        )
         if self.db.submitted(job_id) is not None:
             raise ConfigError(f"job {job_id} was already submitted", key="job_id")
         predicted = None
@@ -474,8 +558,13 @@ class ComputeService:
         self.db.add_submitted(job_id, node, fallback, function, encode_message(req), now, predicted)
         self._emit("compute_submitted", job=job_id, node=node, fallback=fallback, predicted_unix_s=predicted)
         await self._send(node, req)
-        return {"job_id": job_id, "node": node, "fallback": fallback, "predicted_unix_s": predicted,
-                "ranked": [[p.node, p.result_at_s] for p in ranked]}
+        return {
+            "job_id": job_id,
+            "node": node,
+            "fallback": fallback,
+            "predicted_unix_s": predicted,
+            "ranked": [[p.node, p.result_at_s] for p in ranked],
+        }
 
     async def wait_result(self, job_id: str, timeout_s: float) -> dict[str, Any]:
         deadline = trio.current_time() + timeout_s
@@ -488,10 +577,15 @@ class ComputeService:
             await self._changed.wait(deadline)
 
     def status(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "functions": dict(self.config.functions),
-                "concurrency": self.config.concurrency, "speed": self.config.speed, "running": sorted(self._running),
-                "cost_s_per_mib": {k: round(c.s_per_mib, 6) for k, c in self.costs.items()},
-                "counts": dict(sorted(self.counts.items()))}
+        return {
+            "endpoint": self.endpoint,
+            "functions": dict(self.config.functions),
+            "concurrency": self.config.concurrency,
+            "speed": self.config.speed,
+            "running": sorted(self._running),
+            "cost_s_per_mib": {k: round(c.s_per_mib, 6) for k, c in self.costs.items()},
+            "counts": dict(sorted(self.counts.items())),
+        }
 
 
 def _sender(source: str) -> int | None:
@@ -536,17 +630,28 @@ def compute_ops(conn: Any) -> dict[str, Any]:
         for c in _opt(body, "candidates", list) or []:
             if isinstance(c, int) and not isinstance(c, bool):
                 candidates.append((c, 1.0))
-            elif (isinstance(c, list) and len(c) == 2 and isinstance(c[0], int)
-                  and isinstance(c[1], (int, float)) and c[1] > 0):
+            elif (
+                isinstance(c, list)
+                and len(c) == 2
+                and isinstance(c[0], int)
+                and isinstance(c[1], (int, float))
+                and c[1] > 0
+            ):
                 candidates.append((c[0], float(c[1])))
             else:
                 raise BadRequest("candidates are node numbers or [node, speed] pairs")
         try:
             return await compute.submit(
-                _req(body, "function", str), tuple(inputs), params=_opt(body, "params", dict),
-                deadline_s=number(body, "deadline_s", 3600.0), node=_opt(body, "node", int),
-                fallback=_opt(body, "fallback", int), candidates=candidates,
-                result_mode=_opt(body, "result_mode", str) or "inline", job_id=_opt(body, "job_id", str))
+                _req(body, "function", str),
+                tuple(inputs),
+                params=_opt(body, "params", dict),
+                deadline_s=number(body, "deadline_s", 3600.0),
+                node=_opt(body, "node", int),
+                fallback=_opt(body, "fallback", int),
+                candidates=candidates,
+                result_mode=_opt(body, "result_mode", str) or "inline",
+                job_id=_opt(body, "job_id", str),
+            )
         except (ConfigError, DecodeError) as exc:
             raise BadRequest(str(exc)) from None
 
@@ -567,11 +672,12 @@ def compute_ops(conn: Any) -> dict[str, Any]:
 
     async def op_ls(body: dict[str, Any]) -> dict[str, Any]:
         compute = service()
-        return {"submitted": [_brief(s) for s in compute.db.all_submitted()],
-                "jobs": [_brief(j) for j in compute.db.jobs()]}
+        return {
+            "submitted": [_brief(s) for s in compute.db.all_submitted()],
+            "jobs": [_brief(j) for j in compute.db.jobs()],
+        }
 
-    return {"compute_submit": op_submit, "compute_status": op_status, "compute_result": op_result,
-            "compute_ls": op_ls}
+    return {"compute_submit": op_submit, "compute_status": op_status, "compute_result": op_result, "compute_ls": op_ls}
 
 
 def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:

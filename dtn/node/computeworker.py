@@ -55,8 +55,9 @@ def main() -> None:
     if not isinstance(result, (bytes, bytearray)):
         _answer(out, [1, f"function returned {type(result).__name__}, not bytes"], EXIT_FAILED)
     if len(result) > int(job["output_bytes"]):
-        _answer(out, [1, f"output of {len(result)} bytes exceeds the limit of {job['output_bytes']} bytes"],
-                EXIT_OUTPUT)
+        _answer(
+            out, [1, f"output of {len(result)} bytes exceeds the limit of {job['output_bytes']} bytes"], EXIT_OUTPUT
+        )
     _answer(out, [0, bytes(result)], 0)
 
 

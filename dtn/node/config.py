@@ -209,8 +209,26 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     base = pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()
     top = _Table(data, "")
     top.allow(
-        "node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo",
-        "log", "metrics", "security", "archive", "compute", "cla", "routes", "web", "ltp",
+        "node",
+        "clock",
+        "store",
+        "plan",
+        "listen",
+        "tls",
+        "neighbours",
+        "agent",
+        "routing",
+        "bundles",
+        "echo",
+        "log",
+        "metrics",
+        "security",
+        "archive",
+        "compute",
+        "cla",
+        "routes",
+        "web",
+        "ltp",
     )
 
     node = top.table("node", required=True)
@@ -283,7 +301,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         cla = lt.str("cla") or "tcpcl"
         get_cla(cla, key=f"{lt.prefix}.cla")
         listen.append(
-            ListenConfig(cla=cla, host=lt.str("host") or "127.0.0.1", port=lt.int("port", default=4556, minimum=0, maximum=65535))
+            ListenConfig(
+                cla=cla, host=lt.str("host") or "127.0.0.1", port=lt.int("port", default=4556, minimum=0, maximum=65535)
+            )
         )
 
     tls_t = top.table("tls")
@@ -348,8 +368,14 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
 
     rt = top.table("routing")
     rt.allow(
-        "no_route", "rate_limit", "fragment", "min_fragment_payload_bytes", "retry_min_s", "retry_max_s",
-        "keepalive_s", "session_idle_s",
+        "no_route",
+        "rate_limit",
+        "fragment",
+        "min_fragment_payload_bytes",
+        "retry_min_s",
+        "retry_max_s",
+        "keepalive_s",
+        "session_idle_s",
     )
     no_route = rt.str("no_route") or "wait"
     if no_route not in NO_ROUTE_ACTIONS:
@@ -380,8 +406,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
     if primary_crc == 0 and top.raw("security") is None:
         # RFC 9171 §4.3.1: a primary block without a CRC must be covered by a BIB, which only [security] adds.
         key = "bundles.primary_crc_type" if bt.raw("primary_crc_type") is not None else "bundles.crc_type"
-        raise ConfigError("0 (no CRC) needs a [security] policy that signs the primary block (RFC 9171 §4.3.1); "
-                          "use 1 or 2", key=key)
+        raise ConfigError(
+            "0 (no CRC) needs a [security] policy that signs the primary block (RFC 9171 §4.3.1); use 1 or 2", key=key
+        )
     hop_limit = bt.int("hop_limit", default=64, minimum=0, maximum=255)
     bundles = BundleDefaults(
         lifetime_s=bt.number("lifetime_s", default=86400.0, positive=True),
@@ -413,7 +440,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | pathlib.Path | None
         rt_t.allow("to", "via")
         via = rt_t.int("via", required=True, minimum=1)
         if via not in neighbours:
-            raise ConfigError(f"via = {via} is not a configured neighbour (add [neighbours.{via}])", key=f"{rt_t.prefix}.via")
+            raise ConfigError(
+                f"via = {via} is not a configured neighbour (add [neighbours.{via}])", key=f"{rt_t.prefix}.via"
+            )
         from routing.static import StaticRoute
 
         try:
@@ -597,7 +626,12 @@ class _Table:
         return value
 
     def int(
-        self, name: str, *, default: int | None = None, required: bool = False, minimum: int | None = None,
+        self,
+        name: str,
+        *,
+        default: int | None = None,
+        required: bool = False,
+        minimum: int | None = None,
         maximum: int | None = None,
     ) -> int | None:
         value = self.data.get(name)
@@ -614,7 +648,12 @@ class _Table:
         return value
 
     def number(
-        self, name: str, *, default: float | None = None, required: bool = False, positive: bool = False,
+        self,
+        name: str,
+        *,
+        default: float | None = None,
+        required: bool = False,
+        positive: bool = False,
         minimum: float | None = None,
     ) -> float:
         value = self.data.get(name)

@@ -125,8 +125,12 @@ class ContactManager:
                 node.router.restore_contact(contact)
             except DtnError:
                 pass  # not a contact the router knows (removed from the plan)
-        node.events.emit("contact_up", peer=peer, contact=bp.contact_name(contact) if contact else None,
-                         tls=getattr(session, "tls", None))
+        node.events.emit(
+            "contact_up",
+            peer=peer,
+            contact=bp.contact_name(contact) if contact else None,
+            tls=getattr(session, "tls", None),
+        )
         self.request_reroute()
         state.wake.fire()
 
@@ -194,8 +198,11 @@ class ContactManager:
         plan = self.node.plan
         if plan is None:
             return []
-        return [c for c in plan.contacts if c.from_node == self.node.node_number and c.to_node == peer
-                and c.start_s <= now < c.end_s]
+        return [
+            c
+            for c in plan.contacts
+            if c.from_node == self.node.node_number and c.to_node == peer and c.start_s <= now < c.end_s
+        ]
 
     # -- the peer task -----------------------------------------------------------------------------------------
     async def _peer_task(self, state: PeerState) -> None:
@@ -252,8 +259,12 @@ class ContactManager:
                         # Back off from the failure, not the attempt: a dial slower than the delay (a connect
                         # timeout) would otherwise retry at once and report a negative retry_s.
                         state.next_dial_at_s = clock.now_s() + min(cfg.retry_max_s, delay)
-                        node.events.emit("dial_failed", peer=peer, reason=str(exc)[:200],
-                                         retry_s=round(min(cfg.retry_max_s, delay), 3))
+                        node.events.emit(
+                            "dial_failed",
+                            peer=peer,
+                            reason=str(exc)[:200],
+                            retry_s=round(min(cfg.retry_max_s, delay), 3),
+                        )
                 wake_at = min(wake_at, _trio_deadline(clock, state.next_dial_at_s))
             if state.session is not None and (
                 schedule.overrides.get(peer) == DOWN or (not wanted and state.session_opened_here)
@@ -330,19 +341,35 @@ class ContactManager:
             contact = node.schedule.outbound_contact(peer, now)
             if rate_limit and contact is not None:
                 started = state.contact_started_s if state.contact_started_s is not None else now
-                due_s = max(started, contact.start_s) + (state.sent_bytes_in_contact + len(data)) / contact.rate_bytes_per_s
+                due_s = (
+                    max(started, contact.start_s) + (state.sent_bytes_in_contact + len(data)) / contact.rate_bytes_per_s
+                )
                 if due_s > now:
                     await clock.sleep_until(node.clock_time_for_plan(due_s))
             state.sending = entry.key
             try:
                 await session.send_bundle(data)
             except trio.Cancelled:  # the session went down (or was replaced) mid-transfer
-                node.events.emit("forward_failed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                                 size_bytes=len(data), next_hop=peer, reason="session ended")
+                node.events.emit(
+                    "forward_failed",
+                    bundle=entry.key,
+                    src=entry.source,
+                    dst=entry.destination,
+                    size_bytes=len(data),
+                    next_hop=peer,
+                    reason="session ended",
+                )
                 raise
             except (ClaError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                node.events.emit("forward_failed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                                 size_bytes=len(data), next_hop=peer, reason=str(exc)[:200])
+                node.events.emit(
+                    "forward_failed",
+                    bundle=entry.key,
+                    src=entry.source,
+                    dst=entry.destination,
+                    size_bytes=len(data),
+                    next_hop=peer,
+                    reason=str(exc)[:200],
+                )
                 state.sending = None
                 state.wake.fire()
                 if state.session is session:

@@ -105,8 +105,14 @@ class Delivery:
         await node.db(node.ledger.add, key, entry.expiry_s)
         await node.db(node.store.delete, key)
         self.unqueue(entry)
-        node.events.emit("delivered", bundle=key, src=entry.source, dst=entry.destination,
-                         size_bytes=entry.size_bytes, endpoint=entry.destination)
+        node.events.emit(
+            "delivered",
+            bundle=key,
+            src=entry.source,
+            dst=entry.destination,
+            size_bytes=entry.size_bytes,
+            endpoint=entry.destination,
+        )
         await node.processing.report(entry, bp.REPORT_DELIVERY, StatusReasonCode.NO_ADDITIONAL_INFORMATION)
 
     # -- the echo service --------------------------------------------------------------------------------------
@@ -118,7 +124,9 @@ class Delivery:
             try:
                 if not bp.is_null(item["source"]):
                     await self.node.processing.send_from_application(
-                        item["source"], item["payload"], source=endpoint,
+                        item["source"],
+                        item["payload"],
+                        source=endpoint,
                         lifetime_s=max(1.0, item["lifetime_ms"] / 1000.0),
                     )
             except DtnError as exc:

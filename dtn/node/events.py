@@ -38,7 +38,16 @@ from dtn.fsmode import open_private
 
 # Field order on every line; unknown fields follow in the order given.
 _ORDER = (
-    "t_unix_s", "node", "event", "bundle", "src", "dst", "size_bytes", "next_hop", "reason", "contact",
+    "t_unix_s",
+    "node",
+    "event",
+    "bundle",
+    "src",
+    "dst",
+    "size_bytes",
+    "next_hop",
+    "reason",
+    "contact",
 )
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -52,8 +61,13 @@ class EventLog:
     """Emits events to a JSON-lines file and/or in-process sinks; keeps the last `keep` events in memory."""
 
     def __init__(
-        self, node: str, clock: _HasUnix, *, path: str | pathlib.Path | None = None,
-        sinks: list[EventSink] | None = None, keep: int = 1000,
+        self,
+        node: str,
+        clock: _HasUnix,
+        *,
+        path: str | pathlib.Path | None = None,
+        sinks: list[EventSink] | None = None,
+        keep: int = 1000,
     ) -> None:
         self.node = node
         self._clock = clock

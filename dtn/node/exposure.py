@@ -31,14 +31,20 @@ def plaintext_warnings(config: NodeConfig) -> list[str]:
             continue
         where = f"{listen.cla} listener on {listen.host}:{listen.port}"
         if listen.cla == "mtcp":
-            out.append(f"{where} is not loopback and MTCP has no TLS: anyone who reaches it can inject bundles "
-                       "(docs/security.md)")
+            out.append(
+                f"{where} is not loopback and MTCP has no TLS: anyone who reaches it can inject bundles "
+                "(docs/security.md)"
+            )
         elif not config.tls.enabled:
-            out.append(f"{where} is not loopback and has no TLS ([tls] cert/key/ca): sessions are unauthenticated "
-                       "plaintext (docs/security.md)")
+            out.append(
+                f"{where} is not loopback and has no TLS ([tls] cert/key/ca): sessions are unauthenticated "
+                "plaintext (docs/security.md)"
+            )
         elif not config.tls.require:
-            out.append(f"{where} is not loopback and TLS is optional (tls.require = false): a peer may still "
-                       "connect in plaintext (docs/security.md)")
+            out.append(
+                f"{where} is not loopback and TLS is optional (tls.require = false): a peer may still "
+                "connect in plaintext (docs/security.md)"
+            )
     if config.metrics is not None:
         host, port = split_host_port(config.metrics, key="metrics.address")
         if not is_loopback(host):

@@ -69,7 +69,12 @@ class Forwarder:
         came_from = (entry.metadata or {}).get("from")
         excluded = frozenset({came_from}) if came_from not in (None, dest_node) else frozenset()
         return bp.best_route(
-            node.router, node.node_number, dest_node, node.plan_now_s(), entry.size_bytes, excluded=excluded,
+            node.router,
+            node.node_number,
+            dest_node,
+            node.plan_now_s(),
+            entry.size_bytes,
+            excluded=excluded,
             deadline_s=entry.expiry_s - node.plan_epoch_unix_s,
         )
 
@@ -82,8 +87,9 @@ class Forwarder:
             return entry, None
         return bp.entry_with(entry, next_hop=route.next_hop, route=bp.route_summary(route)), route
 
-    async def route(self, entry: StoredBundle, *, quiet: bool = False, route: Any = None,
-                    assigned: bool = False) -> bool:
+    async def route(
+        self, entry: StoredBundle, *, quiet: bool = False, route: Any = None, assigned: bool = False
+    ) -> bool:
         """Assign a stored bundle to its next hop by CGR; True if routed. Without a route the bundle is cut
         into fragments that fit (if allowed), waits (routing.no_route = "wait") or is deleted ("delete").
         `route`/`assigned`: the route was chosen before the bundle was stored and written with it."""
@@ -98,8 +104,9 @@ class Forwarder:
             if await assign_static(node, entry):  # [[routes]]: only when the plan gives no route
                 return True
             if not quiet:
-                node.events.emit("no_route", bundle=entry.key, src=entry.source, dst=entry.destination,
-                                 size_bytes=entry.size_bytes)
+                node.events.emit(
+                    "no_route", bundle=entry.key, src=entry.source, dst=entry.destination, size_bytes=entry.size_bytes
+                )
             if node.config.routing.no_route == "delete":
                 await node.processing.delete_stored(entry, StatusReasonCode.NO_KNOWN_ROUTE)
             return False
@@ -109,9 +116,16 @@ class Forwarder:
         contact = route.first_contact
         if not assigned:
             await node.db(node.store.assign, entry.key, route.next_hop, bp.route_summary(route))
-        node.events.emit("routed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                         size_bytes=entry.size_bytes, next_hop=route.next_hop, contact=bp.contact_name(contact),
-                         arrival_s=round(route.arrival_s, 6))
+        node.events.emit(
+            "routed",
+            bundle=entry.key,
+            src=entry.source,
+            dst=entry.destination,
+            size_bytes=entry.size_bytes,
+            next_hop=route.next_hop,
+            contact=bp.contact_name(contact),
+            arrival_s=round(route.arrival_s, 6),
+        )
         node.contacts.peer(route.next_hop).wake.fire()
         return True
 
@@ -127,7 +141,11 @@ class Forwarder:
         min_bytes = node.config.routing.min_fragment_payload_bytes
         came_from = (entry.metadata or {}).get("from")
         probe = bp.best_route(
-            node.router, node.node_number, dest_node, now, min_bytes + bp.FRAGMENT_OVERHEAD_BYTES,
+            node.router,
+            node.node_number,
+            dest_node,
+            now,
+            min_bytes + bp.FRAGMENT_OVERHEAD_BYTES,
             excluded=frozenset({came_from}) if came_from not in (None, dest_node) else frozenset(),
             deadline_s=entry.expiry_s - node.plan_epoch_unix_s,
         )
@@ -154,8 +172,15 @@ class Forwarder:
         await node.db(node.store.put_many, items)
         await node.db(node.store.delete, entry.key)
         self.release_booking(entry.key)
-        node.events.emit("fragmented", bundle=entry.key, src=entry.source, dst=entry.destination,
-                         size_bytes=entry.size_bytes, fragments=len(items), max_bytes=max_bundle_bytes)
+        node.events.emit(
+            "fragmented",
+            bundle=entry.key,
+            src=entry.source,
+            dst=entry.destination,
+            size_bytes=entry.size_bytes,
+            fragments=len(items),
+            max_bytes=max_bundle_bytes,
+        )
         for piece_entry, _ in items:
             stored = await node.db(node.store.get, piece_entry.key)
             if stored is not None:
@@ -187,8 +212,14 @@ class Forwarder:
                 continue
             self.release_booking(entry.key)
             await node.db(node.store.assign, entry.key, None, None)
-            node.events.emit("rerouted", bundle=entry.key, src=entry.source, dst=entry.destination,
-                             size_bytes=entry.size_bytes, next_hop=peer)
+            node.events.emit(
+                "rerouted",
+                bundle=entry.key,
+                src=entry.source,
+                dst=entry.destination,
+                size_bytes=entry.size_bytes,
+                next_hop=peer,
+            )
             await self.route(entry)
 
     # -- transmission ------------------------------------------------------------------------------------------
@@ -231,14 +262,21 @@ class Forwarder:
             # The peer handed us its own copy while we were sending ours (it routed the bundle back to us):
             # its acknowledgement does not mean it keeps the bundle, and it dropped ours as a duplicate.
             # Keep our copy and route it anew without that peer: a copy too many beats a bundle lost.
-            node.events.emit("forward_crossed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                             size_bytes=size_bytes, next_hop=peer)
+            node.events.emit(
+                "forward_crossed",
+                bundle=entry.key,
+                src=entry.source,
+                dst=entry.destination,
+                size_bytes=size_bytes,
+                next_hop=peer,
+            )
             metadata = dict(entry.metadata or {}, **{"from": peer})
             await node.db(node.store.update_metadata, entry.key, {"from": peer})
             await node.db(node.store.assign, entry.key, None, None)
             await self.route(bp.entry_with(entry, metadata=metadata))
             return
         await node.db(node.store.delete, entry.key)
-        node.events.emit("forwarded", bundle=entry.key, src=entry.source, dst=entry.destination,
-                         size_bytes=size_bytes, next_hop=peer)
+        node.events.emit(
+            "forwarded", bundle=entry.key, src=entry.source, dst=entry.destination, size_bytes=size_bytes, next_hop=peer
+        )
         await node.processing.report(entry, bp.REPORT_FORWARDING, StatusReasonCode.NO_ADDITIONAL_INFORMATION)

@@ -52,8 +52,9 @@ class SessionFactory:
                 cert = tls.cert.read_bytes() if tls.cert else None
                 key = tls.key.read_bytes() if tls.key else None
                 if cert is not None and key is not None:
-                    server_ctx = server_context(cert, key, ca, require_client_cert=ca is not None
-                                                and not tls.accept_no_client_cert)
+                    server_ctx = server_context(
+                        cert, key, ca, require_client_cert=ca is not None and not tls.accept_no_client_cert
+                    )
                 if ca is not None:
                     client_ctx = client_context(ca, cert, key, check_hostname=False)
             self._config = TcpclConfig(
@@ -109,8 +110,12 @@ class SessionFactory:
 
         cfg = self.node.config
         return ClaContext(
-            on_bundle=self.on_bundle, on_link_up=self.on_link_up, on_link_down=self.on_link_down,
-            node_id=cfg.node_id, keepalive_s=cfg.routing.keepalive_s, options=cfg.options_for_cla(cla),
+            on_bundle=self.on_bundle,
+            on_link_up=self.on_link_up,
+            on_link_down=self.on_link_down,
+            node_id=cfg.node_id,
+            keepalive_s=cfg.routing.keepalive_s,
+            options=cfg.options_for_cla(cla),
             tcpcl_config=self.tcpcl_config,
         )
 
@@ -133,8 +138,9 @@ class SessionFactory:
         kind = get_cla(listen.cla, key="listen.cla")
         await kind.serve(self.context(listen.cla), listen.host, listen.port, task_status=task_status)
 
-    async def run_active(self, stream: trio.abc.Stream | None, peer: int, *,
-                         task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def run_active(
+        self, stream: trio.abc.Stream | None, peer: int, *, task_status=trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run a session we opened until it ends; started once established. Stream CLAs run over `stream`
         (dialled by the node); datagram CLAs (UDP) are given None and open their link themselves."""
         factory = self
@@ -154,8 +160,9 @@ class SessionFactory:
                 host, port = self.node.config.neighbours[peer].host_port
                 await kind.dial(ctx, host, port, peer_node_id=f"ipn:{peer}.0", task_status=_Status())
                 return
-            await kind.run_over_stream(ctx, stream, peer_address=f"node {peer}", peer_node_id=f"ipn:{peer}.0",
-                                       task_status=_Status())
+            await kind.run_over_stream(
+                ctx, stream, peer_address=f"node {peer}", peer_node_id=f"ipn:{peer}.0", task_status=_Status()
+            )
         except (ClaError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             if not established:
                 raise ClaError(f"session with node {peer}: {exc}") from None
@@ -168,7 +175,12 @@ class SessionFactory:
 
         try:
             await run_session(
-                stream, self.tcpcl_config(), Role.PASSIVE, self.on_bundle, self.on_link_up, self.on_link_down,
+                stream,
+                self.tcpcl_config(),
+                Role.PASSIVE,
+                self.on_bundle,
+                self.on_link_up,
+                self.on_link_down,
                 peer_address=peer_address,
             )
         except (ClaError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:

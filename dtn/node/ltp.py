@@ -26,20 +26,31 @@ def endpoint_for(factory: "SessionFactory") -> LtpEndpoint:
     settings: LtpSettings = cfg.ltp or LtpSettings()
     peers = {n: nb.host_port for n, nb in cfg.neighbours.items() if nb.cla == "ltp" and nb.address is not None}
     engine = LtpConfig(
-        engine_id=cfg.node_number, mtu_bytes=settings.mtu_bytes, max_export_sessions=settings.max_export_sessions,
-        max_import_sessions=settings.max_import_sessions, max_retransmissions=settings.max_retransmissions,
-        timer_margin_s=settings.timer_margin_s, inactivity_s=settings.inactivity_s,
+        engine_id=cfg.node_number,
+        mtu_bytes=settings.mtu_bytes,
+        max_export_sessions=settings.max_export_sessions,
+        max_import_sessions=settings.max_import_sessions,
+        max_retransmissions=settings.max_retransmissions,
+        timer_margin_s=settings.timer_margin_s,
+        inactivity_s=settings.inactivity_s,
     )
     return LtpEndpoint(
-        engine, peers=peers, on_bundle=factory.on_bundle, on_link_up=factory.on_link_up,
-        on_link_down=factory.on_link_down, default_rate_bytes_per_s=settings.rate_bytes_per_s,
-        default_owlt_s=settings.owlt_s, aggregation_bytes=settings.aggregation_bytes,
-        aggregation_s=settings.aggregation_s, max_block_retries=settings.max_block_retries,
+        engine,
+        peers=peers,
+        on_bundle=factory.on_bundle,
+        on_link_up=factory.on_link_up,
+        on_link_down=factory.on_link_down,
+        default_rate_bytes_per_s=settings.rate_bytes_per_s,
+        default_owlt_s=settings.owlt_s,
+        aggregation_bytes=settings.aggregation_bytes,
+        aggregation_s=settings.aggregation_s,
+        max_block_retries=settings.max_block_retries,
     )
 
 
-async def serve_ltp(factory: "SessionFactory", listen: "ListenConfig", *,
-                    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve_ltp(
+    factory: "SessionFactory", listen: "ListenConfig", *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
     if getattr(factory, "ltp", None) is not None:
         raise ClaError("only one [[listen]] with cla = 'ltp' per node (one LTP engine)")
     endpoint = endpoint_for(factory)

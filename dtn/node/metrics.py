@@ -21,9 +21,7 @@ class NodeMetrics:
     def __init__(self, node_id: str, gauges: Callable[[], dict[str, float]]) -> None:
         self.registry = CollectorRegistry()
         self._gauges_source = gauges
-        self.events = Counter(
-            "dtn_events", "Node events by kind (see docs/node.md)", ["event"], registry=self.registry
-        )
+        self.events = Counter("dtn_events", "Node events by kind (see docs/node.md)", ["event"], registry=self.registry)
         self.deleted = Counter(
             "dtn_bundles_deleted", "Bundles deleted, by RFC 9171 reason", ["reason"], registry=self.registry
         )

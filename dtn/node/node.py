@@ -89,9 +89,7 @@ class Node:
         self.plan_epoch_unix_s = 0.0
         self.router: Any = None
         self.schedule = LinkSchedule(None, self.node_number)
-        self.events = EventLog(
-            self.node_id, self, path=config.event_log, sinks=[event_sink] if event_sink else None
-        )
+        self.events = EventLog(self.node_id, self, path=config.event_log, sinks=[event_sink] if event_sink else None)
         self.threaded_store = threaded_store
         self.ledger: DeliveryLedger | None = None
         self.security: Any = None
@@ -220,9 +218,7 @@ class Node:
         self.schedule.replace_plan(self.plan)
         self.router = bp.make_router(self.plan)
         if self.store is None:
-            self.store = open_store(
-                cfg.store.path, max_bytes=cfg.store.max_bytes, max_bundles=cfg.store.max_bundles
-            )
+            self.store = open_store(cfg.store.path, max_bytes=cfg.store.max_bytes, max_bundles=cfg.store.max_bundles)
         ledger_path = f"{cfg.store.path}.delivered" if (cfg.store.path and self._given_store is None) else None
         self.ledger = DeliveryLedger(ledger_path)
         if cfg.security is not None:
@@ -242,8 +238,15 @@ class Node:
 
     async def _start_services(self, nursery: trio.Nursery) -> dict[str, Any]:
         cfg = self.config
-        ready: dict[str, Any] = {"ready": True, "node_id": self.node_id, "listen": [], "agent": None,
-                                 "agent_tcp": None, "metrics": None, "web": None}
+        ready: dict[str, Any] = {
+            "ready": True,
+            "node_id": self.node_id,
+            "listen": [],
+            "agent": None,
+            "agent_tcp": None,
+            "metrics": None,
+            "web": None,
+        }
         for text in plaintext_warnings(cfg):  # docs/security.md
             log.warning(text)
         for listen in cfg.listen:
@@ -274,7 +277,8 @@ class Node:
             from dtn.web.app import serve_web
 
             ready["web"] = await nursery.start(
-                functools.partial(serve_web, self, cfg.web, agent_token_file=ready.get("agent_token_file")))
+                functools.partial(serve_web, self, cfg.web, agent_token_file=ready.get("agent_token_file"))
+            )
         if cfg.echo_service is not None:
             nursery.start_soon(self.delivery.echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")
         if cfg.archive is not None:

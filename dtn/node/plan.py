@@ -37,9 +37,13 @@ def load_node_plan(config: NodeConfig, *, start_unix_s: float) -> ContactPlan | 
             plan = ContactPlan(epoch=_utc(pc.epoch_unix_s if pc.epoch_unix_s is not None else start_unix_s))
         extra = []
         for c in pc.contacts:
-            extra.append(Contact(c.from_node, c.to_node, c.start_s, c.end_s, c.rate_bytes_per_s, c.owlt_s, c.confidence))
+            extra.append(
+                Contact(c.from_node, c.to_node, c.start_s, c.end_s, c.rate_bytes_per_s, c.owlt_s, c.confidence)
+            )
             if pc.bidirectional:
-                extra.append(Contact(c.to_node, c.from_node, c.start_s, c.end_s, c.rate_bytes_per_s, c.owlt_s, c.confidence))
+                extra.append(
+                    Contact(c.to_node, c.from_node, c.start_s, c.end_s, c.rate_bytes_per_s, c.owlt_s, c.confidence)
+                )
         plan.contacts = plan.contacts + extra
     if plan is None:
         if not config.neighbours:

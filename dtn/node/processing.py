@@ -57,9 +57,15 @@ class BundleProcessor:
                 await self._reload_one(entry, now_unix)
             except DtnError as exc:  # one damaged bundle must not keep the node from starting
                 log.warning("bundle %s not resumed: %s", entry.key, exc)
-                node.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
-                                 size_bytes=entry.size_bytes, reason=R.BLOCK_UNINTELLIGIBLE.event_name,
-                                 detail=str(exc)[:200])
+                node.events.emit(
+                    "deleted",
+                    bundle=entry.key,
+                    src=entry.source,
+                    dst=entry.destination,
+                    size_bytes=entry.size_bytes,
+                    reason=R.BLOCK_UNINTELLIGIBLE.event_name,
+                    detail=str(exc)[:200],
+                )
                 await node.db(node.store.delete, entry.key)
         self._expiry_wake.fire()
 
@@ -146,8 +152,14 @@ class BundleProcessor:
         try:
             stored = await node.db(node.store.put, entry, data)
         except StoreError as exc:
-            node.events.emit("deleted", bundle=entry.key, src=source, dst=destination, size_bytes=len(data),
-                             reason=reason_name(exc.reason_code or R.NO_ADDITIONAL_INFORMATION))
+            node.events.emit(
+                "deleted",
+                bundle=entry.key,
+                src=source,
+                dst=destination,
+                size_bytes=len(data),
+                reason=reason_name(exc.reason_code or R.NO_ADDITIONAL_INFORMATION),
+            )
             raise StoreError(f"bundle refused: {exc}", reason_code=exc.reason_code) from None
         if not stored:
             raise StoreError(f"bundle {entry.key} is already stored")
@@ -171,8 +183,13 @@ class BundleProcessor:
             expiry_s = bp.dtn_ms_to_unix(info.creation_time_ms) + info.lifetime_ms / 1000.0
         else:  # no clock at the source: the Bundle Age block says how old it is (RFC 9171 §4.4.2)
             expiry_s = now_unix + (info.lifetime_ms - age_ms) / 1000.0
-        metadata: dict[str, Any] = {"rt": info.report_to, "rf": info.report_bits, "adm": info.is_admin,
-                                    "age_ms": age_ms, "rx_s": now_unix}
+        metadata: dict[str, Any] = {
+            "rt": info.report_to,
+            "rf": info.report_bits,
+            "adm": info.is_admin,
+            "age_ms": age_ms,
+            "rx_s": now_unix,
+        }
         if from_peer is not None:
             metadata["from"] = from_peer
         if info.status_time_requested:
@@ -195,8 +212,9 @@ class BundleProcessor:
 
     def after_store(self, entry: StoredBundle) -> None:
         """A bundle was stored: log it and schedule its expiry."""
-        self.node.events.emit("stored", bundle=entry.key, src=entry.source, dst=entry.destination,
-                              size_bytes=entry.size_bytes)
+        self.node.events.emit(
+            "stored", bundle=entry.key, src=entry.source, dst=entry.destination, size_bytes=entry.size_bytes
+        )
         heap = self._expiry_heap
         earlier = bool(heap) and entry.expiry_s < heap[0][0]
         heapq.heappush(heap, (entry.expiry_s, entry.key))
@@ -211,19 +229,26 @@ class BundleProcessor:
         try:
             bundle = bp.decode(data)
         except DecodeError as exc:
-            node.events.emit("deleted", size_bytes=len(data), reason=R.BLOCK_UNINTELLIGIBLE.event_name,
-                             detail=str(exc), **{"from": peer})
+            node.events.emit(
+                "deleted",
+                size_bytes=len(data),
+                reason=R.BLOCK_UNINTELLIGIBLE.event_name,
+                detail=str(exc),
+                **{"from": peer},
+            )
             return
         info = bp.info(bundle)
         key = bp.key_of(info)
-        node.events.emit("received", bundle=key, src=info.source, dst=info.destination, size_bytes=len(data),
-                         **{"from": peer})
+        node.events.emit(
+            "received", bundle=key, src=info.source, dst=info.destination, size_bytes=len(data), **{"from": peer}
+        )
         if node.security is not None:
             try:
                 bundle = node.security.inbound(bundle, is_local_destination=node.is_local(info.destination))
             except SecurityError as exc:
-                await self._delete_unstored(info, len(data), exc.reason_code or R.FAILED_SECURITY_OPERATION,
-                                            detail=str(exc))
+                await self._delete_unstored(
+                    info, len(data), exc.reason_code or R.FAILED_SECURITY_OPERATION, detail=str(exc)
+                )
                 return
             except CryptoInternalError as exc:
                 # Not the peer's fault and not a failed security operation (reason 15): keep nothing, delete
@@ -235,8 +260,9 @@ class BundleProcessor:
             info = bp.info(bundle)
         elif node.is_local(info.destination) and bundle.blocks_of(BCB_BLOCK_TYPE):  # a BCB and no keys at all:
             # RFC 9172 §5.1.1 forbids delivering ciphertext; discard as a failed security operation.
-            await self._delete_unstored(info, len(data), R.FAILED_SECURITY_OPERATION,
-                                        detail="BCB at its destination, no [security] table")
+            await self._delete_unstored(
+                info, len(data), R.FAILED_SECURITY_OPERATION, detail="BCB at its destination, no [security] table"
+            )
             return
         problems = bp.reception_problems(bundle)
         if problems:
@@ -250,14 +276,16 @@ class BundleProcessor:
             await self._delete_unstored(info, len(data), R.HOP_LIMIT_EXCEEDED)
             return
         if key in node.ledger:
-            node.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
-                             size_bytes=len(data), **{"from": peer})
+            node.events.emit(
+                "duplicate", bundle=key, src=info.source, dst=info.destination, size_bytes=len(data), **{"from": peer}
+            )
             return
         if await node.db(node.store.contains, key):
             if peer is not None:  # we hold it too: see Forwarder.after_sent (crossed transfers)
                 node.forwarding.crossed.setdefault(key, set()).add(peer)
-            node.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
-                             size_bytes=len(data), **{"from": peer})
+            node.events.emit(
+                "duplicate", bundle=key, src=info.source, dst=info.destination, size_bytes=len(data), **{"from": peer}
+            )
             return
         entry, route = node.forwarding.with_route(entry)
         try:
@@ -266,8 +294,9 @@ class BundleProcessor:
             await self._delete_unstored(info, len(data), exc.reason_code or R.DEPLETED_STORAGE, detail=str(exc))
             return
         if not stored:
-            node.events.emit("duplicate", bundle=key, src=info.source, dst=info.destination,
-                             size_bytes=len(data), **{"from": peer})
+            node.events.emit(
+                "duplicate", bundle=key, src=info.source, dst=info.destination, size_bytes=len(data), **{"from": peer}
+            )
             return
         self.after_store(entry)
         if route is not None:
@@ -278,8 +307,15 @@ class BundleProcessor:
     async def _delete_unstored(self, info: bp.Info, size_bytes: int, reason: int, detail: str | None = None) -> None:
         """Delete a bundle we never stored (RFC 9171 §5.11), reporting deletion if asked."""
         key = bp.key_of(info)
-        self.node.events.emit("deleted", bundle=key, src=info.source, dst=info.destination, size_bytes=size_bytes,
-                              reason=reason_name(reason), detail=detail)
+        self.node.events.emit(
+            "deleted",
+            bundle=key,
+            src=info.source,
+            dst=info.destination,
+            size_bytes=size_bytes,
+            reason=reason_name(reason),
+            detail=detail,
+        )
         subject = self.entry(info, size_bytes, from_peer=None)
         await self.report(subject, bp.REPORT_DELETION, reason)
 
@@ -304,8 +340,13 @@ class BundleProcessor:
         if record is not None:
             record = dict(record, source=entry.source, received_unix_s=round(node.clock.unix_s(), 6))
             node.reports.append(record)
-            node.events.emit("status_report", bundle=record.get("subject"), src=entry.source,
-                             status=record.get("status"), reason=record.get("reason"))
+            node.events.emit(
+                "status_report",
+                bundle=record.get("subject"),
+                src=entry.source,
+                status=record.get("status"),
+                reason=record.get("reason"),
+            )
         await node.db(node.store.delete, entry.key)
 
     # -- fragments (RFC 9171 §5.9) -----------------------------------------------------------------------------
@@ -322,8 +363,15 @@ class BundleProcessor:
         except DtnError as exc:  # inconsistent with the fragments already held (RFC 9171 §5.9)
             reassembly.forget(entry.key)
             await node.db(node.store.delete, entry.key)
-            node.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
-                             size_bytes=entry.size_bytes, reason=R.BLOCK_UNINTELLIGIBLE.event_name, detail=str(exc))
+            node.events.emit(
+                "deleted",
+                bundle=entry.key,
+                src=entry.source,
+                dst=entry.destination,
+                size_bytes=entry.size_bytes,
+                reason=R.BLOCK_UNINTELLIGIBLE.event_name,
+                detail=str(exc),
+            )
             return
         if whole is None:
             return
@@ -334,12 +382,24 @@ class BundleProcessor:
         try:
             stored = await node.db(node.store.put, new_entry, data)
         except StoreError as exc:
-            node.events.emit("deleted", bundle=new_entry.key, src=info.source, dst=info.destination,
-                             size_bytes=len(data), reason=reason_name(exc.reason_code or R.DEPLETED_STORAGE))
+            node.events.emit(
+                "deleted",
+                bundle=new_entry.key,
+                src=info.source,
+                dst=info.destination,
+                size_bytes=len(data),
+                reason=reason_name(exc.reason_code or R.DEPLETED_STORAGE),
+            )
             return
         await node.db(node.store.delete_many, reassembly.keys())
-        node.events.emit("reassembled", bundle=new_entry.key, src=info.source, dst=info.destination,
-                         size_bytes=len(data), fragments=len(reassembly.keys()))
+        node.events.emit(
+            "reassembled",
+            bundle=new_entry.key,
+            src=info.source,
+            dst=info.destination,
+            size_bytes=len(data),
+            fragments=len(reassembly.keys()),
+        )
         if stored:
             self.after_store(new_entry)
             await self.dispatch(new_entry, info, data)
@@ -350,8 +410,14 @@ class BundleProcessor:
         await node.db(node.store.delete, entry.key)
         node.forwarding.release_booking(entry.key)
         node.delivery.unqueue(entry)
-        node.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
-                         size_bytes=entry.size_bytes, reason=reason_name(reason))
+        node.events.emit(
+            "deleted",
+            bundle=entry.key,
+            src=entry.source,
+            dst=entry.destination,
+            size_bytes=entry.size_bytes,
+            reason=reason_name(reason),
+        )
         await self.report(entry, bp.REPORT_DELETION, reason)
 
     async def expiry_loop(self) -> None:
@@ -370,8 +436,14 @@ class BundleProcessor:
             for entry in await node.db(node.store.expire, now_unix):
                 node.forwarding.release_booking(entry.key)
                 node.delivery.unqueue(entry)
-                node.events.emit("deleted", bundle=entry.key, src=entry.source, dst=entry.destination,
-                                 size_bytes=entry.size_bytes, reason=R.LIFETIME_EXPIRED.event_name)
+                node.events.emit(
+                    "deleted",
+                    bundle=entry.key,
+                    src=entry.source,
+                    dst=entry.destination,
+                    size_bytes=entry.size_bytes,
+                    reason=R.LIFETIME_EXPIRED.event_name,
+                )
                 await self.report(entry, bp.REPORT_DELETION, R.LIFETIME_EXPIRED)
             await node.db(node.ledger.expire, now_unix)
             while heap and heap[0][0] <= now_unix:

@@ -24,7 +24,8 @@ def run_until_signal(config_path: str, *, quiet: bool = False) -> int:
 
     config = load_config(config_path)
     logging.basicConfig(
-        level=getattr(logging, config.log_level.upper()), stream=sys.stderr,
+        level=getattr(logging, config.log_level.upper()),
+        stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     node = Node(config, threaded_store=True)

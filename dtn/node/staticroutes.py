@@ -35,13 +35,24 @@ async def assign_static(node: "Node", entry: StoredBundle) -> bool:
         return False
     came_from = (entry.metadata or {}).get("from")
     dest_node = node.forwarding.destination_node(entry.destination)
-    route = routes.match(entry.destination, excluded=frozenset({came_from}) if came_from is not None else frozenset(),
-                         destination_node=dest_node)
+    route = routes.match(
+        entry.destination,
+        excluded=frozenset({came_from}) if came_from is not None else frozenset(),
+        destination_node=dest_node,
+    )
     if route is None or route.via == node.node_number:
         return False
     await node.db(node.store.assign, entry.key, route.via, ("static", route.to))
-    node.events.emit("routed", bundle=entry.key, src=entry.source, dst=entry.destination,
-                     size_bytes=entry.size_bytes, next_hop=route.via, contact=None, static=route.to)
+    node.events.emit(
+        "routed",
+        bundle=entry.key,
+        src=entry.source,
+        dst=entry.destination,
+        size_bytes=entry.size_bytes,
+        next_hop=route.via,
+        contact=None,
+        static=route.to,
+    )
     state = node.contacts.peer(route.via)
     state.wake.fire()
     return True
@@ -55,7 +66,7 @@ async def route_note(node: "Node", key: str, destination: str) -> dict[str, Any]
     entry = await node.db(node.store.get, key)
     if entry is None:
         if node.config.routing.no_route == "delete":
-            return {"next_hop": None, "note": f"no route to {destination}: deleted (routing.no_route = \"delete\")"}
+            return {"next_hop": None, "note": f'no route to {destination}: deleted (routing.no_route = "delete")'}
         return {"next_hop": None, "note": "already forwarded"}
     if entry.next_hop is not None:
         how = f"static route {entry.route[1]}" if entry.route and entry.route[0] == "static" else "contact plan"
@@ -64,8 +75,10 @@ async def route_note(node: "Node", key: str, destination: str) -> dict[str, Any]
         why = f"no route to {destination} (its node is not in the contact plan and no [[routes]] entry matches)"
     else:
         why = f"no route to {destination} now (no contact in the plan reaches it and no [[routes]] entry matches)"
-    return {"next_hop": None, "note": f"{why}: it waits in the store until a contact or route appears "
-                                      f"or its lifetime ends"}
+    return {
+        "next_hop": None,
+        "note": f"{why}: it waits in the store until a contact or route appears or its lifetime ends",
+    }
 
 
 __all__ = ["static_routes", "assign_static", "route_note"]

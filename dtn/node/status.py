@@ -29,17 +29,19 @@ def status(node: "Node") -> dict[str, Any]:
         state = node.contacts.peers[number]
         nb = node.config.neighbours.get(number)
         contact = schedule.outbound_contact(number, now)
-        peers.append({
-            "node": number,
-            "address": nb.address if nb else None,
-            "session": state.session is not None,
-            "planned_up": schedule.planned_up(number, now),
-            "override": schedule.overrides.get(number),
-            "contact_end_s": contact.end_s if contact else None,
-            "next_change_s": _finite(schedule.next_change_s(number, now)),
-            "queued": len(store.for_next_hop(number)) if store is not None else 0,
-            "sending": state.sending,
-        })
+        peers.append(
+            {
+                "node": number,
+                "address": nb.address if nb else None,
+                "session": state.session is not None,
+                "planned_up": schedule.planned_up(number, now),
+                "override": schedule.overrides.get(number),
+                "contact_end_s": contact.end_s if contact else None,
+                "next_change_s": _finite(schedule.next_change_s(number, now)),
+                "queued": len(store.for_next_hop(number)) if store is not None else 0,
+                "sending": state.sending,
+            }
+        )
     plan = node.plan
     unix_s = node.clock.unix_s()
     return {
@@ -48,9 +50,11 @@ def status(node: "Node") -> dict[str, Any]:
         "uptime_s": round(unix_s - node.started_unix_s, 3),
         "unix_s": round(unix_s, 3),
         "plan_now_s": round(now, 3),
-        "plan": {"name": plan.name if plan else None,
-                 "contacts": len(plan.contacts) if plan else 0,
-                 "epoch_unix_s": node.plan_epoch_unix_s},
+        "plan": {
+            "name": plan.name if plan else None,
+            "contacts": len(plan.contacts) if plan else 0,
+            "epoch_unix_s": node.plan_epoch_unix_s,
+        },
         "bundles": store.count() if store is not None else 0,
         "store_bytes": store.total_bytes() if store is not None else 0,
         "store_max_bytes": getattr(store, "max_bytes", None),

@@ -152,8 +152,9 @@ class MemoryNetwork:
         if store is None:
             store = self.stores.get(number) or MemoryStore()
         self.stores[number] = store
-        node = Node(cfg, clock=self.clock, store=store, dialer=self.dialer(number), plan=self.plan,
-                    event_sink=self._sink)
+        node = Node(
+            cfg, clock=self.clock, store=store, dialer=self.dialer(number), plan=self.plan, event_sink=self._sink
+        )
         self.nodes[number] = node
         await self._nursery.start(node.run)
         return node

@@ -49,9 +49,7 @@ def open_store(
             from dtn.errors import StoreError
 
             raise StoreError(f"options {sorted(sqlite_options)} apply only to a store with a path")
-        return MemoryStore(
-            max_bytes=max_bytes, max_bundles=max_bundles, inline_threshold_bytes=inline_threshold_bytes
-        )
+        return MemoryStore(max_bytes=max_bytes, max_bundles=max_bundles, inline_threshold_bytes=inline_threshold_bytes)
     return SqliteStore(
         path,
         max_bytes=max_bytes,

@@ -69,9 +69,7 @@ class MemoryStore(BundleStore):
                     continue
                 new[record.key] = (record, payload)
                 results.append(True)
-            self._check_quota(
-                len(self._bundles), self._total_bytes, len(new), sum(len(p) for _, p in new.values())
-            )
+            self._check_quota(len(self._bundles), self._total_bytes, len(new), sum(len(p) for _, p in new.values()))
             for record, payload in new.values():
                 self._arrivals += 1
                 self._bundles[record.key] = (self._arrivals, record, payload)

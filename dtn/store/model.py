@@ -130,16 +130,19 @@ def normalize(entry: StoredBundle, size_bytes: int) -> StoredBundle:
     for name in _IDENTITY_FIELDS:
         object.__setattr__(record, name, getattr(entry, name))
     for name, value in (
-        ("expiry_s", expiry_s), ("received_s", received_s), ("size_bytes", int(size_bytes)),
-        ("retention", retention), ("next_hop", next_hop), ("route", unpack_route(route)),
+        ("expiry_s", expiry_s),
+        ("received_s", received_s),
+        ("size_bytes", int(size_bytes)),
+        ("retention", retention),
+        ("next_hop", next_hop),
+        ("route", unpack_route(route)),
         ("metadata", unpack_metadata(metadata)),
     ):
         object.__setattr__(record, name, value)
     return record
 
 
-_IDENTITY_FIELDS = ("source", "creation_time_ms", "sequence", "fragment_offset", "payload_length", "key",
-                    "destination")
+_IDENTITY_FIELDS = ("source", "creation_time_ms", "sequence", "fragment_offset", "payload_length", "key", "destination")
 
 
 def checked_fields(entry: StoredBundle) -> tuple[float, float, Retention, int | None, bytes | None, bytes]:
@@ -160,8 +163,7 @@ def checked_fields(entry: StoredBundle) -> tuple[float, float, Retention, int | 
         retention = check_retention(retention, key)
     next_hop = None if entry.next_hop is None else check_next_hop(entry.next_hop, key)
     route = None if entry.route is None else pack_route(entry.route, key)
-    metadata = _EMPTY_MAP if type(entry.metadata) is dict and not entry.metadata else pack_metadata(
-        entry.metadata, key)
+    metadata = _EMPTY_MAP if type(entry.metadata) is dict and not entry.metadata else pack_metadata(entry.metadata, key)
     return expiry_s, received_s, retention, next_hop, route, metadata
 
 

@@ -174,8 +174,10 @@ class SqliteStore(BundleStore):
             # A missing or empty database beside payload files is a lost or truncated store, not a new
             # one: opening it as new would take every payload file for an orphan and delete it.
             state = "is empty" if exists else "is missing"
-            raise StoreError(f"{self.path}: database {state} but {self.payload_dir} holds payloads "
-                             "(truncated or lost store?); nothing was changed")
+            raise StoreError(
+                f"{self.path}: database {state} but {self.payload_dir} holds payloads "
+                "(truncated or lost store?); nothing was changed"
+            )
         try:
             if self.readonly:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -195,8 +197,10 @@ class SqliteStore(BundleStore):
             if check != "none":
                 problems = self.check_database()
                 if problems:
-                    raise StoreError(f"{self.path}: database is damaged ({'; '.join(problems[:3])}); "
-                                     "nothing was changed (try: sqlite3 DB .recover)")
+                    raise StoreError(
+                        f"{self.path}: database is damaged ({'; '.join(problems[:3])}); "
+                        "nothing was changed (try: sqlite3 DB .recover)"
+                    )
         except sqlite3.DatabaseError as exc:
             self._abandon()
             raise StoreError(f"{self.path}: cannot open the bundle store: {exc}; nothing was changed") from None
@@ -231,7 +235,8 @@ class SqliteStore(BundleStore):
                 raise StoreError(f"{self.path}: empty database, not a bundle store")
             try:
                 conn.executescript(
-                    "BEGIN IMMEDIATE;\n" + _SCHEMA
+                    "BEGIN IMMEDIATE;\n"
+                    + _SCHEMA
                     + f"PRAGMA application_id = {_APPLICATION_ID};\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
                 )
             except BaseException:
@@ -315,9 +320,11 @@ class SqliteStore(BundleStore):
         with self._lock, open(aside / "index.jsonl", "a", encoding="utf-8") as index:
             for key, reason in damage:
                 record = self.get(key)
-                row = self._connection().execute(
-                    "SELECT payload_file, payload FROM bundles WHERE key = ?", (key,)
-                ).fetchone()
+                row = (
+                    self._connection()
+                    .execute("SELECT payload_file, payload FROM bundles WHERE key = ?", (key,))
+                    .fetchone()
+                )
                 if record is None or row is None:
                     continue
                 name, inline = row
@@ -406,8 +413,9 @@ class SqliteStore(BundleStore):
         """Insert rows and add them to the totals (inside the caller's transaction)."""
         if values:
             conn.executemany(_INSERT, values)
-            conn.execute("UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 0",
-                         (len(values), add_bytes))
+            conn.execute(
+                "UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 0", (len(values), add_bytes)
+            )
 
     def put_file(self, entry: StoredBundle, source: PayloadSource) -> bool:
         """Stream a bundle into a payload file without holding the store's locks (other threads and
@@ -435,8 +443,9 @@ class SqliteStore(BundleStore):
         try:
             # The flock tells a concurrent open's orphan sweep that this file is being written.
             fcntl.flock(fd, fcntl.LOCK_EX)
-            crc, size = self._write_fd(fd, _chain(bytes(head), chunks),
-                                       quota=lambda n: self._check_quota(count, total, 1, n))
+            crc, size = self._write_fd(
+                fd, _chain(bytes(head), chunks), quota=lambda n: self._check_quota(count, total, 1, n)
+            )
             if self._fsync:
                 _fsync_dir(self.payload_dir)
             with self._lock:
@@ -474,9 +483,13 @@ class SqliteStore(BundleStore):
                 deleted = 0
                 for chunk in _chunked(keys, 500):
                     marks = ",".join("?" * len(chunk))
-                    files += [row[0] for row in conn.execute(
-                        f"SELECT payload_file FROM bundles WHERE key IN ({marks}) AND payload_file IS NOT NULL",
-                        chunk)]
+                    files += [
+                        row[0]
+                        for row in conn.execute(
+                            f"SELECT payload_file FROM bundles WHERE key IN ({marks}) AND payload_file IS NOT NULL",
+                            chunk,
+                        )
+                    ]
                     deleted += conn.execute(f"DELETE FROM bundles WHERE key IN ({marks})", chunk).rowcount
                 conn.execute("COMMIT")
             except (OSError, sqlite3.Error) as exc:
@@ -612,20 +625,41 @@ class SqliteStore(BundleStore):
         with self._lock:
             q = self._query
             count, total = q("SELECT count, bytes FROM totals WHERE id = 0", ())[0]
-            oldest, newest, earliest, unassigned, fragments, no_retention, dispatch, forward, reassembly, \
-                inline, files = q(
-                    "SELECT min(received_s), max(received_s), min(expiry_s), "
-                    "coalesce(sum(next_hop IS NULL), 0), coalesce(sum(fragment_offset IS NOT NULL), 0), "
-                    "coalesce(sum(retention = 0), 0), coalesce(sum(retention & 1 != 0), 0), "
-                    "coalesce(sum(retention & 2 != 0), 0), coalesce(sum(retention & 4 != 0), 0), "
-                    "coalesce(sum(payload_file IS NULL), 0), coalesce(sum(payload_file IS NOT NULL), 0) "
-                    "FROM bundles", ())[0]
-            by_next_hop = dict(q("SELECT next_hop, count(*) FROM bundles WHERE next_hop IS NOT NULL "
-                                 "GROUP BY next_hop ORDER BY next_hop", ()))
+            (
+                oldest,
+                newest,
+                earliest,
+                unassigned,
+                fragments,
+                no_retention,
+                dispatch,
+                forward,
+                reassembly,
+                inline,
+                files,
+            ) = q(
+                "SELECT min(received_s), max(received_s), min(expiry_s), "
+                "coalesce(sum(next_hop IS NULL), 0), coalesce(sum(fragment_offset IS NOT NULL), 0), "
+                "coalesce(sum(retention = 0), 0), coalesce(sum(retention & 1 != 0), 0), "
+                "coalesce(sum(retention & 2 != 0), 0), coalesce(sum(retention & 4 != 0), 0), "
+                "coalesce(sum(payload_file IS NULL), 0), coalesce(sum(payload_file IS NOT NULL), 0) "
+                "FROM bundles",
+                (),
+            )[0]
+            by_next_hop = dict(
+                q(
+                    "SELECT next_hop, count(*) FROM bundles WHERE next_hop IS NOT NULL "
+                    "GROUP BY next_hop ORDER BY next_hop",
+                    (),
+                )
+            )
             by_destination = {
                 dest: {"count": n, "bytes": size}
-                for dest, n, size in q("SELECT destination, count(*), sum(size_bytes) FROM bundles "
-                                       "GROUP BY destination ORDER BY destination", ())
+                for dest, n, size in q(
+                    "SELECT destination, count(*), sum(size_bytes) FROM bundles "
+                    "GROUP BY destination ORDER BY destination",
+                    (),
+                )
             }
             db_bytes = sum(p.stat().st_size for p in (self.path, pathlib.Path(f"{self.path}-wal")) if p.exists())
         return {
@@ -640,7 +674,9 @@ class SqliteStore(BundleStore):
             "fragments": fragments,
             "no_retention": no_retention,
             "by_retention": {
-                "DISPATCH_PENDING": dispatch, "FORWARD_PENDING": forward, "REASSEMBLY_PENDING": reassembly,
+                "DISPATCH_PENDING": dispatch,
+                "FORWARD_PENDING": forward,
+                "REASSEMBLY_PENDING": reassembly,
             },
             "by_next_hop": by_next_hop,
             "by_destination": by_destination,
@@ -732,7 +768,7 @@ class SqliteStore(BundleStore):
             crc = crc32c.crc32c(chunk, crc)
             view = memoryview(chunk)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         if self._fsync:
             os.fsync(fd)
         return crc, size
@@ -745,24 +781,63 @@ class SqliteStore(BundleStore):
                 pass  # an orphan now; removed on the next open
 
 
-def _row(entry: StoredBundle, fields: tuple, size_bytes: int, crc: int, payload_file: str | None,
-         payload: Any) -> tuple:
+def _row(
+    entry: StoredBundle, fields: tuple, size_bytes: int, crc: int, payload_file: str | None, payload: Any
+) -> tuple:
     expiry_s, received_s, retention, next_hop, route, metadata = fields
     return (
-        entry.key, entry.source, entry.creation_time_ms, entry.sequence, entry.fragment_offset,
-        entry.payload_length, entry.destination, expiry_s, size_bytes, int(retention), next_hop, route,
-        received_s, metadata, crc, payload_file, payload,
+        entry.key,
+        entry.source,
+        entry.creation_time_ms,
+        entry.sequence,
+        entry.fragment_offset,
+        entry.payload_length,
+        entry.destination,
+        expiry_s,
+        size_bytes,
+        int(retention),
+        next_hop,
+        route,
+        received_s,
+        metadata,
+        crc,
+        payload_file,
+        payload,
     )
 
 
 def _record(row: tuple) -> StoredBundle:
-    (key, source, creation_time_ms, sequence, fragment_offset, payload_length, destination, expiry_s,
-     size_bytes, retention, next_hop, route, received_s, metadata) = row[:14]
+    (
+        key,
+        source,
+        creation_time_ms,
+        sequence,
+        fragment_offset,
+        payload_length,
+        destination,
+        expiry_s,
+        size_bytes,
+        retention,
+        next_hop,
+        route,
+        received_s,
+        metadata,
+    ) = row[:14]
     return StoredBundle(
-        key=key, source=source, creation_time_ms=creation_time_ms, sequence=sequence,
-        fragment_offset=fragment_offset, payload_length=payload_length, destination=destination,
-        expiry_s=expiry_s, size_bytes=size_bytes, retention=Retention(retention), next_hop=next_hop,
-        route=unpack_route(route), received_s=received_s, metadata=unpack_metadata(metadata),
+        key=key,
+        source=source,
+        creation_time_ms=creation_time_ms,
+        sequence=sequence,
+        fragment_offset=fragment_offset,
+        payload_length=payload_length,
+        destination=destination,
+        expiry_s=expiry_s,
+        size_bytes=size_bytes,
+        retention=Retention(retention),
+        next_hop=next_hop,
+        route=unpack_route(route),
+        received_s=received_s,
+        metadata=unpack_metadata(metadata),
     )
 
 
@@ -813,4 +888,4 @@ def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def _chunked(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

@@ -42,9 +42,16 @@ def run_sweep(
     if on_progress:
         on_progress(done, len(runs))
     if pending:
-        _run_on_dask(pending, results, scheduler=scheduler, workers=workers, connect_timeout_s=connect_timeout_s,
-                     on_row=lambda: on_progress(len(results.done() & {r.run_id for r in runs}), len(runs))
-                     if on_progress else None)
+        _run_on_dask(
+            pending,
+            results,
+            scheduler=scheduler,
+            workers=workers,
+            connect_timeout_s=connect_timeout_s,
+            on_row=lambda: (
+                on_progress(len(results.done() & {r.run_id for r in runs}), len(runs)) if on_progress else None
+            ),
+        )
     rows = results.rows(runs)
     table = results.write_table(rows)
     if plots:
@@ -54,8 +61,15 @@ def run_sweep(
     return table, rows
 
 
-def _run_on_dask(pending: list[RunSpec], results: ResultsDir, *, scheduler: str | None, workers: int | None,
-                 connect_timeout_s: float, on_row: Callable[[], None]) -> None:
+def _run_on_dask(
+    pending: list[RunSpec],
+    results: ResultsDir,
+    *,
+    scheduler: str | None,
+    workers: int | None,
+    connect_timeout_s: float,
+    on_row: Callable[[], None],
+) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -67,12 +81,17 @@ def _run_on_dask(pending: list[RunSpec], results: ResultsDir, *, scheduler: str 
                 raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         else:
             n = workers or max(1, min(os.cpu_count() or 1, len(pending)))
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = Client(cluster)
         with client:
-            futures = client.map(run_one, pending, key=[f"dtn-sweep-{r.run_id}-{r.seed}" for r in pending],
-                                 pure=False)
+            futures = client.map(run_one, pending, key=[f"dtn-sweep-{r.run_id}-{r.seed}" for r in pending], pure=False)
             for future in as_completed(futures):
                 try:
                     row = future.result()

@@ -105,8 +105,9 @@ def build_archive(plan: ContactPlan, workload, run: RunSpec):
     while t < t0 + d:
         gets.append(t)
         t += min(2 * HOUR_S, 0.25 * d)
-    return ArchiveWorkload(origin=origin, users=users, puts=puts, gets_at_s=tuple(gets), replicas=run.replicas,
-                           seed=run.seed)
+    return ArchiveWorkload(
+        origin=origin, users=users, puts=puts, gets_at_s=tuple(gets), replicas=run.replicas, seed=run.seed
+    )
 
 
 def run_one(run: RunSpec) -> dict:
@@ -119,18 +120,37 @@ def run_one(run: RunSpec) -> dict:
     workload = build_workload(plan, run)
     archive = build_archive(plan, workload, run)
     with tempfile.TemporaryDirectory(prefix="dtn-sweep-") as tmp:
-        simulate(plan, workload, tmp, SimulationOptions(start_s=run.start_s, duration_s=run.duration_s,
-                                                         seed=run.seed, archive=archive))
+        simulate(
+            plan,
+            workload,
+            tmp,
+            SimulationOptions(start_s=run.start_s, duration_s=run.duration_s, seed=run.seed, archive=archive),
+        )
         report = load_report(tmp)
         summary = report.summary()
         archive_meta = report.meta.get("archive") or {}
     row = {
-        "run_id": run.run_id, "seed": run.seed, "failed_satellites": run.failed_satellites,
-        "station_outages": run.station_outages, "traffic_seed": run.traffic_seed, "rate_scale": run.rate_scale,
-        "replicas": run.replicas, "repeat": run.repeat,
+        "run_id": run.run_id,
+        "seed": run.seed,
+        "failed_satellites": run.failed_satellites,
+        "station_outages": run.station_outages,
+        "traffic_seed": run.traffic_seed,
+        "rate_scale": run.rate_scale,
+        "replicas": run.replicas,
+        "repeat": run.repeat,
     }
-    for key in ("sent", "delivered", "delivery_ratio", "expired", "deleted", "pending_at_end", "lost",
-                "latency_p50_s", "latency_p95_s", "latency_max_s"):
+    for key in (
+        "sent",
+        "delivered",
+        "delivery_ratio",
+        "expired",
+        "deleted",
+        "pending_at_end",
+        "lost",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_max_s",
+    ):
         row[key] = summary[key]
     row["archive_requests"] = archive_meta.get("requests")
     row["archive_answered"] = archive_meta.get("answered")

@@ -22,10 +22,28 @@ from dtn.errors import ScenarioError
 # The columns of the results table, in order. Nothing here depends on the machine or the wall clock, so the same
 # sweep gives the same table byte for byte.
 COLUMNS = (
-    "run_id", "seed", "failed_satellites", "station_outages", "traffic_seed", "rate_scale", "replicas", "repeat",
-    "sent", "delivered", "delivery_ratio", "expired", "deleted", "pending_at_end", "lost",
-    "latency_p50_s", "latency_p95_s", "latency_max_s",
-    "archive_requests", "archive_answered", "archive_within_1h", "archive_within_6h",
+    "run_id",
+    "seed",
+    "failed_satellites",
+    "station_outages",
+    "traffic_seed",
+    "rate_scale",
+    "replicas",
+    "repeat",
+    "sent",
+    "delivered",
+    "delivery_ratio",
+    "expired",
+    "deleted",
+    "pending_at_end",
+    "lost",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_max_s",
+    "archive_requests",
+    "archive_answered",
+    "archive_within_1h",
+    "archive_within_6h",
 )
 
 
@@ -102,14 +120,32 @@ def expand(spec: SweepSpec) -> list[RunSpec]:
     runs = []
     replicas: tuple[int | None, ...] = spec.replicas or (None,)
     for k, outages, tseed, rate, rep, repeat in itertools.product(
-        spec.failed_satellites, spec.station_outages, spec.traffic_seeds, spec.rate_scales, replicas,
+        spec.failed_satellites,
+        spec.station_outages,
+        spec.traffic_seeds,
+        spec.rate_scales,
+        replicas,
         range(spec.repeats),
     ):
         run_id = f"f{k:03d}-o{outages:02d}-t{tseed}-r{rate:g}-a{rep if rep is not None else 'x'}-n{repeat:02d}"
-        runs.append(RunSpec(run_id=run_id, seed=run_seed(spec.seed, run_id), failed_satellites=k,
-                            station_outages=outages, traffic_seed=tseed, rate_scale=float(rate), replicas=rep,
-                            repeat=repeat, scenario=spec.scenario, duration_s=spec.duration_s,
-                            bundles=spec.bundles, start_s=spec.start_s, traffic=spec.traffic, faults=spec.faults))
+        runs.append(
+            RunSpec(
+                run_id=run_id,
+                seed=run_seed(spec.seed, run_id),
+                failed_satellites=k,
+                station_outages=outages,
+                traffic_seed=tseed,
+                rate_scale=float(rate),
+                replicas=rep,
+                repeat=repeat,
+                scenario=spec.scenario,
+                duration_s=spec.duration_s,
+                bundles=spec.bundles,
+                start_s=spec.start_s,
+                traffic=spec.traffic,
+                faults=spec.faults,
+            )
+        )
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         raise ScenarioError("sweep: two runs have the same id (repeated values in a list?)")
@@ -138,8 +174,10 @@ class ResultsDir:
                 raise ScenarioError(f"{meta}: not a sweep description ({exc})") from None
             there_key = {k: v for k, v in there.items() if k not in _GRID_KEYS}
             if json.loads(json.dumps(there_key)) != json.loads(json.dumps(wanted_key)):
-                raise ScenarioError(f"{self.out_dir}: holds a different sweep (scenario, duration, bundles, files "
-                                    "or seed differ); use another --out")
+                raise ScenarioError(
+                    f"{self.out_dir}: holds a different sweep (scenario, duration, bundles, files "
+                    "or seed differ); use another --out"
+                )
         _write_atomic(meta, json.dumps(wanted, indent=2))
 
     def done(self) -> set[str]:

@@ -102,8 +102,11 @@ def on_sess_init(s: Session, msg: SessInit) -> None:
     s.peer_transfer_mru_bytes = msg.transfer_mru_bytes
     s.move("sess_init_received")
     s.note_established()
-    s.emit(ev.SessionEstablished(node_id, s.keepalive_s, msg.segment_mru_bytes, msg.transfer_mru_bytes, s.tls,
-                                 msg.extensions))
+    s.emit(
+        ev.SessionEstablished(
+            node_id, s.keepalive_s, msg.segment_mru_bytes, msg.transfer_mru_bytes, s.tls, msg.extensions
+        )
+    )
 
 
 def on_sess_init_while_ending(s: Session, msg: SessInit) -> None:

@@ -299,4 +299,3 @@ def encode(msg: Message) -> bytes:
             raise EncodeError("contact header magic must be 4 bytes")
         return bytes(msg.magic) + bytes([msg.version, int(msg.flags)])
     raise EncodeError(f"not a TCPCLv4 message: {msg!r}")
-

@@ -89,8 +89,16 @@ class ReadError(RemoteProtocolError):
 
 
 Item = (
-    ContactHeader | SessInit | XferAck | XferRefuse | Keepalive | SessTerm | MsgReject
-    | SegmentHeader | SegmentData | UnknownMessage
+    ContactHeader
+    | SessInit
+    | XferAck
+    | XferRefuse
+    | Keepalive
+    | SessTerm
+    | MsgReject
+    | SegmentHeader
+    | SegmentData
+    | UnknownMessage
 )
 
 _U32 = struct.Struct("!I")
@@ -102,8 +110,11 @@ _REFUSE_BODY = struct.Struct("!BQ")
 _ITEM_HEADER = struct.Struct("!BHH")
 _START = int(XferSegmentFlag.START)
 _FIXED_LENGTH = {  # whole length of the messages that have no variable part
-    MessageType.XFER_ACK: 18, MessageType.XFER_REFUSE: 10, MessageType.KEEPALIVE: 1,
-    MessageType.SESS_TERM: 3, MessageType.MSG_REJECT: 3,
+    MessageType.XFER_ACK: 18,
+    MessageType.XFER_REFUSE: 10,
+    MessageType.KEEPALIVE: 1,
+    MessageType.SESS_TERM: 3,
+    MessageType.MSG_REJECT: 3,
 }
 
 
@@ -303,6 +314,11 @@ def _read_fixed(mtype: int, data, pos: int):
 
 
 __all__ = [
-    "NEED_DATA", "Reader", "ReadError", "SegmentData", "SegmentHeader", "UnknownMessage",
+    "NEED_DATA",
+    "Reader",
+    "ReadError",
+    "SegmentData",
+    "SegmentHeader",
+    "UnknownMessage",
     "parse_extension_items",
 ]

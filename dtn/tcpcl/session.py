@@ -274,7 +274,11 @@ class Session:
         return self.data_to_send()
 
     def begin_transfer(
-        self, data: bytes, extensions: Iterable[ExtensionItem] = (), *, include_length: bool = True,
+        self,
+        data: bytes,
+        extensions: Iterable[ExtensionItem] = (),
+        *,
+        include_length: bool = True,
         now_s: float | None = None,
     ) -> int:
         """Start an outgoing transfer of `data` (RFC 9174 §5.2); returns its transfer ID. Pull its segments
@@ -332,7 +336,9 @@ class Session:
         while (segment := self.next_segment(transfer_id)) is not None:
             yield segment
 
-    def send_transfer(self, data: bytes, extensions: Iterable[ExtensionItem] = (), now_s: float | None = None) -> tuple[int, bytes]:
+    def send_transfer(
+        self, data: bytes, extensions: Iterable[ExtensionItem] = (), now_s: float | None = None
+    ) -> tuple[int, bytes]:
         """Convenience: begin a transfer and return (transfer ID, all its segments plus queued bytes)."""
         tid = self.begin_transfer(data, extensions, now_s=now_s)
         return tid, self.data_to_send() + b"".join(self.transfer_segments(tid))

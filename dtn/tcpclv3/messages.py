@@ -161,7 +161,9 @@ def encode_contact_header(header: ContactHeader) -> bytes:
     if not 0 <= header.keepalive_s <= 0xFFFF:
         raise EncodeError(f"keepalive_s must be in 0..65535, got {header.keepalive_s}")
     eid = header.eid.encode("utf-8")
-    return MAGIC + struct.pack("!BBH", header.version, int(header.flags), header.keepalive_s) + sdnv_encode(len(eid)) + eid
+    return (
+        MAGIC + struct.pack("!BBH", header.version, int(header.flags), header.keepalive_s) + sdnv_encode(len(eid)) + eid
+    )
 
 
 def data_segment_header(flags: int, length: int) -> bytes:
@@ -183,7 +185,9 @@ def encode(msg: Message | ContactHeader) -> bytes:
     if isinstance(msg, Keepalive):
         return bytes([MessageType.KEEPALIVE << 4])
     if isinstance(msg, Shutdown):
-        flags = (ShutdownFlag.REASON if msg.reason is not None else 0) | (ShutdownFlag.DELAY if msg.delay_s is not None else 0)
+        flags = (ShutdownFlag.REASON if msg.reason is not None else 0) | (
+            ShutdownFlag.DELAY if msg.delay_s is not None else 0
+        )
         out = bytearray([(MessageType.SHUTDOWN << 4) | int(flags)])
         if msg.reason is not None:
             if not 0 <= int(msg.reason) <= 0xFF:
@@ -214,8 +218,9 @@ def parse_contact_header(buf, *, max_eid_bytes: int) -> tuple[ContactHeader, int
         return None
     eid_len, pos = got
     if eid_len > max_eid_bytes:
-        raise DecodeError(f"contact header EID of {eid_len} bytes exceeds the limit of {max_eid_bytes}",
-                          offset=CONTACT_FIXED_BYTES)
+        raise DecodeError(
+            f"contact header EID of {eid_len} bytes exceeds the limit of {max_eid_bytes}", offset=CONTACT_FIXED_BYTES
+        )
     if len(buf) < pos + eid_len:
         return None
     try:
@@ -226,8 +231,27 @@ def parse_contact_header(buf, *, max_eid_bytes: int) -> tuple[ContactHeader, int
 
 
 __all__ = [
-    "MAGIC", "VERSION", "MAX_SDNV_BYTES", "ContactFlag", "MessageType", "SegmentFlag", "RefuseReason",
-    "ShutdownFlag", "ShutdownReason", "ContactHeader", "DataSegment", "AckSegment", "RefuseBundle", "Keepalive",
-    "Shutdown", "Length", "Message", "sdnv_encode", "sdnv_decode", "encode", "encode_contact_header",
-    "data_segment_header", "parse_contact_header",
+    "MAGIC",
+    "VERSION",
+    "MAX_SDNV_BYTES",
+    "ContactFlag",
+    "MessageType",
+    "SegmentFlag",
+    "RefuseReason",
+    "ShutdownFlag",
+    "ShutdownReason",
+    "ContactHeader",
+    "DataSegment",
+    "AckSegment",
+    "RefuseBundle",
+    "Keepalive",
+    "Shutdown",
+    "Length",
+    "Message",
+    "sdnv_encode",
+    "sdnv_decode",
+    "encode",
+    "encode_contact_header",
+    "data_segment_header",
+    "parse_contact_header",
 ]

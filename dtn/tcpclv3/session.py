@@ -174,8 +174,16 @@ class SessionEnded:
 
 
 Event = (
-    SessionEstablished | TransferReceived | AckReceived | TransferAcked | TransferRefused | IncomingTransferRefused
-    | LengthReceived | KeepaliveReceived | ShutdownReceived | SessionEnded
+    SessionEstablished
+    | TransferReceived
+    | AckReceived
+    | TransferAcked
+    | TransferRefused
+    | IncomingTransferRefused
+    | LengthReceived
+    | KeepaliveReceived
+    | ShutdownReceived
+    | SessionEnded
 )
 
 
@@ -352,7 +360,9 @@ class Session:
         """The received bundle is durable: send its final ACK_SEGMENT (with acks on; else nothing)."""
         return self._decide(transfer_id, None, now_s)
 
-    def refuse_transfer(self, transfer_id: int, reason: int = RefuseReason.UNKNOWN, now_s: float | None = None) -> bytes:
+    def refuse_transfer(
+        self, transfer_id: int, reason: int = RefuseReason.UNKNOWN, now_s: float | None = None
+    ) -> bytes:
         """Refuse a received bundle: REFUSE_BUNDLE when refusal was negotiated. Without refusal TCPCLv3 has no
         way to say no: NO_RESOURCES ends the session with SHUTDOWN(BUSY) so the sender keeps the bundle; any
         other reason acknowledges it (it is dropped here; resending would not help)."""
@@ -380,7 +390,9 @@ class Session:
             return
         if not data:
             clean = self._state is State.ENDING and self._in is None and not self._unacked
-            self._close(clean=clean, error=None if clean or self._state is State.ENDING else "connection closed by the peer")
+            self._close(
+                clean=clean, error=None if clean or self._state is State.ENDING else "connection closed by the peer"
+            )
             return
         self._last_received_s = self._now
         if self._seg_left and not self._buf and self._state is not State.CONTACT:
@@ -441,7 +453,9 @@ class Session:
         try:
             kind = MessageType(mtype)
         except ValueError:
-            raise RemoteProtocolError(f"unknown TCPCLv3 message type 0x{mtype:x} at byte {self._offset + pos}") from None
+            raise RemoteProtocolError(
+                f"unknown TCPCLv3 message type 0x{mtype:x} at byte {self._offset + pos}"
+            ) from None
         if kind not in TRANSITIONS[self._state]:
             raise RemoteProtocolError(f"{kind.name} not allowed in state {self._state.value}")
         if kind is MessageType.KEEPALIVE:
@@ -483,8 +497,11 @@ class Session:
         if header.version != m.VERSION:
             # §4.2: a node that does not speak the peer's version SHOULD answer SHUTDOWN(version mismatch).
             self._queue(m.encode(m.Shutdown(ShutdownReason.VERSION_MISMATCH)))
-            self._close(clean=False, reason=ShutdownReason.VERSION_MISMATCH,
-                        error=f"peer speaks TCPCL version {header.version}, not 3")
+            self._close(
+                clean=False,
+                reason=ShutdownReason.VERSION_MISMATCH,
+                error=f"peer speaks TCPCL version {header.version}, not 3",
+            )
             return
         if ":" not in header.eid:
             raise RemoteProtocolError(f"peer EID {header.eid!r} is not a URI")
@@ -495,8 +512,11 @@ class Session:
         self.refusal = self.acks and cfg.allow_refusal and bool(header.flags & ContactFlag.ALLOW_REFUSAL)
         self.send_length = bool(header.flags & ContactFlag.REQUEST_LENGTH)
         self._state = State.ESTABLISHED
-        self._events.append(SessionEstablished(header.eid, self.keepalive_s, self.acks, self.refusal,
-                                               self.send_length, int(header.flags)))
+        self._events.append(
+            SessionEstablished(
+                header.eid, self.keepalive_s, self.acks, self.refusal, self.send_length, int(header.flags)
+            )
+        )
 
     def _on_segment_header(self, flags: int, length: int) -> None:
         start = bool(flags & SegmentFlag.START)
@@ -522,8 +542,9 @@ class Session:
 
     def _refuse_in_progress(self, reason: RefuseReason) -> None:
         if not self.refusal:
-            raise RemoteProtocolError(f"bundle exceeds max_bundle_bytes ({self.config.max_bundle_bytes}) and "
-                                      "refusal was not negotiated")
+            raise RemoteProtocolError(
+                f"bundle exceeds max_bundle_bytes ({self.config.max_bundle_bytes}) and refusal was not negotiated"
+            )
         self._discarding = True
         self._in = bytearray()
         self._ack_queue.append(m.encode(m.RefuseBundle(reason)))
@@ -552,7 +573,8 @@ class Session:
         head = self._unacked[0]
         if length < head.acked or length > head.length:
             raise RemoteProtocolError(
-                f"ACK_SEGMENT({length}) out of order for a bundle of {head.length} bytes (acked {head.acked})")
+                f"ACK_SEGMENT({length}) out of order for a bundle of {head.length} bytes (acked {head.acked})"
+            )
         head.acked = length
         self._events.append(AckReceived(head.transfer_id, length))
         if length == head.length:
@@ -643,7 +665,19 @@ class Session:
 
 
 __all__ = [
-    "TcpclV3Config", "Session", "State", "TRANSITIONS",
-    "SessionEstablished", "TransferReceived", "AckReceived", "TransferAcked", "TransferRefused",
-    "IncomingTransferRefused", "LengthReceived", "KeepaliveReceived", "ShutdownReceived", "SessionEnded", "Event",
+    "TcpclV3Config",
+    "Session",
+    "State",
+    "TRANSITIONS",
+    "SessionEstablished",
+    "TransferReceived",
+    "AckReceived",
+    "TransferAcked",
+    "TransferRefused",
+    "IncomingTransferRefused",
+    "LengthReceived",
+    "KeepaliveReceived",
+    "ShutdownReceived",
+    "SessionEnded",
+    "Event",
 ]

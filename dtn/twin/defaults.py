@@ -13,8 +13,18 @@ from contact_plans.model import ContactPlan
 from dtn.twin.workload import Workload, parse_faults, parse_traffic
 
 # Users of the Fucino products: one or more stations on every other continent.
-MILSCA_USERS = ["Malargue", "Santiago", "New Norcia", "Awarua", "Hartebeesthoek", "Malindi", "Singapore",
-                "Inuvik", "Wallops", "McMurdo"]
+MILSCA_USERS = [
+    "Malargue",
+    "Santiago",
+    "New Norcia",
+    "Awarua",
+    "Hartebeesthoek",
+    "Malindi",
+    "Singapore",
+    "Inuvik",
+    "Wallops",
+    "McMurdo",
+]
 HOUR_S = 3600.0
 
 
@@ -28,10 +38,26 @@ def milsca_tables(duration_s: float, bundles: int, *, outage: bool = True) -> tu
     traffic = {
         "seed": 1,
         "flow": [
-            {"name": "fucino-eo-products", "from": "Fucino", "to": MILSCA_USERS, "size_bytes": 200_000,
-             "count": fucino, "start_s": 60, "end_s": push_end_s, "lifetime_s": 24 * HOUR_S},
-            {"name": "matera-products", "from": "Matera", "to": MILSCA_USERS[::-1], "size_bytes": 100_000,
-             "count": matera, "start_s": 120, "end_s": push_end_s, "lifetime_s": 24 * HOUR_S},
+            {
+                "name": "fucino-eo-products",
+                "from": "Fucino",
+                "to": MILSCA_USERS,
+                "size_bytes": 200_000,
+                "count": fucino,
+                "start_s": 60,
+                "end_s": push_end_s,
+                "lifetime_s": 24 * HOUR_S,
+            },
+            {
+                "name": "matera-products",
+                "from": "Matera",
+                "to": MILSCA_USERS[::-1],
+                "size_bytes": 100_000,
+                "count": matera,
+                "start_s": 120,
+                "end_s": push_end_s,
+                "lifetime_s": 24 * HOUR_S,
+            },
         ],
     }
     faults = {"fault": []}
@@ -54,10 +80,30 @@ def generic_tables(plan: ContactPlan, duration_s: float, bundles: int) -> tuple[
     flows = []
     per = max(1, bundles // (2 * len(centres)))
     for i, centre in enumerate(centres):
-        flows.append({"name": f"{centre}-downlink", "from": centre, "to": users, "size_bytes": 100_000,
-                      "count": per, "start_s": 30, "end_s": half, "lifetime_s": 24 * HOUR_S})
-        flows.append({"name": f"uplink-{centre}", "from": users[i % len(users)], "to": centre,
-                      "size_bytes": 20_000, "count": per, "start_s": 45, "end_s": half, "lifetime_s": 24 * HOUR_S})
+        flows.append(
+            {
+                "name": f"{centre}-downlink",
+                "from": centre,
+                "to": users,
+                "size_bytes": 100_000,
+                "count": per,
+                "start_s": 30,
+                "end_s": half,
+                "lifetime_s": 24 * HOUR_S,
+            }
+        )
+        flows.append(
+            {
+                "name": f"uplink-{centre}",
+                "from": users[i % len(users)],
+                "to": centre,
+                "size_bytes": 20_000,
+                "count": per,
+                "start_s": 45,
+                "end_s": half,
+                "lifetime_s": 24 * HOUR_S,
+            }
+        )
     return {"seed": 1, "flow": flows}, {"fault": []}
 
 
@@ -137,6 +183,13 @@ def outage_experiment(
     while t < duration_s:
         gets.append(t)
         t += gets_every_s
-    archive = ArchiveWorkload(origin=origin, users=user_nodes, puts=puts, gets_at_s=tuple(gets), mode=mode,
-                              get_timeout_s=6 * 3600.0, seed=seed)
+    archive = ArchiveWorkload(
+        origin=origin,
+        users=user_nodes,
+        puts=puts,
+        gets_at_s=tuple(gets),
+        mode=mode,
+        get_timeout_s=6 * 3600.0,
+        seed=seed,
+    )
     return Workload(faults=faults, seed=seed), archive

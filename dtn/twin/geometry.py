@@ -21,8 +21,9 @@ from contact_plans.orbits import Satellite, propagate, teme_to_ecef, time_grid
 GEOMETRY_FILE = "geometry.json"
 
 
-def run_geometry(plan: ContactPlan, satellites: Sequence[Satellite], *, end_s: float,
-                 step_s: float = 60.0) -> dict[str, Any]:
+def run_geometry(
+    plan: ContactPlan, satellites: Sequence[Satellite], *, end_s: float, step_s: float = 60.0
+) -> dict[str, Any]:
     """Stations (fixed) and satellite sub-points every `step_s` from the plan epoch to `end_s`.
 
     `satellites` are the plan's satellites in node-number order (node SATELLITE_FIRST + i), as the plan
@@ -31,8 +32,11 @@ def run_geometry(plan: ContactPlan, satellites: Sequence[Satellite], *, end_s: f
     for node in plan.nodes:
         md = node.metadata or {}
         if node.kind == NodeKind.GROUND and "lat_deg" in md and "lon_deg" in md:
-            stations[str(node.number)] = {"name": node.name, "lat_deg": round(float(md["lat_deg"]), 3),
-                                          "lon_deg": round(float(md["lon_deg"]), 3)}
+            stations[str(node.number)] = {
+                "name": node.name,
+                "lat_deg": round(float(md["lat_deg"]), 3),
+                "lon_deg": round(float(md["lon_deg"]), 3),
+            }
     out: dict[str, Any] = {"step_s": step_s, "t_s": [], "stations": stations, "satellites": {}}
     if not satellites or not (end_s > 0 and math.isfinite(end_s)):
         return out

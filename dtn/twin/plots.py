@@ -53,7 +53,7 @@ def sample_bundles(report: Report, most: int = 8) -> list:
     moved.sort(key=lambda b: b.sent_s)
     picked = []
     for i in range(most):
-        chunk = moved[i * len(moved) // most:(i + 1) * len(moved) // most]
+        chunk = moved[i * len(moved) // most : (i + 1) * len(moved) // most]
         if chunk:
             picked.append(max(chunk, key=lambda b: (b.latency_s or 0.0, b.key)))
     return picked
@@ -86,14 +86,29 @@ def plot_timeline(report: Report, path: pathlib.Path, *, max_paths: int = 6, max
         for n in (r["a"], r["b"]):
             if n in row:
                 used = (r.get("bytes_ab", 0) + r.get("bytes_ba", 0)) > 0
-                ax.barh(row[n], (r["end_s"] - r["start_s"]) * hours, left=r["start_s"] * hours, height=0.55,
-                        color="#7f9cc9" if used else "#d5deeb", linewidth=0)
+                ax.barh(
+                    row[n],
+                    (r["end_s"] - r["start_s"]) * hours,
+                    left=r["start_s"] * hours,
+                    height=0.55,
+                    color="#7f9cc9" if used else "#d5deeb",
+                    linewidth=0,
+                )
     labelled = False
     for f in report.outages():
         if f["node"] in row:
-            ax.barh(row[f["node"]], (f["to_s"] - f["from_s"]) * hours, left=f["from_s"] * hours, height=0.85,
-                    color=DOWN_COLOUR, alpha=0.35, hatch="//", edgecolor=DOWN_COLOUR, linewidth=0,
-                    label=None if labelled else "node down (outage)")
+            ax.barh(
+                row[f["node"]],
+                (f["to_s"] - f["from_s"]) * hours,
+                left=f["from_s"] * hours,
+                height=0.85,
+                color=DOWN_COLOUR,
+                alpha=0.35,
+                hatch="//",
+                edgecolor=DOWN_COLOUR,
+                linewidth=0,
+                label=None if labelled else "node down (outage)",
+            )
             labelled = True
     if report.outages():
         outage_row = report.outages()[0]["node"]
@@ -101,13 +116,30 @@ def plot_timeline(report: Report, path: pathlib.Path, *, max_paths: int = 6, max
         b = max(f["to_s"] for f in report.outages())
         ax.axvspan(a * hours, b * hours, color=DOWN_COLOUR, alpha=0.06, zorder=0)
         down_names = " and ".join(sorted({names.get(f["node"], str(f["node"])) for f in report.outages()}))
-        ax.text((a + b) / 2 * hours, row.get(outage_row, 0), f"{down_names} down ({human_s(b - a)})",
-                ha="center", va="center", color="#8b0000", fontsize=9, fontweight="bold", zorder=6)
+        ax.text(
+            (a + b) / 2 * hours,
+            row.get(outage_row, 0),
+            f"{down_names} down ({human_s(b - a)})",
+            ha="center",
+            va="center",
+            color="#8b0000",
+            fontsize=9,
+            fontweight="bold",
+            zorder=6,
+        )
     labelled = False
     for f in report.losses():
         if f["node"] in row:
-            ax.barh(row[f["node"]], (end_s - f["at_s"]) * hours, left=f["at_s"] * hours, height=0.85,
-                    color="#333333", alpha=0.55, linewidth=0, label=None if labelled else "satellite lost")
+            ax.barh(
+                row[f["node"]],
+                (end_s - f["at_s"]) * hours,
+                left=f["at_s"] * hours,
+                height=0.85,
+                color="#333333",
+                alpha=0.55,
+                linewidth=0,
+                label=None if labelled else "satellite lost",
+            )
             ax.plot(f["at_s"] * hours, row[f["node"]], marker="X", color="black", ms=9, zorder=5)
             labelled = True
     colours = plt.get_cmap("tab10")
@@ -116,9 +148,16 @@ def plot_timeline(report: Report, path: pathlib.Path, *, max_paths: int = 6, max
         ys = [row[n] for n in b.path if n in row]
         xs = [b.sent_s * hours] + xs if b.path and b.path[0] in row else xs
         ys = [row[b.path[0]]] + ys if b.path and b.path[0] in row else ys
-        ax.plot(xs, ys, "o-", color=colours(i % 10), ms=4, lw=1.6, zorder=4,
-                label=f"bundle {i + 1}: {names.get(b.src, b.src)} to {names.get(b.dst, b.dst)}, "
-                      f"{human_s(b.latency_s)}")
+        ax.plot(
+            xs,
+            ys,
+            "o-",
+            color=colours(i % 10),
+            ms=4,
+            lw=1.6,
+            zorder=4,
+            label=f"bundle {i + 1}: {names.get(b.src, b.src)} to {names.get(b.dst, b.dst)}, {human_s(b.latency_s)}",
+        )
     ax.set_yticks(range(len(rows)))
     labels = []
     for n in rows:
@@ -129,8 +168,10 @@ def plot_timeline(report: Report, path: pathlib.Path, *, max_paths: int = 6, max
     ax.set_ylim(len(rows) - 0.4, -0.6)
     ax.set_xlim(start_s * hours, end_s * hours)
     ax.set_xlabel(f"hours since {_utc(report, start_s)}")
-    ax.set_title("Who could talk when (bars: contact windows, dark: carried data), outages, and where sampled "
-                 "bundles went", fontsize=11)
+    ax.set_title(
+        "Who could talk when (bars: contact windows, dark: carried data), outages, and where sampled bundles went",
+        fontsize=11,
+    )
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
     fig.tight_layout()
@@ -165,20 +206,45 @@ def plot_latency_cdf(report: Report, path: pathlib.Path) -> pathlib.Path:
             data = [max(v, lo) for v in data]
             if data:
                 ys = [(i + 1) / len(data) for i in range(len(data))]
-                ax.step(data, ys, where="post", color=colour, ls=style, lw=width, zorder=z,
-                        label=f"{label} ({len(data)} bundles, median {human_s(percentile(data, 0.5))}, "
-                              f"max {human_s(max(data))})")
-        pairs = [(b.latency_s, b.predicted_latency_s) for b in report.bundles
-                 if b.latency_s is not None and b.predicted_latency_s is not None]
+                ax.step(
+                    data,
+                    ys,
+                    where="post",
+                    color=colour,
+                    ls=style,
+                    lw=width,
+                    zorder=z,
+                    label=f"{label} ({len(data)} bundles, median {human_s(percentile(data, 0.5))}, "
+                    f"max {human_s(max(data))})",
+                )
+        pairs = [
+            (b.latency_s, b.predicted_latency_s)
+            for b in report.bundles
+            if b.latency_s is not None and b.predicted_latency_s is not None
+        ]
         if pairs:
             close = sum(1 for m_s, p_s in pairs if abs(m_s - p_s) <= max(0.001, 0.01 * p_s))
-            ax.text(0.01, 0.97, f"{close} of {len(pairs)} bundles arrived within 1 % (or 1 ms) of the prediction",
-                    transform=ax.transAxes, va="top", fontsize=8.5, color="#333333",
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+            ax.text(
+                0.01,
+                0.97,
+                f"{close} of {len(pairs)} bundles arrived within 1 % (or 1 ms) of the prediction",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=8.5,
+                color="#333333",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+            )
         if measured:
             ax.plot([max(measured)], [1.0], "o", color=MEASURED_COLOUR, ms=6, zorder=4)
-            ax.annotate(f"slowest {human_s(max(measured))}", (max(measured), 1.0), xytext=(-6, -14),
-                        textcoords="offset points", ha="right", fontsize=8, color=MEASURED_COLOUR)
+            ax.annotate(
+                f"slowest {human_s(max(measured))}",
+                (max(measured), 1.0),
+                xytext=(-6, -14),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color=MEASURED_COLOUR,
+            )
         for q, name in ((0.5, "p50"), (0.95, "p95")):
             v = percentile(measured, q)
             if v:
@@ -258,8 +324,14 @@ def _segments(lons: list[float], lats: list[float]) -> list[tuple[list[float], l
     return [s for s in out if len(s[0]) > 1]
 
 
-def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at_s: float | None = None,
-             track_s: float = 50 * 60.0) -> pathlib.Path:
+def plot_map(
+    report: Report,
+    geometry: dict[str, Any],
+    path: pathlib.Path,
+    *,
+    at_s: float | None = None,
+    track_s: float = 50 * 60.0,
+) -> pathlib.Path:
     """World map (coastlines from basemap's bundled data): stations, ground tracks of the last `track_s`
     before `at_s`, satellites at `at_s`, and the links open at `at_s`."""
     plt = _plt()
@@ -292,7 +364,7 @@ def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at
     for number, sat in geometry.get("satellites", {}).items():
         if int(number) in lost:
             continue
-        for lons, lats in _segments(sat["lon_deg"][k_start:k_end + 1], sat["lat_deg"][k_start:k_end + 1]):
+        for lons, lats in _segments(sat["lon_deg"][k_start : k_end + 1], sat["lat_deg"][k_start : k_end + 1]):
             x, y = m(lons, lats)
             ax.plot(x, y, color="#9bb3d6", lw=0.6, zorder=2)
     open_links = [r for r in report.links if r["start_s"] <= at_s < r["end_s"]]
@@ -334,16 +406,29 @@ def plot_map(report: Report, geometry: dict[str, Any], path: pathlib.Path, *, at
             colour, kind = "#e07b00", "user station"
         else:
             colour, kind = "#777777", "other station"
-        ax.scatter([x], [y], marker="^", s=70 if n in sources or n in users else 30, color=colour,
-                   edgecolor="white", linewidth=0.6, zorder=6, label=None if kind in labels_done else kind)
+        ax.scatter(
+            [x],
+            [y],
+            marker="^",
+            s=70 if n in sources or n in users else 30,
+            color=colour,
+            edgecolor="white",
+            linewidth=0.6,
+            zorder=6,
+            label=None if kind in labels_done else kind,
+        )
         labels_done.add(kind)
         if n in sources or n in users or n in down:
-            ax.annotate(st["name"], (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7.5,
-                        color=colour, zorder=7)
+            ax.annotate(
+                st["name"], (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7.5, color=colour, zorder=7
+            )
     if lost:
         ax.plot([], [], marker="X", color="black", ls="", ms=8, label="satellite lost")
-    ax.set_title(f"The network at {human_s(at_s)} into the run ({_utc(report, at_s)}): "
-                 f"{len(open_links)} links open; ground tracks of the previous {human_s(track_s)}", fontsize=11)
+    ax.set_title(
+        f"The network at {human_s(at_s)} into the run ({_utc(report, at_s)}): "
+        f"{len(open_links)} links open; ground tracks of the previous {human_s(track_s)}",
+        fontsize=11,
+    )
     ax.legend(loc="lower left", fontsize=7.5, framealpha=0.85)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -378,12 +463,12 @@ def write_plots(report: Report, out_dir: pathlib.Path, *, map_at_s: float | None
 
 _CAPTIONS = {
     "map": "Where everything was at one instant: stations (triangles), satellites (dots) with their recent ground "
-           "tracks, and the links open at that instant.",
+    "tracks, and the links open at that instant.",
     "timeline": "One row per node that matters. Bars are contact windows (dark ones carried data); red hatching "
-                "is an outage; a black cross is a satellite lost for good. Each coloured line is one bundle, drawn "
-                "through the nodes that held it at the times it reached them.",
+    "is an outage; a black cross is a satellite lost for good. Each coloured line is one bundle, drawn "
+    "through the nodes that held it at the times it reached them.",
     "latency": "Cumulative distribution of delivery latency: the measured times (blue) against what contact "
-               "graph routing predicted when each bundle was sent (orange, dashed).",
+    "graph routing predicted when each bundle was sent (orange, dashed).",
     "occupancy": "How much each of the busiest stores held over time.",
 }
 _TITLES = {"map": "The network", "timeline": "Timeline", "latency": "Latency", "occupancy": "Stores"}
@@ -406,14 +491,22 @@ def write_html(report: Report, out_dir: pathlib.Path, plots: dict[str, pathlib.P
         cards.append(("expired / deleted", f"{s['expired']} / {s['deleted']}", "before delivery"))
     archive = report.meta.get("archive")
     if archive:
-        cards.append(("archive GETs answered", f"{archive.get('answered', 0)} of {archive.get('requests', 0)}",
-                      f"95 % within {human_s(archive.get('p95_s'))}"))
-    card_html = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div>'
-                        f'<div class="n">{esc(n)}</div></div>' for k, v, n in cards)
+        cards.append(
+            (
+                "archive GETs answered",
+                f"{archive.get('answered', 0)} of {archive.get('requests', 0)}",
+                f"95 % within {human_s(archive.get('p95_s'))}",
+            )
+        )
+    card_html = "".join(
+        f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div>'
+        f'<div class="n">{esc(n)}</div></div>'
+        for k, v, n in cards
+    )
     figures = "".join(
         f'<figure id="plot-{esc(name)}"><h2>{esc(_TITLES.get(name, name))}</h2><img alt="{esc(name)} plot" '
         f'src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
-        f'<figcaption>{esc(_CAPTIONS.get(name, ""))}</figcaption></figure>'
+        f"<figcaption>{esc(_CAPTIONS.get(name, ''))}</figcaption></figure>"
         for name, p in plots.items()
     )
     flows: dict[str, list] = {}
@@ -426,14 +519,27 @@ def write_html(report: Report, out_dir: pathlib.Path, plots: dict[str, pathlib.P
         f"<td class=r>{esc(human_s(percentile([b.predicted_latency_s for b in items if b.latency_s is not None and b.predicted_latency_s is not None], 0.5)))}</td></tr>"
         for name, items in sorted(flows.items())
     )
-    deletions = "".join(f"<tr><td>{esc(r)}</td><td class=r>{n}</td></tr>"
-                        for r, n in sorted(report.deleted_by_reason.items()))
+    deletions = "".join(
+        f"<tr><td>{esc(r)}</td><td class=r>{n}</td></tr>" for r, n in sorted(report.deleted_by_reason.items())
+    )
     bundle_rows = "".join(
-        "<tr>" + "".join(f"<td>{esc(str(x))}</td>" for x in (
-            b.key, b.flow, names.get(b.src, b.src), names.get(b.dst, b.dst), human_bytes(b.size_bytes),
-            _utc(report, b.sent_s)[11:], human_s(b.latency_s), human_s(b.predicted_latency_s),
-            b.deleted_reason or "", " → ".join(str(names.get(n, n)) for n in b.path),
-        )) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{esc(str(x))}</td>"
+            for x in (
+                b.key,
+                b.flow,
+                names.get(b.src, b.src),
+                names.get(b.dst, b.dst),
+                human_bytes(b.size_bytes),
+                _utc(report, b.sent_s)[11:],
+                human_s(b.latency_s),
+                human_s(b.predicted_latency_s),
+                b.deleted_reason or "",
+                " → ".join(str(names.get(n, n)) for n in b.path),
+            )
+        )
+        + "</tr>"
         for b in report.bundles[:500]
     )
     start_s, end_s = _span_s(report)
@@ -463,7 +569,7 @@ td.r{{text-align:right;font-variant-numeric:tabular-nums}} section{{margin:16px 
 {figures}
 <section><h2>Flows</h2><table><tr><th>flow</th><th>sent</th><th>delivered</th><th>latency, median</th>
 <th>CGR predicted, median</th></tr>{flow_rows}</table></section>
-{f'<section><h2>Copies deleted, by reason</h2><table><tr><th>reason</th><th>copies</th></tr>{deletions}</table></section>' if deletions else ''}
+{f"<section><h2>Copies deleted, by reason</h2><table><tr><th>reason</th><th>copies</th></tr>{deletions}</table></section>" if deletions else ""}
 <section><h2>Bundles (first 500)</h2><table><tr><th>bundle</th><th>flow</th><th>from</th><th>to</th><th>size</th>
 <th>sent (UTC)</th><th>latency</th><th>predicted</th><th>deleted</th><th>path</th></tr>{bundle_rows}</table></section>
 </main></body></html>"""

@@ -37,9 +37,13 @@ class LagMeter:
         kept_up = p95 * self.speed <= self.tolerance_plan_s
         out = {
             "actions": len(values),
-            "lag_p50_wall_s": round(p50, 3), "lag_p95_wall_s": round(p95, 3), "lag_max_wall_s": round(worst, 3),
-            "lag_p95_plan_s": round(p95 * self.speed, 1), "lag_max_plan_s": round(worst * self.speed, 1),
-            "tolerance_plan_s": self.tolerance_plan_s, "kept_up": kept_up,
+            "lag_p50_wall_s": round(p50, 3),
+            "lag_p95_wall_s": round(p95, 3),
+            "lag_max_wall_s": round(worst, 3),
+            "lag_p95_plan_s": round(p95 * self.speed, 1),
+            "lag_max_plan_s": round(worst * self.speed, 1),
+            "tolerance_plan_s": self.tolerance_plan_s,
+            "kept_up": kept_up,
         }
         if not kept_up:
             out["speed_that_would_hold"] = round(self.tolerance_plan_s / p95, 1)
@@ -51,10 +55,14 @@ def lag_message(lag: dict, speed: float) -> str:
     if not lag.get("actions"):
         return "replay lag: nothing was scheduled, nothing measured"
     if lag["kept_up"]:
-        return (f"replay kept up with the wall clock: its actions ran at most {lag['lag_max_wall_s']:.3f} s late "
-                f"(p95 {lag['lag_p95_wall_s']:.3f} s = {lag['lag_p95_plan_s']:.0f} plan s at speed {speed:g})")
-    return (f"replay could NOT keep up at speed {speed:g}: its actions ran {lag['lag_p95_wall_s']:.2f} s late "
-            f"(p95; max {lag['lag_max_wall_s']:.2f} s), i.e. {lag['lag_p95_plan_s']:.0f} plan s (max "
-            f"{lag['lag_max_plan_s']:.0f}) behind the plan, more than the {lag['tolerance_plan_s']:.0f} s tolerated; "
-            f"the results do not follow the plan. A speed of about {lag['speed_that_would_hold']:g} would hold "
-            "(--speed), or run it in the twin (dtn simulate)")
+        return (
+            f"replay kept up with the wall clock: its actions ran at most {lag['lag_max_wall_s']:.3f} s late "
+            f"(p95 {lag['lag_p95_wall_s']:.3f} s = {lag['lag_p95_plan_s']:.0f} plan s at speed {speed:g})"
+        )
+    return (
+        f"replay could NOT keep up at speed {speed:g}: its actions ran {lag['lag_p95_wall_s']:.2f} s late "
+        f"(p95; max {lag['lag_max_wall_s']:.2f} s), i.e. {lag['lag_p95_plan_s']:.0f} plan s (max "
+        f"{lag['lag_max_plan_s']:.0f}) behind the plan, more than the {lag['tolerance_plan_s']:.0f} s tolerated; "
+        f"the results do not follow the plan. A speed of about {lag['speed_that_would_hold']:g} would hold "
+        "(--speed), or run it in the twin (dtn simulate)"
+    )

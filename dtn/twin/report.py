@@ -113,7 +113,9 @@ class Report:
 
     @property
     def deleted(self) -> int:
-        return sum(1 for b in self.bundles if b.delivered_s is None and b.deleted_reason not in (None, "LIFETIME_EXPIRED"))
+        return sum(
+            1 for b in self.bundles if b.delivered_s is None and b.deleted_reason not in (None, "LIFETIME_EXPIRED")
+        )
 
     @property
     def duplicates_delivered(self) -> int:
@@ -132,7 +134,9 @@ class Report:
         return [b.latency_s for b in self.bundles if b.latency_s is not None]
 
     def predicted_latencies_s(self) -> list[float]:
-        return [b.predicted_latency_s for b in self.bundles if b.latency_s is not None and b.predicted_latency_s is not None]
+        return [
+            b.predicted_latency_s for b in self.bundles if b.latency_s is not None and b.predicted_latency_s is not None
+        ]
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_s()
@@ -167,63 +171,95 @@ class Report:
 
     def losses(self) -> list[dict]:
         """Nodes killed and never restarted (lost satellites)."""
-        return [f for f in self.faults
-                if f.get("kind") == "kill_node" and f.get("restart_after_s") is None and f.get("node") is not None]
+        return [
+            f
+            for f in self.faults
+            if f.get("kind") == "kill_node" and f.get("restart_after_s") is None and f.get("node") is not None
+        ]
 
     def story(self) -> str:
         """A first paragraph in plain words: what was sent where, what went wrong, what arrived, how fast."""
         names = self.names()
         s = self.summary()
         duration_s = float(self.meta.get("end_s", 0.0)) - float(self.meta.get("start_s", 0.0))
-        how = ("in the digital twin (every node runs the real node code in virtual time)"
-               if self.meta.get("mode") == "simulate" else "with real node processes over loopback")
+        how = (
+            "in the digital twin (every node runs the real node code in virtual time)"
+            if self.meta.get("mode") == "simulate"
+            else "with real node processes over loopback"
+        )
         sources = sorted({names.get(b.src, str(b.src)) for b in self.bundles})
         users = sorted({names.get(b.dst, str(b.dst)) for b in self.bundles})
         parts = [f"This run played {human_s(duration_s)} of the {self.meta.get('scenario') or 'plan'} scenario {how}."]
         if self.bundles:
-            parts.append(f"{_list(sources)} sent {self.sent} bundles ({human_bytes(sum(b.size_bytes for b in self.bundles))}) "
-                         f"to {len(users)} user station{'s' if len(users) != 1 else ''} ({_list(users, 6)}).")
+            parts.append(
+                f"{_list(sources)} sent {self.sent} bundles ({human_bytes(sum(b.size_bytes for b in self.bundles))}) "
+                f"to {len(users)} user station{'s' if len(users) != 1 else ''} ({_list(users, 6)})."
+            )
         outages = self.outages()
         if outages:
             down = _list(sorted({names.get(f["node"], str(f["node"])) for f in outages}))
             start_s = min(f["from_s"] for f in outages)
             end_s = max(f["to_s"] for f in outages)
             during = sum(1 for b in self.bundles if b.delivered_s is not None and start_s <= b.delivered_s < end_s)
-            parts.append(f"{down} {'were' if len({f['node'] for f in outages}) > 1 else 'was'} down from "
-                         f"{human_s(start_s)} to {human_s(end_s)} into the run ({human_s(end_s - start_s)})"
-                         + (f"; {during} bundles still reached their users in that time from stores in orbit."
-                            if during else "."))
+            parts.append(
+                f"{down} {'were' if len({f['node'] for f in outages}) > 1 else 'was'} down from "
+                f"{human_s(start_s)} to {human_s(end_s)} into the run ({human_s(end_s - start_s)})"
+                + (
+                    f"; {during} bundles still reached their users in that time from stores in orbit."
+                    if during
+                    else "."
+                )
+            )
         losses = self.losses()
         if losses:
             lost_names = _list([names.get(f["node"], str(f["node"])) for f in losses], 4)
-            parts.append(f"{len(losses)} satellite{'s' if len(losses) != 1 else ''} ({lost_names}) "
-                         f"{'were' if len(losses) != 1 else 'was'} lost for good during the run.")
+            parts.append(
+                f"{len(losses)} satellite{'s' if len(losses) != 1 else ''} ({lost_names}) "
+                f"{'were' if len(losses) != 1 else 'was'} lost for good during the run."
+            )
         archive = self.meta.get("archive")
         if archive:
             acks = archive.get("acks") or []
             held = sum(1 for a in acks if a.get("all_replicas_s") is not None)
             p95 = f" (95 % within {human_s(archive['p95_s'])})" if archive.get("p95_s") is not None else ""
-            parts.append(f"The orbital archive kept {len(acks)} product{'s' if len(acks) != 1 else ''} on satellites "
-                         f"({held} on every replica); "
-                         f"users asked for them {archive.get('requests', 0)} times while the ground was down and "
-                         f"got {archive.get('answered', 0)} answers{p95}.")
+            parts.append(
+                f"The orbital archive kept {len(acks)} product{'s' if len(acks) != 1 else ''} on satellites "
+                f"({held} on every replica); "
+                f"users asked for them {archive.get('requests', 0)} times while the ground was down and "
+                f"got {archive.get('answered', 0)} answers{p95}."
+            )
         if self.bundles:
-            tail = (f"{s['delivered']} of {s['sent']} bundles arrived ({s['delivery_ratio']:.1%})"
-                    + (f", {s['pending_at_end']} were still on their way in a store at the end" if s["pending_at_end"] else "")
-                    + (f", {s['expired']} expired" if s["expired"] else "")
-                    + (f", {s['deleted']} were deleted" if s["deleted"] else "")
-                    + f"; {'none' if s['lost'] == 0 else s['lost']} {'was' if s['lost'] == 1 else 'were'} lost.")
+            tail = (
+                f"{s['delivered']} of {s['sent']} bundles arrived ({s['delivery_ratio']:.1%})"
+                + (
+                    f", {s['pending_at_end']} were still on their way in a store at the end"
+                    if s["pending_at_end"]
+                    else ""
+                )
+                + (f", {s['expired']} expired" if s["expired"] else "")
+                + (f", {s['deleted']} were deleted" if s["deleted"] else "")
+                + f"; {'none' if s['lost'] == 0 else s['lost']} {'was' if s['lost'] == 1 else 'were'} lost."
+            )
             parts.append(tail)
             if s["latency_p50_s"] is not None:
-                pred = (f" (contact graph routing predicted {human_s(s['predicted_latency_p50_s'])})"
-                        if s["predicted_latency_p50_s"] is not None else "")
-                parts.append(f"Half of the bundles arrived within {human_s(s['latency_p50_s'])}{pred}, 95 % within "
-                             f"{human_s(s['latency_p95_s'])}, the slowest after {human_s(s['latency_max_s'])}.")
+                pred = (
+                    f" (contact graph routing predicted {human_s(s['predicted_latency_p50_s'])})"
+                    if s["predicted_latency_p50_s"] is not None
+                    else ""
+                )
+                parts.append(
+                    f"Half of the bundles arrived within {human_s(s['latency_p50_s'])}{pred}, 95 % within "
+                    f"{human_s(s['latency_p95_s'])}, the slowest after {human_s(s['latency_max_s'])}."
+                )
         return " ".join(parts)
 
     def one_line(self) -> str:
         s = self.summary()
-        lat = f", latency p50 {_fmt_s(s['latency_p50_s'])} (CGR predicted {_fmt_s(s['predicted_latency_p50_s'])})" if s["latency_p50_s"] is not None else ""
+        lat = (
+            f", latency p50 {_fmt_s(s['latency_p50_s'])} (CGR predicted {_fmt_s(s['predicted_latency_p50_s'])})"
+            if s["latency_p50_s"] is not None
+            else ""
+        )
         return (
             f"{s['delivered']} of {s['sent']} bundles delivered, {s['expired']} expired, {s['deleted']} deleted, "
             f"{s['pending_at_end']} still stored, {s['lost']} lost{lat}."
@@ -341,7 +377,11 @@ def build_report(events: list[dict], sends: list[dict], links: list[dict], meta:
                 deleted_by_reason[reason] += 1
                 if fate.delivered_s is None and not _still_held(held, key, node):
                     fate.deleted_reason = reason
-    pending = sum(1 for f in fates.values() if f.delivered_s is None and f.deleted_reason is None and any(f.key in h for h in held.values()))
+    pending = sum(
+        1
+        for f in fates.values()
+        if f.delivered_s is None and f.deleted_reason is None and any(f.key in h for h in held.values())
+    )
     return Report(
         meta=meta,
         bundles=sorted(fates.values(), key=lambda f: (f.sent_s, f.key)),

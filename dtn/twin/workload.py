@@ -181,7 +181,18 @@ def parse_traffic(table: dict, plan: ContactPlan, *, source: str = "traffic") ->
         where = f"{source}.flow[{i}]"
         if not isinstance(entry, dict):
             raise ScenarioError(f"{where}: expected a table")
-        allowed = {"name", "from", "to", "service", "size_bytes", "count", "start_s", "end_s", "interval_s", "lifetime_s"}
+        allowed = {
+            "name",
+            "from",
+            "to",
+            "service",
+            "size_bytes",
+            "count",
+            "start_s",
+            "end_s",
+            "interval_s",
+            "lifetime_s",
+        }
         extra = set(entry) - allowed
         if extra:
             raise ScenarioError(f"{where}: unknown key(s) {sorted(extra)}")
@@ -264,7 +275,9 @@ def parse_faults(table: dict, plan: ContactPlan, *, source: str = "faults") -> l
             to_s = _num(entry, "to_s", where, minimum=None)
             if to_s <= from_s:
                 raise ScenarioError(f"{where}.to_s: must be after from_s")
-            faults.append(Fault(kind=kind, node=resolve_node(plan, entry["node"], f"{where}.node"), from_s=from_s, to_s=to_s))
+            faults.append(
+                Fault(kind=kind, node=resolve_node(plan, entry["node"], f"{where}.node"), from_s=from_s, to_s=to_s)
+            )
         else:
             extra = set(entry) - {"kind", "node", "at_s", "restart_after_s"}
             if extra:
@@ -291,7 +304,9 @@ def load_workload(
     workload = Workload()
     if traffic is not None:
         table = traffic if isinstance(traffic, dict) else _load_toml(traffic)
-        workload.flows, workload.seed = parse_traffic(table, plan, source=str(traffic) if not isinstance(traffic, dict) else "traffic")
+        workload.flows, workload.seed = parse_traffic(
+            table, plan, source=str(traffic) if not isinstance(traffic, dict) else "traffic"
+        )
     if faults is not None:
         table = faults if isinstance(faults, dict) else _load_toml(faults)
         workload.faults = parse_faults(table, plan, source=str(faults) if not isinstance(faults, dict) else "faults")

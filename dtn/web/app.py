@@ -1,14 +1,14 @@
 """The Starlette app of a node's web page: `/` (the page), `/api/...` (the same data as JSON).
 
-    GET  /                     the page (static HTML; it draws itself from /api/stream)
-    GET  /api/snapshot         everything the page shows, in one object
-    GET  /api/status           the node's status (as `dtn status --json`)
-    GET  /api/contacts         this node's contacts around now: now, next, and the timeline window
-    GET  /api/sessions         one row per neighbour: convergence layer, session, queue
-    GET  /api/events?last=N    recent events (N <= 200); &kind=delivered for one kind
-    GET  /api/deliveries       recent local deliveries
-    GET  /api/stream           server-sent events: a snapshot at once, then one after each burst of node events
-    POST /api/contacts/{peer}  {"state": "up"|"down"|"plan"}: contact override; needs the web secret
+GET  /                     the page (static HTML; it draws itself from /api/stream)
+GET  /api/snapshot         everything the page shows, in one object
+GET  /api/status           the node's status (as `dtn status --json`)
+GET  /api/contacts         this node's contacts around now: now, next, and the timeline window
+GET  /api/sessions         one row per neighbour: convergence layer, session, queue
+GET  /api/events?last=N    recent events (N <= 200); &kind=delivered for one kind
+GET  /api/deliveries       recent local deliveries
+GET  /api/stream           server-sent events: a snapshot at once, then one after each burst of node events
+POST /api/contacts/{peer}  {"state": "up"|"down"|"plan"}: contact override; needs the web secret
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def make_app(node: Any, *, secret: bytes | None = None) -> Starlette:
                 await changes.wait(seen, HEARTBEAT_S)
                 await trio.sleep(COALESCE_S)
 
-        return StreamingResponse(frames(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            frames(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
 
     async def api_contact_override(request: Request) -> Response:
         if not may_change(request.headers.get("authorization"), secret):
@@ -108,7 +109,7 @@ def make_app(node: Any, *, secret: bytes | None = None) -> Starlette:
             body = await request.json()
             state = body.get("state") if isinstance(body, dict) else None
         except (ValueError, UnicodeDecodeError):
-            return _json({"error": "expected a JSON object {\"state\": \"up\"|\"down\"|\"plan\"}"}, 400)
+            return _json({"error": 'expected a JSON object {"state": "up"|"down"|"plan"}'}, 400)
         if state not in ("up", "down", "plan"):
             return _json({"error": "state must be 'up', 'down' or 'plan'"}, 400)
         try:
@@ -131,8 +132,9 @@ def make_app(node: Any, *, secret: bytes | None = None) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def serve_web(node: Any, config: Any, *, agent_token_file: Any = None,
-                    task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def serve_web(
+    node: Any, config: Any, *, agent_token_file: Any = None, task_status=trio.TASK_STATUS_IGNORED
+) -> None:
     """Serve the page with hypercorn on Trio until cancelled; reports the page's URL once it listens. Changes
     need the web secret (`[web] secret_file`) or the node's agent token (when it has a TCP agent socket)."""
     from hypercorn.config import Config as HypercornConfig

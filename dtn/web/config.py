@@ -1,8 +1,8 @@
 """The `[web] table of a node's TOML (pure): validated into a frozen `WebConfig`.
 
-    [web]
-    address = "127.0.0.1:8080"    # off when the table is absent; loopback only, port 0 picks a free port
-    secret_file = "web.secret"    # optional: a request carrying this secret may change contact overrides
+[web]
+address = "127.0.0.1:8080"    # off when the table is absent; loopback only, port 0 picks a free port
+secret_file = "web.secret"    # optional: a request carrying this secret may change contact overrides
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def parse_web_table(data: Any, *, base_dir: pathlib.Path) -> WebConfig | None:
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} out of range 0..65535", key="web.address")
     if not _LOOPBACK.match(host):
-        raise ConfigError("the web page listens on loopback only (127.0.0.1 or ::1); put a proxy in front "
-                          "to reach it from elsewhere", key="web.address")
+        raise ConfigError(
+            "the web page listens on loopback only (127.0.0.1 or ::1); put a proxy in front to reach it from elsewhere",
+            key="web.address",
+        )
     secret = data.get("secret_file")
     if secret is not None and not isinstance(secret, str):
         raise ConfigError(f"expected a file path, got {secret!r}", key="web.secret_file")

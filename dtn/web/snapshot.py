@@ -27,25 +27,34 @@ def contacts(node: Any, now_s: float, *, past_s: float = PAST_S, ahead_s: float 
     epoch = float(node.plan_epoch_unix_s)
     rows = []
     plan = node.plan
-    for c in (plan.contacts if plan is not None else ()):
+    for c in plan.contacts if plan is not None else ():
         if me not in (c.from_node, c.to_node):
             continue
         if c.end_s < now_s - past_s or c.start_s > now_s + ahead_s:
             continue
         state = "now" if c.start_s <= now_s < c.end_s else ("past" if c.end_s <= now_s else "next")
-        rows.append({
-            "from": c.from_node, "to": c.to_node, "peer": c.to_node if c.from_node == me else c.from_node,
-            "direction": "out" if c.from_node == me else "in",
-            "start_s": _finite(c.start_s), "end_s": _finite(c.end_s),
-            "start_unix_s": _finite(c.start_s + epoch), "end_unix_s": _finite(c.end_s + epoch),
-            "rate_bytes_per_s": _finite(c.rate_bytes_per_s), "owlt_s": _finite(c.owlt_s), "state": state,
-        })
+        rows.append(
+            {
+                "from": c.from_node,
+                "to": c.to_node,
+                "peer": c.to_node if c.from_node == me else c.from_node,
+                "direction": "out" if c.from_node == me else "in",
+                "start_s": _finite(c.start_s),
+                "end_s": _finite(c.end_s),
+                "start_unix_s": _finite(c.start_s + epoch),
+                "end_unix_s": _finite(c.end_s + epoch),
+                "rate_bytes_per_s": _finite(c.rate_bytes_per_s),
+                "owlt_s": _finite(c.owlt_s),
+                "state": state,
+            }
+        )
         if len(rows) >= MAX_CONTACTS:
             break
     rows.sort(key=lambda r: (r["start_s"] if r["start_s"] is not None else -math.inf, r["peer"]))
     upcoming = [r for r in rows if r["state"] == "next"]
     return {
-        "window_start_s": round(now_s - past_s, 3), "window_end_s": round(now_s + ahead_s, 3),
+        "window_start_s": round(now_s - past_s, 3),
+        "window_end_s": round(now_s + ahead_s, 3),
         "contacts": rows,
         "now": [r for r in rows if r["state"] == "now"],
         "next": upcoming[0] if upcoming else None,
@@ -58,12 +67,19 @@ def sessions(node: Any, status: dict[str, Any]) -> list[dict[str, Any]]:
     neighbours = getattr(node.config, "neighbours", {}) or {}
     for peer in status.get("peers", []):
         nb = neighbours.get(peer["node"])
-        out.append({
-            "node": peer["node"], "cla": getattr(nb, "cla", None), "address": peer.get("address"),
-            "session": "up" if peer.get("session") else "down", "planned_up": bool(peer.get("planned_up")),
-            "override": peer.get("override"), "queued_bundles": peer.get("queued", 0),
-            "sending": peer.get("sending"), "next_change_s": peer.get("next_change_s"),
-        })
+        out.append(
+            {
+                "node": peer["node"],
+                "cla": getattr(nb, "cla", None),
+                "address": peer.get("address"),
+                "session": "up" if peer.get("session") else "down",
+                "planned_up": bool(peer.get("planned_up")),
+                "override": peer.get("override"),
+                "queued_bundles": peer.get("queued", 0),
+                "sending": peer.get("sending"),
+                "next_change_s": peer.get("next_change_s"),
+            }
+        )
     return out
 
 
@@ -86,7 +102,9 @@ def snapshot(node: Any) -> dict[str, Any]:
         "plan_now_s": now_s,
         "plan": status["plan"],
         "store": {
-            "bundles": status["bundles"], "bytes": status["store_bytes"], "max_bytes": store_max,
+            "bundles": status["bundles"],
+            "bytes": status["store_bytes"],
+            "max_bytes": store_max,
             "max_bundles": status.get("store_max_bundles"),
             "used_fraction": (status["store_bytes"] / store_max) if store_max else None,
             "waiting_for_route": status["unassigned"],

@@ -17,16 +17,19 @@ FOREVER_S = 10 * 86400.0
 
 
 def small_constellation() -> ContactPlan:
-    nodes = [PlanNode(CENTRE, "Centre", NodeKind.GROUND, {"role": "centre"}),
-             PlanNode(USER, "User", NodeKind.GROUND, {"role": "user"})]
+    nodes = [
+        PlanNode(CENTRE, "Centre", NodeKind.GROUND, {"role": "centre"}),
+        PlanNode(USER, "User", NodeKind.GROUND, {"role": "user"}),
+    ]
     nodes += [PlanNode(n, f"SAT{n}", NodeKind.SATELLITE, {"plane": p}) for n, p in PLANES.items()]
     links = [(CENTRE, 10), (CENTRE, 20), (USER, 21), (USER, 30)]
     links += list(itertools.combinations(sorted(PLANES), 2))  # inter-satellite links, always up
     contacts = []
     for a, b in links:
         contacts += [Contact(a, b, 0.0, FOREVER_S, 1e6, 0.01), Contact(b, a, 0.0, FOREVER_S, 1e6, 0.01)]
-    return ContactPlan(epoch=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), nodes=nodes, contacts=contacts,
-                       name="archive-test")
+    return ContactPlan(
+        epoch=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), nodes=nodes, contacts=contacts, name="archive-test"
+    )
 
 
 def archive_configs(plan: ContactPlan, **archive) -> dict[int, NodeConfig]:

@@ -48,8 +48,12 @@ def test_bad_names_are_refused(name):
 
 
 entries = st.builds(
-    CatalogEntry, name=st.just("n"), object_id=st.sampled_from(["a" * 64, "b" * 64]),
-    put_unix_s=st.integers(0, 3).map(float), deleted=st.booleans(), updated_unix_s=st.integers(0, 3).map(float),
+    CatalogEntry,
+    name=st.just("n"),
+    object_id=st.sampled_from(["a" * 64, "b" * 64]),
+    put_unix_s=st.integers(0, 3).map(float),
+    deleted=st.booleans(),
+    updated_unix_s=st.integers(0, 3).map(float),
 )
 
 
@@ -76,12 +80,18 @@ def test_tombstone_beats_its_put_and_later_repairs_but_not_a_newer_put():
 
 
 def _messages():
-    manifest, chunks = make_manifest("eo/x", b"hello" * 1000, chunk_bytes=1024, metadata={"k": "v"}, origin=1,
-                                     replicas=(10, 20))
+    manifest, chunks = make_manifest(
+        "eo/x", b"hello" * 1000, chunk_bytes=1024, metadata={"k": "v"}, origin=1, replicas=(10, 20)
+    )
     entry = CatalogEntry("eo/x", manifest.object_id, 1.0, False, 1.0, manifest)
-    return [StoreMsg(manifest, 2, chunks[2], 1), StoredMsg(manifest.object_id, 10),
-            GetMsg(manifest.object_id, 7, 2, (0, 3)), ChunkMsg(manifest.object_id, 7, 0, chunks[0]),
-            CatalogMsg(entry), LostMsg(10, 5.5)]
+    return [
+        StoreMsg(manifest, 2, chunks[2], 1),
+        StoredMsg(manifest.object_id, 10),
+        GetMsg(manifest.object_id, 7, 2, (0, 3)),
+        ChunkMsg(manifest.object_id, 7, 0, chunks[0]),
+        CatalogMsg(entry),
+        LostMsg(10, 5.5),
+    ]
 
 
 @pytest.mark.parametrize("msg", _messages(), ids=lambda m: type(m).__name__)
@@ -97,10 +107,19 @@ def test_garbage_is_a_decode_error(data):
         pass
 
 
-@pytest.mark.parametrize("body", [
-    [2, 2, "a" * 64, 1], [1, 99], [1, 2, "A" * 64, 1], [1, 2, "a" * 64, 0], [1, 3, "a" * 64, 1, 2, "x"],
-    [1, 4, "a" * 64, 1, -1, b""], [1, 5, ["", "a" * 64, 0.0, False, 0.0, None]], {"op": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [2, 2, "a" * 64, 1],
+        [1, 99],
+        [1, 2, "A" * 64, 1],
+        [1, 2, "a" * 64, 0],
+        [1, 3, "a" * 64, 1, 2, "x"],
+        [1, 4, "a" * 64, 1, -1, b""],
+        [1, 5, ["", "a" * 64, 0.0, False, 0.0, None]],
+        {"op": 1},
+    ],
+)
 def test_malformed_messages_name_the_problem(body):
     with pytest.raises(DecodeError):
         decode_message(cbor2.dumps(body))

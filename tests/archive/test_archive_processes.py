@@ -22,6 +22,7 @@ ARCHIVE = "[archive]\nreplicas = 1\nnodes = [1, 2, 3]\nretry_s = 2\nchunk_bytes 
 def chain():
     root = pathlib.Path(tempfile.mkdtemp(prefix="dtn-arch-", dir="/tmp"))
     c = Cluster(root)
+
     # Contacts come in 3-second windows for the first two minutes: a contact cut by a SIGKILL is marked failed by
     # the router (docs/node.md, link loss), and the next window carries what it did not.
     def windows(a, b):
@@ -79,8 +80,19 @@ def test_cli_put_get_ls_rm(chain, tmp_path):
     chain.start(1, 2, 3)
     src = tmp_path / "report.bin"
     src.write_bytes(os.urandom(20_000))
-    r = _dtn("archive", "put", str(src), "--node", chain.sock(1), "--wait", "all", "--timeout", "30s",
-             "--meta", "kind=report")
+    r = _dtn(
+        "archive",
+        "put",
+        str(src),
+        "--node",
+        chain.sock(1),
+        "--wait",
+        "all",
+        "--timeout",
+        "30s",
+        "--meta",
+        "kind=report",
+    )
     assert r.returncode == 0, r.stderr
     assert "stored report.bin" in r.stdout
     r = _dtn("archive", "put", str(src), "--node", chain.sock(1))

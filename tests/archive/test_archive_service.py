@@ -19,8 +19,9 @@ async def _start_all(net, plan):
 
 
 async def test_put_places_replicas_on_distinct_planes_and_acknowledges(constellation, autojump_clock):
-    async with MemoryNetwork(constellation, clock=TrioClock(constellation.epoch_unix_s),
-                             configs=archive_configs(constellation, centres=())) as net:
+    async with MemoryNetwork(
+        constellation, clock=TrioClock(constellation.epoch_unix_s), configs=archive_configs(constellation, centres=())
+    ) as net:
         nodes = await _start_all(net, constellation)
         archive = nodes[CENTRE].archive
         result = await archive.put(OBJECT, "products/l1.bin", metadata={"kind": "L1"})
@@ -47,8 +48,11 @@ async def test_put_places_replicas_on_distinct_planes_and_acknowledges(constella
 
 
 async def test_get_with_origin_and_k_minus_1_replicas_down(constellation, autojump_clock):
-    async with MemoryNetwork(constellation, clock=TrioClock(constellation.epoch_unix_s),
-                             configs=archive_configs(constellation, centres=(CENTRE,))) as net:
+    async with MemoryNetwork(
+        constellation,
+        clock=TrioClock(constellation.epoch_unix_s),
+        configs=archive_configs(constellation, centres=(CENTRE,)),
+    ) as net:
         nodes = await _start_all(net, constellation)
         put = await nodes[CENTRE].archive.put(OBJECT, "backup.tar", replicas=3)
         await within(3600, nodes[CENTRE].archive.wait_put(put["object_id"], "backup.tar", "all"))
@@ -67,8 +71,11 @@ async def test_get_with_origin_and_k_minus_1_replicas_down(constellation, autoju
 
 
 async def test_corrupted_chunk_is_detected_and_fetched_again(constellation, autojump_clock):
-    async with MemoryNetwork(constellation, clock=TrioClock(constellation.epoch_unix_s),
-                             configs=archive_configs(constellation, chunk_bytes=16384)) as net:
+    async with MemoryNetwork(
+        constellation,
+        clock=TrioClock(constellation.epoch_unix_s),
+        configs=archive_configs(constellation, chunk_bytes=16384),
+    ) as net:
         nodes = await _start_all(net, constellation)
         put = await nodes[CENTRE].archive.put(OBJECT, "x.bin")
         await within(3600, nodes[CENTRE].archive.wait_put(put["object_id"], "x.bin", "all"))
@@ -83,7 +90,8 @@ async def test_corrupted_chunk_is_detected_and_fetched_again(constellation, auto
         async def forge():
             await fetch_task_started.wait()
             await nodes[30].send_from_application(
-                f"ipn:{USER}.64", encode_message(ChunkMsg(oid, 1, 0, b"\xff" * 16384)), source="ipn:30.64")
+                f"ipn:{USER}.64", encode_message(ChunkMsg(oid, 1, 0, b"\xff" * 16384)), source="ipn:30.64"
+            )
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(forge)

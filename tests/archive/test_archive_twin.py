@@ -18,13 +18,22 @@ HOUR_S = 3600.0
 
 @pytest.mark.parametrize(
     "duration_s, gets_every_s",
-    [pytest.param(3 * HOUR_S, 3 * HOUR_S, id="3h"), pytest.param(24 * HOUR_S, 8 * HOUR_S, id="day", marks=pytest.mark.slow)],
+    [
+        pytest.param(3 * HOUR_S, 3 * HOUR_S, id="3h"),
+        pytest.param(24 * HOUR_S, 8 * HOUR_S, id="day", marks=pytest.mark.slow),
+    ],
 )
 def test_every_user_gets_every_object_during_the_outage(duration_s, gets_every_s, tmp_path):
     milsca = build_plan("milsca", duration_s=duration_s)
-    workload, archive = outage_experiment(milsca, duration_s=duration_s, outage_from_s=1800.0,
-                                          outage_s=6 * 3600.0, satellite_losses=3, gets_every_s=gets_every_s,
-                                          seed=3)
+    workload, archive = outage_experiment(
+        milsca,
+        duration_s=duration_s,
+        outage_from_s=1800.0,
+        outage_s=6 * 3600.0,
+        satellite_losses=3,
+        gets_every_s=gets_every_s,
+        seed=3,
+    )
     assert len(archive.users) >= 10  # the baseline ground stations
     run = simulate(milsca, workload, tmp_path / "run", SimulationOptions(duration_s=duration_s, archive=archive))
     records = [json.loads(line) for line in (tmp_path / "run" / "archive.jsonl").read_text().splitlines()]

@@ -110,7 +110,9 @@ def test_encode_rejects_inconsistent_block():
 eids = st.one_of(
     st.just("dtn:none"),
     st.builds(lambda n, s: f"ipn:{n}.{s}", st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
-    st.builds(lambda a, n, s: f"ipn:{a}.{n}.{s}", st.integers(1, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 99)),
+    st.builds(
+        lambda a, n, s: f"ipn:{a}.{n}.{s}", st.integers(1, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 99)
+    ),
     st.from_regex(r"\Adtn://[a-z0-9]{1,8}/[a-z0-9/]{0,8}\Z"),
 )
 values = st.one_of(st.integers(-(2**63), 2**64 - 1), st.binary(max_size=40), st.text(max_size=10))

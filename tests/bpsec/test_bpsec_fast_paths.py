@@ -39,7 +39,9 @@ sources = st.one_of(
     st.builds(IpnEID.from_fqnn, st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
     st.builds(
         lambda a, n, s: IpnEID(a, n, s, three_element=True),
-        st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**64 - 1),
     ),
     st.sampled_from([DtnEID("none"), parse_eid("dtn://node/app")]),
 )
@@ -56,19 +58,27 @@ sources = st.one_of(
 )
 def test_bcb_asb_template_matches_the_generic_encoder(targets, source, iv, variant, scope, wrapped, data):
     tags = [data.draw(st.binary(min_size=16, max_size=16)) for _ in targets]
-    expected = encode_asb(AbstractSecurityBlock(
-        targets=tuple(targets),
-        context_id=2,
-        source=source,
-        parameters=AesGcmParameters(iv, variant, scope, wrapped).to_asb_parameters(),
-        results=tuple(((1, tag),) for tag in tags),
-    ))
+    expected = encode_asb(
+        AbstractSecurityBlock(
+            targets=tuple(targets),
+            context_id=2,
+            source=source,
+            parameters=AesGcmParameters(iv, variant, scope, wrapped).to_asb_parameters(),
+            results=tuple(((1, tag),) for tag in tags),
+        )
+    )
     assert encode_bcb_asb(tuple(targets), _encode_eid(source), iv, variant, scope, wrapped, tags) == expected
 
 
 def test_bcb_asb_template_refuses_what_encode_asb_refuses():
     source = _encode_eid(parse_eid("ipn:2.0"))
-    for targets, tags in (((), []), ((1, 1), [b"t" * 16] * 2), ((-1,), [b"t" * 16]), ((1,), [b"t" * 15]), ((1, 2), [b"t" * 16])):
+    for targets, tags in (
+        ((), []),
+        ((1, 1), [b"t" * 16] * 2),
+        ((-1,), [b"t" * 16]),
+        ((1,), [b"t" * 15]),
+        ((1, 2), [b"t" * 16]),
+    ):
         with pytest.raises(EncodeError):
             encode_bcb_asb(targets, source, b"i" * 12, 3, 7, None, tags)
 
@@ -91,8 +101,16 @@ def test_three_element_sources_and_primaries_keep_their_own_encoding():
         assert decrypt(decode(encode(encrypted)), KEY32).payload == b"x" * 40
 
 
-@pytest.mark.parametrize("size", [GCM_INTO_MIN_BYTES - 1, GCM_INTO_MIN_BYTES, GCM_STREAM_MIN_BYTES - 1,
-                                  GCM_STREAM_MIN_BYTES, GCM_STREAM_MIN_BYTES + 17])
+@pytest.mark.parametrize(
+    "size",
+    [
+        GCM_INTO_MIN_BYTES - 1,
+        GCM_INTO_MIN_BYTES,
+        GCM_STREAM_MIN_BYTES - 1,
+        GCM_STREAM_MIN_BYTES,
+        GCM_STREAM_MIN_BYTES + 17,
+    ],
+)
 def test_large_targets_match_the_one_shot_calls(size):
     plaintext, iv, aad = os.urandom(size), os.urandom(12), os.urandom(40)
     sealed = AESGCM(KEY32).encrypt(iv, plaintext, aad)
@@ -150,9 +168,7 @@ def test_interleaved_bundles_use_their_own_primary_block():
     encrypted = [encrypt(b, key=KEY32, security_source="ipn:2.0") for b in bundles]
     for original, sealed in zip(reversed(bundles), reversed(encrypted)):
         assert decrypt(decode(encode(sealed)), KEY32).payload == original.payload
-    aad = additional_authenticated_data(
-        7, primary_block=b"P", target_header=b"T", security_header=b"S"
-    )
+    aad = additional_authenticated_data(7, primary_block=b"P", target_header=b"T", security_header=b"S")
     assert aad == b"\x07PTS"
 
 

@@ -26,20 +26,57 @@ def run(*args: str) -> int:
 
 def test_sign_verify_accept_round_trip(files, capsys):
     d = files
-    assert run("sign", str(d / "orig.bin"), "--key-file", str(d / "hmac.key"), "--sha", "512", "--scope", "0",
-               "--source", "ipn:2.1", "-o", str(d / "signed.bin")) == 0
+    assert (
+        run(
+            "sign",
+            str(d / "orig.bin"),
+            "--key-file",
+            str(d / "hmac.key"),
+            "--sha",
+            "512",
+            "--scope",
+            "0",
+            "--source",
+            "ipn:2.1",
+            "-o",
+            str(d / "signed.bin"),
+        )
+        == 0
+    )
     assert (d / "signed.bin").read_bytes() == v.A1_BUNDLE  # RFC 9173 A.1, from the command line
     assert run("verify", str(d / "signed.bin"), "--key-file", str(d / "hmac.key")) == 0
     assert "ok  block 1" in capsys.readouterr().err
-    assert run("verify", str(d / "signed.bin"), "--key-file", str(d / "hmac.key"), "--accept",
-               "-o", str(d / "accepted.bin")) == 0
+    assert (
+        run(
+            "verify",
+            str(d / "signed.bin"),
+            "--key-file",
+            str(d / "hmac.key"),
+            "--accept",
+            "-o",
+            str(d / "accepted.bin"),
+        )
+        == 0
+    )
     assert (d / "accepted.bin").read_bytes() == v.ORIGINAL_BUNDLE
 
 
 def test_encrypt_decrypt_with_wrap(files):
     d = files
-    assert run("encrypt", str(d / "orig.bin"), "--key-file", str(d / "kek.key"), "--wrap", "--aes", "128",
-               "-o", str(d / "enc.bin")) == 0
+    assert (
+        run(
+            "encrypt",
+            str(d / "orig.bin"),
+            "--key-file",
+            str(d / "kek.key"),
+            "--wrap",
+            "--aes",
+            "128",
+            "-o",
+            str(d / "enc.bin"),
+        )
+        == 0
+    )
     assert v.PAYLOAD not in (d / "enc.bin").read_bytes()
     assert run("decrypt", str(d / "enc.bin"), "--key-file", str(d / "kek.key"), "-o", str(d / "dec.bin")) == 0
     assert (d / "dec.bin").read_bytes() == v.ORIGINAL_BUNDLE
@@ -70,18 +107,50 @@ def test_real_process_pipeline_through_stdin_and_stdout(files):
     """sign | encrypt | decrypt | verify --accept, as separate `dtn` processes connected by pipes."""
     d = files
     dtn = [sys.executable, "-m", "dtn"]
-    sign = subprocess.run([*dtn, "bundle", "sign", "-", "--key-file", str(d / "hmac.key"), "--target", "primary",
-                           "--target", "payload", "-o", "-"], input=v.ORIGINAL_BUNDLE, capture_output=True, check=True)
-    enc = subprocess.run([*dtn, "bundle", "encrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
-                         input=sign.stdout, capture_output=True, check=True)
+    sign = subprocess.run(
+        [
+            *dtn,
+            "bundle",
+            "sign",
+            "-",
+            "--key-file",
+            str(d / "hmac.key"),
+            "--target",
+            "primary",
+            "--target",
+            "payload",
+            "-o",
+            "-",
+        ],
+        input=v.ORIGINAL_BUNDLE,
+        capture_output=True,
+        check=True,
+    )
+    enc = subprocess.run(
+        [*dtn, "bundle", "encrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
+        input=sign.stdout,
+        capture_output=True,
+        check=True,
+    )
     bad = bytearray(enc.stdout)
     bad[-3] ^= 0x80
-    failed = subprocess.run([*dtn, "bundle", "decrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
-                            input=bytes(bad), capture_output=True)
+    failed = subprocess.run(
+        [*dtn, "bundle", "decrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
+        input=bytes(bad),
+        capture_output=True,
+    )
     assert failed.returncode == 2 and b"Traceback" not in failed.stderr
-    dec = subprocess.run([*dtn, "bundle", "decrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
-                         input=enc.stdout, capture_output=True, check=True)
+    dec = subprocess.run(
+        [*dtn, "bundle", "decrypt", "-", "--key-file", str(d / "aes.key"), "-o", "-"],
+        input=enc.stdout,
+        capture_output=True,
+        check=True,
+    )
     out = d / "final.bin"
-    subprocess.run([*dtn, "bundle", "verify", "-", "--key-file", str(d / "hmac.key"), "--accept", "-o", str(out)],
-                   input=dec.stdout, capture_output=True, check=True)
+    subprocess.run(
+        [*dtn, "bundle", "verify", "-", "--key-file", str(d / "hmac.key"), "--accept", "-o", str(out)],
+        input=dec.stdout,
+        capture_output=True,
+        check=True,
+    )
     assert out.read_bytes() == v.ORIGINAL_BUNDLE

@@ -29,8 +29,12 @@ from tests.bpsec import rfc9173_vectors as v
 
 def test_a1_ippt_and_signature():
     ippt = integrity_protected_plaintext(
-        0, target_number=1, target_header=block_header(1, 1, 0), target_data=v.PAYLOAD,
-        primary_block=v.PRIMARY, security_header=block_header(11, 2, 0),
+        0,
+        target_number=1,
+        target_header=block_header(1, 1, 0),
+        target_data=v.PAYLOAD,
+        primary_block=v.PRIMARY,
+        security_header=block_header(11, 2, 0),
     )
     assert ippt == v.A1_IPPT
     assert hmac_sha2(ShaVariant.HMAC_512_512, v.A1_KEY, [ippt]) == v.A1_SIGNATURE
@@ -51,8 +55,12 @@ def test_a3_ippt_for_primary_and_age_block():
 
 def test_a4_full_scope_ippt_and_signature():
     parts = ippt_parts(
-        7, target_number=1, target_header=block_header(1, 1, 0), target_data=v.PAYLOAD,
-        primary_block=v.PRIMARY, security_header=block_header(11, 3, 0),
+        7,
+        target_number=1,
+        target_header=block_header(1, 1, 0),
+        target_data=v.PAYLOAD,
+        primary_block=v.PRIMARY,
+        security_header=block_header(11, 3, 0),
     )
     assert b"".join(parts) == v.A4_BIB_IPPT
     assert parts[1] is v.PAYLOAD  # the payload itself is hashed in place, never copied
@@ -61,8 +69,12 @@ def test_a4_full_scope_ippt_and_signature():
 
 def test_ippt_skips_primary_and_target_header_when_target_is_primary():
     ippt = integrity_protected_plaintext(
-        7, target_number=0, target_header=b"XX", target_data=v.PRIMARY,
-        primary_block=v.PRIMARY, security_header=block_header(11, 3, 0),
+        7,
+        target_number=0,
+        target_header=b"XX",
+        target_data=v.PRIMARY,
+        primary_block=v.PRIMARY,
+        security_header=block_header(11, 3, 0),
     )
     assert ippt == bytes([7]) + block_header(11, 3, 0) + bytes([0x58, len(v.PRIMARY)]) + v.PRIMARY
 
@@ -96,10 +108,12 @@ def test_a4_aad_and_encryption_of_payload_and_bib():
     bib_aad = additional_authenticated_data(7, target_header=block_header(11, 3, 0), **common)
     assert payload_aad == v.A4_PAYLOAD_AAD and bib_aad == v.A4_BIB_AAD
     assert gcm_encrypt(AesVariant.A256GCM, v.A4_BCB_KEY, v.A4_IV, v.PAYLOAD, payload_aad) == (
-        v.A4_PAYLOAD_CIPHERTEXT, v.A4_PAYLOAD_TAG,
+        v.A4_PAYLOAD_CIPHERTEXT,
+        v.A4_PAYLOAD_TAG,
     )
     assert gcm_encrypt(AesVariant.A256GCM, v.A4_BCB_KEY, v.A4_IV, v.A4_BIB_ASB, bib_aad) == (
-        v.A4_BIB_CIPHERTEXT, v.A4_BIB_TAG,
+        v.A4_BIB_CIPHERTEXT,
+        v.A4_BIB_TAG,
     )
 
 
@@ -119,9 +133,7 @@ def _asb_with(parameters):
     return AbstractSecurityBlock((1,), 1, "ipn:1.1", parameters, ((),))
 
 
-@pytest.mark.parametrize(
-    "parameters", [((1, 4),), ((1, "x"),), ((3, 8),), ((3, -1),), ((2, 5),)]
-)
+@pytest.mark.parametrize("parameters", [((1, 4),), ((1, "x"),), ((3, 8),), ((3, -1),), ((2, 5),)])
 def test_invalid_bib_parameters(parameters):
     with pytest.raises(SecurityError) as info:
         HmacSha2Parameters.from_asb(_asb_with(parameters))
@@ -130,7 +142,14 @@ def test_invalid_bib_parameters(parameters):
 
 @pytest.mark.parametrize(
     "parameters",
-    [(), ((1, b"short"),), ((1, b"x" * 17),), ((1, b"x" * 12), (2, 2)), ((1, b"x" * 12), (4, 9)), ((1, b"x" * 12), (3, 1))],
+    [
+        (),
+        ((1, b"short"),),
+        ((1, b"x" * 17),),
+        ((1, b"x" * 12), (2, 2)),
+        ((1, b"x" * 12), (4, 9)),
+        ((1, b"x" * 12), (3, 1)),
+    ],
 )
 def test_invalid_bcb_parameters(parameters):
     with pytest.raises(SecurityError):

@@ -136,16 +136,16 @@ def test_policy_repr_and_describe_never_show_keys(config_dir):
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        (("on_failure = \"discard\"", "on_failure = \"explode\""), "security.on_failure"),
-        (("sat-aes = \"keys/sat-aes.bin\"", "sat-aes = \"keys/nope.bin\""), "security.keys.sat-aes"),
-        (("key = \"sat-hmac\"", "key = \"nope\""), "security.rules[0].key"),
-        (("service = \"integrity\"", "service = \"secrecy\""), "security.rules[0].service"),
+        (('on_failure = "discard"', 'on_failure = "explode"'), "security.on_failure"),
+        (('sat-aes = "keys/sat-aes.bin"', 'sat-aes = "keys/nope.bin"'), "security.keys.sat-aes"),
+        (('key = "sat-hmac"', 'key = "nope"'), "security.rules[0].key"),
+        (('service = "integrity"', 'service = "secrecy"'), "security.rules[0].service"),
         (("sha_variant = 512", "sha_variant = 1024"), "security.rules[0].sha_variant"),
-        (("sha_variant = 512", "sha_variant = \"512\""), "security.rules[0].sha_variant"),
-        (("targets = [\"primary\", \"payload\"]", "targets = [11]"), "security.rules[0].targets"),
-        (("roles = [\"source\", \"verifier\", \"acceptor\"]", "roles = [\"boss\"]"), "security.rules[0].roles"),
+        (("sha_variant = 512", 'sha_variant = "512"'), "security.rules[0].sha_variant"),
+        (('targets = ["primary", "payload"]', "targets = [11]"), "security.rules[0].targets"),
+        (('roles = ["source", "verifier", "acceptor"]', 'roles = ["boss"]'), "security.rules[0].roles"),
         (("required = true\n\n[[", "requird = true\n\n[["), "security.rules[0].requird"),
-        (("bundle_destination = \"ipn:1.*\"", "targets = [\"primary\"]"), "security.rules[1].targets"),
+        (('bundle_destination = "ipn:1.*"', 'targets = ["primary"]'), "security.rules[1].targets"),
     ],
 )
 def test_config_errors_name_the_key(config_dir, change, key):

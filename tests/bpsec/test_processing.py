@@ -172,7 +172,9 @@ def test_unknown_security_context_is_reason_13():
     signed = sign(_original(), key=KEY16, security_source=SOURCE)
     bib = signed.blocks_of(BlockType.BIB)[0]
     other = dataclasses.replace(decode_asb(bytes(bib.data)), context_id=99)
-    changed = signed.with_blocks(dataclasses.replace(b, data=encode_asb(other)) if b is bib else b for b in signed.blocks)
+    changed = signed.with_blocks(
+        dataclasses.replace(b, data=encode_asb(other)) if b is bib else b for b in signed.blocks
+    )
     with pytest.raises(SecurityError) as info:
         verify(changed, KEY16)
     assert info.value.reason_code == ReasonCode.UNKNOWN_SECURITY_OPERATION
@@ -222,7 +224,9 @@ def encrypted_cases(draw):
     targets = draw(st.lists(st.sampled_from(numbers), min_size=1, unique=True))
     scope = draw(st.integers(0, 7))
     variant = draw(st.sampled_from(list(AesVariant)))
-    key = draw(st.binary(min_size=16, max_size=16) if variant == AesVariant.A128GCM else st.binary(min_size=32, max_size=32))
+    key = draw(
+        st.binary(min_size=16, max_size=16) if variant == AesVariant.A128GCM else st.binary(min_size=32, max_size=32)
+    )
     iv = draw(st.one_of(st.none(), st.binary(min_size=12, max_size=12)))
     return bundle, targets, scope, variant, key, iv
 

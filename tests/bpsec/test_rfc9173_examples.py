@@ -26,8 +26,12 @@ def test_codec_keeps_the_appendix_bundles_byte_exact():
 
 def test_a1_produce():
     signed = sign(
-        decode(v.ORIGINAL_BUNDLE), key=v.A1_KEY, security_source="ipn:2.1", targets=[1],
-        sha_variant=ShaVariant.HMAC_512_512, scope_flags=0,
+        decode(v.ORIGINAL_BUNDLE),
+        key=v.A1_KEY,
+        security_source="ipn:2.1",
+        targets=[1],
+        sha_variant=ShaVariant.HMAC_512_512,
+        scope_flags=0,
     )
     assert encode(signed) == v.A1_BUNDLE
 
@@ -43,8 +47,15 @@ def test_a1_verify_and_accept():
 
 def test_a2_produce():
     encrypted = encrypt(
-        decode(v.ORIGINAL_BUNDLE), key=v.A2_KEY_ENCRYPTION_KEY, security_source="ipn:2.1", targets=[1],
-        aes_variant=AesVariant.A128GCM, scope_flags=0, iv=v.A2_IV, wrap=True, content_key=v.A2_CONTENT_KEY,
+        decode(v.ORIGINAL_BUNDLE),
+        key=v.A2_KEY_ENCRYPTION_KEY,
+        security_source="ipn:2.1",
+        targets=[1],
+        aes_variant=AesVariant.A128GCM,
+        scope_flags=0,
+        iv=v.A2_IV,
+        wrap=True,
+        content_key=v.A2_CONTENT_KEY,
     )
     assert encode(encrypted) == v.A2_BUNDLE
 
@@ -58,12 +69,23 @@ def test_a2_decrypt():
 
 def test_a3_produce():
     at_source = encrypt(
-        decode(v.A3_ORIGINAL_BUNDLE), key=v.A3_BCB_KEY, security_source="ipn:2.1", targets=[1],
-        aes_variant=AesVariant.A128GCM, scope_flags=0, iv=v.A3_IV, block_number=4,
+        decode(v.A3_ORIGINAL_BUNDLE),
+        key=v.A3_BCB_KEY,
+        security_source="ipn:2.1",
+        targets=[1],
+        aes_variant=AesVariant.A128GCM,
+        scope_flags=0,
+        iv=v.A3_IV,
+        block_number=4,
     )
     at_waypoint = sign(
-        at_source, key=v.A3_BIB_KEY, security_source="ipn:3.0", targets=[0, 2],
-        sha_variant=ShaVariant.HMAC_256_256, scope_flags=0, block_number=3,
+        at_source,
+        key=v.A3_BIB_KEY,
+        security_source="ipn:3.0",
+        targets=[0, 2],
+        sha_variant=ShaVariant.HMAC_256_256,
+        scope_flags=0,
+        block_number=3,
     )
     assert encode(at_waypoint) == v.A3_BUNDLE
 
@@ -76,7 +98,9 @@ def test_a3_verify_and_decrypt_with_keys_chosen_by_security_source():
 
     bundle = decode(v.A3_BUNDLE)
     assert {(op.service, op.target, str(op.source)) for op in security_operations(bundle)} == {
-        ("confidentiality", 1, "ipn:2.1"), ("integrity", 0, "ipn:3.0"), ("integrity", 2, "ipn:3.0"),
+        ("confidentiality", 1, "ipn:2.1"),
+        ("integrity", 0, "ipn:3.0"),
+        ("integrity", 2, "ipn:3.0"),
     }
     accepted = decrypt(verify(bundle, lookup, accept=True), lookup)
     assert encode(accepted) == v.A3_ORIGINAL_BUNDLE
@@ -87,13 +111,25 @@ def test_a3_verify_and_decrypt_with_keys_chosen_by_security_source():
 
 def test_a4_produce():
     signed = sign(
-        decode(v.ORIGINAL_BUNDLE), key=v.A4_BIB_KEY, security_source="ipn:2.1", targets=[1],
-        sha_variant=ShaVariant.HMAC_384_384, scope_flags=7, block_number=3,
+        decode(v.ORIGINAL_BUNDLE),
+        key=v.A4_BIB_KEY,
+        security_source="ipn:2.1",
+        targets=[1],
+        sha_variant=ShaVariant.HMAC_384_384,
+        scope_flags=7,
+        block_number=3,
     )
     # Only the payload is named: the BIB over it is added to the BCB's targets (RFC 9172 §3.9).
     encrypted = encrypt(
-        signed, key=v.A4_BCB_KEY, security_source="ipn:2.1", targets=[1],
-        aes_variant=AesVariant.A256GCM, scope_flags=7, iv=v.A4_IV, block_number=2, position=1,
+        signed,
+        key=v.A4_BCB_KEY,
+        security_source="ipn:2.1",
+        targets=[1],
+        aes_variant=AesVariant.A256GCM,
+        scope_flags=7,
+        iv=v.A4_IV,
+        block_number=2,
+        position=1,
     )
     assert encode(encrypted) == v.A4_BUNDLE
 

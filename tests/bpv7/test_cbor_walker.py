@@ -28,7 +28,14 @@ def indefinite(value) -> bytes:
         return b"\x9f" + b"".join(indefinite(v) for v in value) + b"\xff"
     if isinstance(value, bytes):
         half = len(value) // 2
-        return b"\x5f" + head(MAJOR_BYTES, half) + value[:half] + head(MAJOR_BYTES, len(value) - half) + value[half:] + b"\xff"
+        return (
+            b"\x5f"
+            + head(MAJOR_BYTES, half)
+            + value[:half]
+            + head(MAJOR_BYTES, len(value) - half)
+            + value[half:]
+            + b"\xff"
+        )
     if isinstance(value, str):
         raw = value.encode()
         return b"\x7f" + head(MAJOR_TEXT, len(raw)) + raw + b"\xff"

@@ -22,16 +22,42 @@ def payload_file(tmp_path):
 
 def _create(tmp_path, payload_file, *extra) -> bytes:
     out = tmp_path / "b.bin"
-    argv = ["bundle", "create", "--src", "ipn:1.1", "--dst", "ipn:2.1", "--payload-file", str(payload_file),
-            "-o", str(out), *extra]
+    argv = [
+        "bundle",
+        "create",
+        "--src",
+        "ipn:1.1",
+        "--dst",
+        "ipn:2.1",
+        "--payload-file",
+        str(payload_file),
+        "-o",
+        str(out),
+        *extra,
+    ]
     assert main(argv) == 0
     return out.read_bytes()
 
 
 def test_create_with_options(tmp_path, payload_file):
-    data = _create(tmp_path, payload_file, "--crc", "16", "--lifetime", "2h", "--report-to", "ipn:1.0",
-                   "--flags", "report-delivery,STATUS_TIME_REQUESTED", "--hop-limit", "7",
-                   "--creation-time-ms", "123", "--sequence", "4")
+    data = _create(
+        tmp_path,
+        payload_file,
+        "--crc",
+        "16",
+        "--lifetime",
+        "2h",
+        "--report-to",
+        "ipn:1.0",
+        "--flags",
+        "report-delivery,STATUS_TIME_REQUESTED",
+        "--hop-limit",
+        "7",
+        "--creation-time-ms",
+        "123",
+        "--sequence",
+        "4",
+    )
     bundle = decode(data)
     p = bundle.primary
     assert (str(p.source), str(p.destination), str(p.report_to)) == ("ipn:1.1", "ipn:2.1", "ipn:1.0")
@@ -96,8 +122,19 @@ def test_malformed_input_one_line_exit_2(tmp_path, capsys, argv_tail, content, n
 def test_bad_options_exit_2(tmp_path, payload_file, capsys):
     for extra in (["--lifetime", "soon"], ["--flags", "bogus"], ["--hop-limit", "0"]):
         out = tmp_path / "x.bin"
-        argv = ["bundle", "create", "--src", "ipn:1.1", "--dst", "ipn:2.1", "--payload-file", str(payload_file),
-                "-o", str(out), *extra]
+        argv = [
+            "bundle",
+            "create",
+            "--src",
+            "ipn:1.1",
+            "--dst",
+            "ipn:2.1",
+            "--payload-file",
+            str(payload_file),
+            "-o",
+            str(out),
+            *extra,
+        ]
         assert main(argv) == 2
         assert capsys.readouterr().err.count("\n") == 1
 
@@ -105,8 +142,12 @@ def test_bad_options_exit_2(tmp_path, payload_file, capsys):
 def test_real_process_truncated_bundle(tmp_path, payload_file):
     data = _create(tmp_path, payload_file)
     (tmp_path / "cut.bin").write_bytes(data[:-5])
-    result = subprocess.run([sys.executable, "-m", "dtn", "bundle", "show", str(tmp_path / "cut.bin")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dtn", "bundle", "show", str(tmp_path / "cut.bin")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "byte" in result.stderr
 

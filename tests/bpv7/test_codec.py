@@ -111,6 +111,7 @@ def test_a3_has_bundle_age_so_only_crc_problem():
 
 # -- strictness -------------------------------------------------------------------------------------------------
 
+
 def _blocks_cbor(bundle: Bundle) -> list:
     """The bundle as cbor2 values, to build malformed variants from."""
     return cbor2.loads(encode(_canonical(bundle))[1:-1].join([b"\x9f", b"\xff"]))
@@ -148,7 +149,10 @@ PAYLOAD_BLOCK = [1, 1, 0, 0, b"x"]
         (_rebuild(_no_crc_primary(), []), "payload block"),
         (_rebuild(_no_crc_primary(), [PAYLOAD_BLOCK, [7, 2, 0, 0, b"\x00"]]), "last block"),
         (_rebuild(_no_crc_primary(), [[7, 2, 0, 0, b"\x00"], [7, 3, 0, 0, b"\x00"], PAYLOAD_BLOCK]), "more than one"),
-        (_rebuild(_no_crc_primary(), [[20, 2, 0, 0, b""], [21, 2, 0, 0, b""], PAYLOAD_BLOCK]), "duplicate block number"),
+        (
+            _rebuild(_no_crc_primary(), [[20, 2, 0, 0, b""], [21, 2, 0, 0, b""], PAYLOAD_BLOCK]),
+            "duplicate block number",
+        ),
         (_rebuild(_no_crc_primary(), [[20, 1, 0, 0, b""], PAYLOAD_BLOCK]), "reserved"),
         (_rebuild(_no_crc_primary(), [[1, 2, 0, 0, b"x"]]), "number 1"),
         (_rebuild(_no_crc_primary(), [[1, 1, 0, 0, b"x"], PAYLOAD_BLOCK]), "last block"),
@@ -195,8 +199,9 @@ def test_non_canonical_blocks_are_kept_exactly():
 
 
 def test_unknown_blocks_preserved_with_flags():
-    unknown = CanonicalBlock(200, 7, BlockFlag.DISCARD_IF_UNPROCESSABLE | BlockFlag.REPLICATE_IN_FRAGMENTS,
-                             CrcType.CRC16, b"\x01\x02opaque")
+    unknown = CanonicalBlock(
+        200, 7, BlockFlag.DISCARD_IF_UNPROCESSABLE | BlockFlag.REPLICATE_IN_FRAGMENTS, CrcType.CRC16, b"\x01\x02opaque"
+    )
     bundle = _simple(extra_blocks=[unknown])
     decoded = decode(encode(bundle))
     assert decoded.block(200) == unknown
@@ -204,6 +209,7 @@ def test_unknown_blocks_preserved_with_flags():
 
 
 # -- accessors and immutable updates --------------------------------------------------------------------------
+
 
 def test_extension_accessors_and_updates():
     bundle = _simple(hop_limit=5)
@@ -262,18 +268,27 @@ def test_encode_refuses_out_of_range():
 
 def test_validate_lists_every_problem():
     bundle = Bundle.create(
-        "dtn:none", "ipn:2.1", b"x", creation_time_ms=5,
+        "dtn:none",
+        "ipn:2.1",
+        b"x",
+        creation_time_ms=5,
         flags=BundleFlag.IS_ADMIN_RECORD | BundleFlag.REPORT_DELIVERY,
     )
     bad = bundle.with_blocks([*bundle.blocks, CanonicalBlock(BlockType.HOP_COUNT, 2, data=cbor2.dumps([3, 9]))])
     problems = bad.validate()
     text = "\n".join(problems)
-    for fragment in ("administrative record", "MUST_NOT_FRAGMENT", "dtn:none, so no status", "last block",
-                     "exceeds the hop limit"):
+    for fragment in (
+        "administrative record",
+        "MUST_NOT_FRAGMENT",
+        "dtn:none, so no status",
+        "last block",
+        "exceeds the hop limit",
+    ):
         assert fragment in text, text
 
 
 # -- zero copy and large payloads -------------------------------------------------------------------------------
+
 
 def test_large_payload_is_not_copied():
     payload = bytearray(8 << 20)
@@ -289,6 +304,7 @@ def test_large_payload_is_not_copied():
 
 
 # -- fuzzing -----------------------------------------------------------------------------------------------------
+
 
 def _decode_only_decode_error(data: bytes) -> None:
     start = time.perf_counter()

@@ -46,8 +46,12 @@ def outcome(fn, view, pos):
 
 
 @settings(max_examples=examples(300))
-@given(block=blocks(), flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
-       cut=st.integers(0, 10_000), crc=st.sampled_from(list(CrcType)))
+@given(
+    block=blocks(),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+    cut=st.integers(0, 10_000),
+    crc=st.sampled_from(list(CrcType)),
+)
 def test_fast_block_path_agrees_with_the_general_path(block, flips, cut, crc):
     data = bytearray(encode_block(dataclasses.replace(block, crc_type=crc)))
     for at, value in flips:
@@ -61,7 +65,9 @@ def test_fast_block_path_agrees_with_the_general_path(block, flips, cut, crc):
         assert fast == general
 
 
-@pytest.mark.parametrize("data_head", [b"\x58\x03", b"\x59\x00\x03", b"\x5a\x00\x00\x00\x03", b"\x5b" + bytes(7) + b"\x03"])
+@pytest.mark.parametrize(
+    "data_head", [b"\x58\x03", b"\x59\x00\x03", b"\x5a\x00\x00\x00\x03", b"\x5b" + bytes(7) + b"\x03"]
+)
 def test_every_byte_string_length_head_is_read_in_the_fast_path(data_head):
     from dtn.bpv7.crc import compute_crc
 
@@ -75,12 +81,15 @@ def bundle_with(primary: list) -> bytes:
     return b"\x9f" + cbor2.dumps(primary) + cbor2.dumps([1, 1, 0, 0, b"payload"]) + b"\xff"
 
 
-@pytest.mark.parametrize("index,value,what", [
-    (7, -1, "lifetime"),
-    (6, [-1000, 0], "creation time"),
-    (6, [1000, -1], "sequence number"),
-    (1, (1 << 64), "bundle processing flags"),
-])
+@pytest.mark.parametrize(
+    "index,value,what",
+    [
+        (7, -1, "lifetime"),
+        (6, [-1000, 0], "creation time"),
+        (6, [1000, -1], "sequence number"),
+        (1, (1 << 64), "bundle processing flags"),
+    ],
+)
 def test_negative_and_oversized_primary_fields_are_rejected(index, value, what):
     primary = [7, 0, 0, [2, [2, 1]], [2, [1, 1]], [1, 0], [1000, 0], 3_600_000]
     primary[index] = value

@@ -50,9 +50,29 @@ def test_frozen_and_hashable():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "ipn", "ipn:1", "ipn:1.", "ipn:.1", "ipn:a.b", "ipn:-1.2", "ipn:1.2.3.4", "ipn:4294967296.1.1",
-     "ipn:1.4294967296.1", "ipn:18446744073709551616.1", "dtn:", "dtn:x", "dtn://", "dtn://x", "dtn:///x",
-     "dtn://a b/", "dtn://a/ b", "DTN:none", "http://x/", "dtn://a/\u00e9"],
+    [
+        "",
+        "ipn",
+        "ipn:1",
+        "ipn:1.",
+        "ipn:.1",
+        "ipn:a.b",
+        "ipn:-1.2",
+        "ipn:1.2.3.4",
+        "ipn:4294967296.1.1",
+        "ipn:1.4294967296.1",
+        "ipn:18446744073709551616.1",
+        "dtn:",
+        "dtn:x",
+        "dtn://",
+        "dtn://x",
+        "dtn:///x",
+        "dtn://a b/",
+        "dtn://a/ b",
+        "DTN:none",
+        "http://x/",
+        "dtn://a/\u00e9",
+    ],
 )
 def test_invalid_text_rejected(text):
     with pytest.raises(DecodeError):
@@ -61,8 +81,25 @@ def test_invalid_text_rejected(text):
 
 @pytest.mark.parametrize(
     "value",
-    [None, 5, [], [1], [1, 0, 0], [3, 1], [1, 1], [1, "none"], [1, "x"], [1, b"//a/"], [2, 1], [2, [1]],
-     [2, [1, 2, 3, 4]], [2, [1, -1]], [2, [1 << 32, 1, 1]], [2, ["1", 2]], [True, 0]],
+    [
+        None,
+        5,
+        [],
+        [1],
+        [1, 0, 0],
+        [3, 1],
+        [1, 1],
+        [1, "none"],
+        [1, "x"],
+        [1, b"//a/"],
+        [2, 1],
+        [2, [1]],
+        [2, [1, 2, 3, 4]],
+        [2, [1, -1]],
+        [2, [1 << 32, 1, 1]],
+        [2, ["1", 2]],
+        [True, 0],
+    ],
 )
 def test_invalid_cbor_rejected(value):
     with pytest.raises(DecodeError):

@@ -87,8 +87,7 @@ def test_reassembly_errors():
     pieces = fragment(bundle, 700)
     with pytest.raises(DecodeError, match="missing"):
         reassemble(pieces[:2] + pieces[3:])
-    tampered = pieces[1].with_blocks([*pieces[1].blocks[:-1],
-                                      CanonicalBlock(1, 1, data=b"X" * len(pieces[1].payload))])
+    tampered = pieces[1].with_blocks([*pieces[1].blocks[:-1], CanonicalBlock(1, 1, data=b"X" * len(pieces[1].payload))])
     with pytest.raises(DecodeError, match="disagree"):
         reassemble([*pieces, tampered])
     wrong_total = pieces[2].with_primary(total_adu_length=pieces[2].primary.total_adu_length + 1)

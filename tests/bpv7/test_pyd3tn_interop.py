@@ -88,21 +88,40 @@ def our_bundles(draw):
     fragment = draw(st.booleans())
     payload = draw(st.binary(max_size=300))
     flags = BundleFlag(0)
-    for flag in draw(st.lists(st.sampled_from([BundleFlag.MUST_NOT_FRAGMENT, BundleFlag.ACK_REQUESTED,
-                                              BundleFlag.STATUS_TIME_REQUESTED, BundleFlag.REPORT_DELIVERY]),
-                              max_size=2)):
+    for flag in draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    BundleFlag.MUST_NOT_FRAGMENT,
+                    BundleFlag.ACK_REQUESTED,
+                    BundleFlag.STATUS_TIME_REQUESTED,
+                    BundleFlag.REPORT_DELIVERY,
+                ]
+            ),
+            max_size=2,
+        )
+    ):
         flags |= flag
     extension = []
     number = 2
-    for kind in draw(st.lists(st.sampled_from([BlockType.PREVIOUS_NODE, BlockType.BUNDLE_AGE, BlockType.HOP_COUNT]),
-                              unique=True, max_size=3)):
+    for kind in draw(
+        st.lists(
+            st.sampled_from([BlockType.PREVIOUS_NODE, BlockType.BUNDLE_AGE, BlockType.HOP_COUNT]),
+            unique=True,
+            max_size=3,
+        )
+    ):
         if kind == BlockType.PREVIOUS_NODE:
             data = cbor2.dumps(draw(node_ids()).to_cbor())
         elif kind == BlockType.BUNDLE_AGE:
             data = cbor2.dumps(draw(st.integers(0, 10**9)))
         else:
             data = cbor2.dumps([draw(st.integers(1, 255)), 0])
-        extension.append(CanonicalBlock(kind, number, BlockFlag(draw(st.integers(0, 0x17))), draw(st.sampled_from(list(CrcType))), data))
+        extension.append(
+            CanonicalBlock(
+                kind, number, BlockFlag(draw(st.integers(0, 0x17))), draw(st.sampled_from(list(CrcType))), data
+            )
+        )
         number += draw(st.integers(1, 5))
     offset = total = None
     if fragment and not flags & BundleFlag.MUST_NOT_FRAGMENT:
@@ -110,10 +129,16 @@ def our_bundles(draw):
         offset = draw(st.integers(0, 10**6))
         total = offset + len(payload) + draw(st.integers(0, 99))
     primary = PrimaryBlock(
-        destination=draw(node_ids()), source=draw(node_ids()), report_to=draw(st.one_of(st.just(DTN_NONE), node_ids())),
+        destination=draw(node_ids()),
+        source=draw(node_ids()),
+        report_to=draw(st.one_of(st.just(DTN_NONE), node_ids())),
         creation_time_ms=(draw(_UNIX_S) - DTN_EPOCH_UNIX_S) * 1000 + draw(st.integers(0, 999)),
-        sequence=draw(st.integers(0, 1 << 40)), lifetime_ms=draw(st.integers(0, 1 << 40)), flags=flags,
-        crc_type=draw(st.sampled_from([CrcType.CRC16, CrcType.CRC32C])), fragment_offset=offset, total_adu_length=total,
+        sequence=draw(st.integers(0, 1 << 40)),
+        lifetime_ms=draw(st.integers(0, 1 << 40)),
+        flags=flags,
+        crc_type=draw(st.sampled_from([CrcType.CRC16, CrcType.CRC32C])),
+        fragment_offset=offset,
+        total_adu_length=total,
     )
     payload_block = CanonicalBlock(BlockType.PAYLOAD, 1, BlockFlag(0), draw(st.sampled_from(list(CrcType))), payload)
     return Bundle(primary, (*extension, payload_block))
@@ -145,8 +170,14 @@ def test_we_encode_pyd3tn_parses(bundle):
 
 
 def test_pyd3tn_report_deletion_quirk_travels_as_its_own_bit():
-    data = pyd3tn.serialize_bundle7("ipn:1.1", "ipn:2.1", b"x", creation_timestamp=DTN_EPOCH_UNIX_S + 100,
-                                    sequence_number=0, flags=pyd3tn.BundleProcFlag.REPORT_DELETION)
+    data = pyd3tn.serialize_bundle7(
+        "ipn:1.1",
+        "ipn:2.1",
+        b"x",
+        creation_timestamp=DTN_EPOCH_UNIX_S + 100,
+        sequence_number=0,
+        flags=pyd3tn.BundleProcFlag.REPORT_DELETION,
+    )
     flags = decode(data).primary.flags
     assert int(flags) == 0x400000 and not flags & BundleFlag.REPORT_DELETION
 
@@ -158,8 +189,13 @@ def test_status_reports_both_directions(reason):
 
     when = datetime(2030, 1, 2, tzinfo=timezone.utc)
     theirs = pyd3tn.BundleStatusReport(
-        pyd3tn.StatusCode.RECEIVED_BUNDLE | pyd3tn.StatusCode.DELIVERED_BUNDLE, reason,
-        pyd3tn.EID("ipn:5.1"), pyd3tn.CreationTimestamp(DTN_EPOCH_UNIX_S + 10, 3), 7, 70, time=when,
+        pyd3tn.StatusCode.RECEIVED_BUNDLE | pyd3tn.StatusCode.DELIVERED_BUNDLE,
+        reason,
+        pyd3tn.EID("ipn:5.1"),
+        pyd3tn.CreationTimestamp(DTN_EPOCH_UNIX_S + 10, 3),
+        7,
+        70,
+        time=when,
     )
     report = decode_admin_record(theirs.data)
     seconds = int((when.timestamp() - DTN_EPOCH_UNIX_S))
@@ -169,8 +205,15 @@ def test_status_reports_both_directions(reason):
     assert (report.creation_time_ms, report.sequence) == (10_000, 3)
     assert (report.fragment_offset, report.fragment_length) == (7, 70)
     # us -> pyd3tn
-    ours = StatusReport(source=report.source, creation_time_ms=10_000, sequence=3, reason=StatusReasonCode(reason),
-                        forwarded=True, forwarded_time_ms=123_456, deleted=True)
+    ours = StatusReport(
+        source=report.source,
+        creation_time_ms=10_000,
+        sequence=3,
+        reason=StatusReasonCode(reason),
+        forwarded=True,
+        forwarded_time_ms=123_456,
+        deleted=True,
+    )
     parsed = pyd3tn.Bundle.parse_administrative_record(encode_admin_record(ours))
     status, code, source, timestamp = parsed["record_data"][:4]
     assert status == [[False], [True, 123_456], [False], [True]]

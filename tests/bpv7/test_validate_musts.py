@@ -14,8 +14,14 @@ from dtn.bpv7.testing import bundles
 
 
 def _admin(block_flags: BlockFlag) -> Bundle:
-    bundle = Bundle.create("ipn:1.0", "ipn:2.0", b"\x82\x01\x80", creation_time_ms=1000,
-                           flags=BundleFlag.IS_ADMIN_RECORD, crc_type=CrcType.CRC16)
+    bundle = Bundle.create(
+        "ipn:1.0",
+        "ipn:2.0",
+        b"\x82\x01\x80",
+        creation_time_ms=1000,
+        flags=BundleFlag.IS_ADMIN_RECORD,
+        crc_type=CrcType.CRC16,
+    )
     blocks = tuple(dataclasses.replace(b, flags=block_flags) for b in bundle.blocks)
     return decode(encode(bundle.with_blocks(blocks)))
 
@@ -27,11 +33,14 @@ def test_admin_record_asking_for_block_unprocessable_reports_is_invalid():
     assert _admin(BlockFlag.DELETE_IF_UNPROCESSABLE).validate() == []
 
 
-@pytest.mark.parametrize("previous, why", [
-    ("dtn:none", "names no node"),
-    ("ipn:3.7", "service number 0"),
-    ("dtn://relay/inbox", "empty demux"),
-])
+@pytest.mark.parametrize(
+    "previous, why",
+    [
+        ("dtn:none", "names no node"),
+        ("ipn:3.7", "service number 0"),
+        ("dtn://relay/inbox", "empty demux"),
+    ],
+)
 def test_previous_node_must_be_a_node_id(previous, why):
     bundle = Bundle.create("ipn:1.1", "ipn:2.1", b"x", creation_time_ms=1000, crc_type=CrcType.CRC16)
     bad = decode(encode(bundle.with_previous_node(previous)))

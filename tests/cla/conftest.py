@@ -217,7 +217,7 @@ def decode_stream(data: bytes, limit: int | None = None) -> tuple[list, int]:
             out.append(SessTerm(b, bool(a & 1)) if mtype == MessageType.SESS_TERM else MsgReject(a, b))
             pos += 3
         else:
-            raise AssertionError(f"unexpected byte 0x{mtype:02x} from server at {pos}: {data[pos:pos+16]!r}")
+            raise AssertionError(f"unexpected byte 0x{mtype:02x} from server at {pos}: {data[pos : pos + 16]!r}")
     return out, pos
 
 

@@ -103,8 +103,9 @@ async def _collect(result, fn):
 
 async def test_garbage_closes_the_mtcp_connection_and_listener_goes_on(nursery):
     inbox = Inbox()
-    port = await nursery.start(functools.partial(serve_mtcp, inbox.on_bundle, inbox.on_up, inbox.on_down,
-                                                 max_bundle_bytes=1000))
+    port = await nursery.start(
+        functools.partial(serve_mtcp, inbox.on_bundle, inbox.on_up, inbox.on_down, max_bundle_bytes=1000)
+    )
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     await stream.send_all(encode_mtcp(b"ok") + b"\x5a\xff\xff\xff\xff")
     with trio.fail_after(5):

@@ -54,8 +54,9 @@ async def test_stcp_two_ends_both_ways(nursery):
 
 async def test_stcp_hostile_length_closes_connection_and_listener_goes_on(nursery):
     inbox = Inbox()
-    port = await nursery.start(functools.partial(serve_stcp, inbox.on_bundle, inbox.on_up, inbox.on_down,
-                                                 max_bundle_bytes=1000))
+    port = await nursery.start(
+        functools.partial(serve_stcp, inbox.on_bundle, inbox.on_up, inbox.on_down, max_bundle_bytes=1000)
+    )
     s = await trio.open_tcp_stream("127.0.0.1", port)
     await s.send_all(struct.pack("!I", 0xFFFFFFFF) + b"junk")
     with trio.fail_after(5):

@@ -22,8 +22,13 @@ async def test_bundles_both_ways_with_link_up_and_down(nursery):
     server_inbox, client_inbox = Inbox(), Inbox()
     port = await start_server(nursery, TcpclConfig("ipn:2.0"), server_inbox)
     link = await connect_tcpcl(
-        TcpclConfig("ipn:1.0"), "127.0.0.1", port, client_inbox.on_bundle, nursery=nursery,
-        on_link_up=client_inbox.on_up, on_link_down=client_inbox.on_down,
+        TcpclConfig("ipn:1.0"),
+        "127.0.0.1",
+        port,
+        client_inbox.on_bundle,
+        nursery=nursery,
+        on_link_up=client_inbox.on_up,
+        on_link_down=client_inbox.on_down,
     )
     assert isinstance(link, Link)
     assert link.peer_node_id == "ipn:2.0" and not link.tls
@@ -102,7 +107,9 @@ async def test_final_ack_only_after_the_node_stored_the_bundle(nursery):
         await done.wait()
 
 
-@pytest.mark.parametrize("error, reason", [(StoreError("disk full", 4), "NO_RESOURCES"), (DecodeError("bad"), "NOT_ACCEPTABLE")])
+@pytest.mark.parametrize(
+    "error, reason", [(StoreError("disk full", 4), "NO_RESOURCES"), (DecodeError("bad"), "NOT_ACCEPTABLE")]
+)
 async def test_node_refusal_becomes_xfer_refuse_and_cla_error(nursery, error, reason):
     inbox = Inbox()
     inbox.refuse_with = error
@@ -141,8 +148,12 @@ async def test_client_certificate_not_matching_its_node_id_is_refused(nursery, t
     client_inbox = Inbox()
     try:
         link = await connect_tcpcl(
-            tls_configs("ipn:1.0", cert_node_id="ipn:9.0"), "127.0.0.1", port, client_inbox.on_bundle,
-            nursery=nursery, on_link_down=client_inbox.on_down,
+            tls_configs("ipn:1.0", cert_node_id="ipn:9.0"),
+            "127.0.0.1",
+            port,
+            client_inbox.on_bundle,
+            nursery=nursery,
+            on_link_down=client_inbox.on_down,
         )
     except ClaError:
         pass  # refused during the handshake
@@ -203,13 +214,21 @@ async def test_in_memory_streams_in_virtual_time(autojump_clock):
         async def open_b():
             nonlocal b_link
             b_link = await open_link_over_stream(
-                right, TcpclConfig("ipn:2.0", keepalive_s=30), Role.PASSIVE, b_inbox.on_bundle, nursery=nursery,
+                right,
+                TcpclConfig("ipn:2.0", keepalive_s=30),
+                Role.PASSIVE,
+                b_inbox.on_bundle,
+                nursery=nursery,
                 on_link_down=b_inbox.on_down,
             )
 
         nursery.start_soon(open_b)
         a_link = await open_link_over_stream(
-            left, TcpclConfig("ipn:1.0", keepalive_s=30), Role.ACTIVE, a_inbox.on_bundle, nursery=nursery,
+            left,
+            TcpclConfig("ipn:1.0", keepalive_s=30),
+            Role.ACTIVE,
+            a_inbox.on_bundle,
+            nursery=nursery,
             on_link_down=a_inbox.on_down,
         )
         start = trio.current_time()
@@ -227,6 +246,7 @@ async def test_in_memory_keepalive_expiry_in_virtual_time(autojump_clock):
     inbox = Inbox()
     left, right = trio.testing.lockstep_stream_pair()
     async with trio.open_nursery() as nursery:
+
         async def silent_peer():
             # speaks the handshake, then never sends again (but keeps reading)
             from dtn.tcpcl import ContactHeader, SessInit, encode
@@ -238,8 +258,12 @@ async def test_in_memory_keepalive_expiry_in_virtual_time(autojump_clock):
 
         nursery.start_soon(silent_peer)
         link = await open_link_over_stream(
-            left, TcpclConfig("ipn:1.0", keepalive_s=10, term_timeout_s=1.0), Role.ACTIVE, inbox.on_bundle,
-            nursery=nursery, on_link_down=inbox.on_down,
+            left,
+            TcpclConfig("ipn:1.0", keepalive_s=10, term_timeout_s=1.0),
+            Role.ACTIVE,
+            inbox.on_bundle,
+            nursery=nursery,
+            on_link_down=inbox.on_down,
         )
         start = trio.current_time()
         await inbox.wait_for(lambda: inbox.down, timeout_s=100)

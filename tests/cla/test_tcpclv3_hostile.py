@@ -7,12 +7,22 @@ import pytest
 import trio
 
 from dtn.cla.tcpclv3 import connect_tcpclv3, serve_tcpclv3
-from dtn.tcpclv3 import ContactFlag, ContactHeader, DataSegment, Shutdown, ShutdownReason, TcpclV3Config, encode, sdnv_encode
+from dtn.tcpclv3 import (
+    ContactFlag,
+    ContactHeader,
+    DataSegment,
+    Shutdown,
+    ShutdownReason,
+    TcpclV3Config,
+    encode,
+    sdnv_encode,
+)
 
 from .conftest import Inbox
 
-SERVER = TcpclV3Config("ipn:2.0", keepalive_s=1, max_bundle_bytes=64 * 1024, contact_timeout_s=1.5,
-                       shutdown_timeout_s=1.0)
+SERVER = TcpclV3Config(
+    "ipn:2.0", keepalive_s=1, max_bundle_bytes=64 * 1024, contact_timeout_s=1.5, shutdown_timeout_s=1.0
+)
 HEADER = encode(SERVER and ContactHeader("ipn:2.0", SERVER.flags, 1))
 
 
@@ -79,7 +89,7 @@ async def test_peer_gone_quiet_after_contact_is_shut_down_idle(v3server, nursery
     await s.send_all(encode(ContactHeader("ipn:9.0", ContactFlag.REQUEST_ACK, 1)))
     data, closed = await read_all(s, timeout_s=6)
     assert closed and data.endswith(encode(Shutdown(ShutdownReason.IDLE_TIMEOUT)))
-    assert b"\x40" in data[len(HEADER):]  # it sent keepalives first
+    assert b"\x40" in data[len(HEADER) :]  # it sent keepalives first
     await still_serving(port, inbox, nursery)
 
 

@@ -24,8 +24,13 @@ async def start_server(nursery, config=None, inbox=None):
 async def test_two_spacedtn_ends_exchange_bundles_both_ways(nursery, acks):
     port, server_inbox = await start_server(nursery, TcpclV3Config("ipn:2.0", request_acks=acks))
     client_inbox = Inbox()
-    link = await connect_tcpclv3(TcpclV3Config("ipn:1.0", segment_bytes=1000, request_acks=acks), "127.0.0.1", port,
-                                 client_inbox.on_bundle, nursery=nursery)
+    link = await connect_tcpclv3(
+        TcpclV3Config("ipn:1.0", segment_bytes=1000, request_acks=acks),
+        "127.0.0.1",
+        port,
+        client_inbox.on_bundle,
+        nursery=nursery,
+    )
     assert link.peer_node_id == "ipn:2.0" and link.session.acks is acks
     bundles = [bytes([i]) * (i * 997) for i in range(1, 30)] + [b"x" * (3 * 1024 * 1024)]
     for b in bundles:

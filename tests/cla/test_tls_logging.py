@@ -27,8 +27,9 @@ async def test_untrusted_certificate_is_a_warning_with_peer_and_reason(nursery, 
     with pytest.raises(ClaError, match="TLS"):
         await connect_tcpcl(config, "127.0.0.1", port, Inbox().on_bundle, nursery=nursery)
     messages = _warnings(caplog)
-    assert any("TLS handshake" in m and f"127.0.0.1:{port}" in m and "CERTIFICATE_VERIFY_FAILED" in m
-               for m in messages), messages
+    assert any(
+        "TLS handshake" in m and f"127.0.0.1:{port}" in m and "CERTIFICATE_VERIFY_FAILED" in m for m in messages
+    ), messages
 
 
 async def test_certificate_not_naming_the_node_is_a_warning(nursery, tls_configs, caplog):

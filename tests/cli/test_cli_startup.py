@@ -30,10 +30,15 @@ def test_help_lists_every_command_without_importing_them():
     assert [c.dest for c in lazy._choices_actions] == [name for name, _, _ in COMMANDS]
 
 
-@pytest.mark.parametrize("argv", [
-    ["--version"], ["--help"], ["status", "--node", "/nonexistent/x.sock"],
-    ["send", "--node", "/nonexistent/x.sock", "--to", "ipn:2.1", "--data", "x"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["--help"],
+        ["status", "--node", "/nonexistent/x.sock"],
+        ["send", "--node", "/nonexistent/x.sock", "--to", "ipn:2.1", "--data", "x"],
+    ],
+)
 def test_one_shot_commands_do_not_import_heavy_modules(argv):
     code = (
         "import sys\n"
@@ -60,8 +65,13 @@ def test_rich_lives_only_in_the_cli():
     for package in ("contact_plans", "routing", "dtn/twin", "dtn/bpv7", "dtn/bpsec", "dtn/tcpcl", "dtn/archive"):
         for path in (root / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
                 if any(n.split(".")[0] == "rich" for n in names):
                     offenders.append(str(path.relative_to(root)))
     assert offenders == []

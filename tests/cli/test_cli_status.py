@@ -14,8 +14,9 @@ ENV = {**os.environ, "COLUMNS": "80"}
 
 
 def dtn(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dtn", *args], capture_output=True, text=True, timeout=timeout_s,
-                          env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "dtn", *args], capture_output=True, text=True, timeout=timeout_s, env=ENV
+    )
 
 
 def test_status_is_human_and_fits_80_columns(web_cluster):  # noqa: F811
@@ -36,12 +37,34 @@ def test_send_then_recv_with_a_timeout_in_units(web_cluster, tmp_path):  # noqa:
     sent = dtn("send", "--node", web_cluster.sock(1), "--to", "ipn:2.7", "--data", "hello")
     assert sent.returncode == 0, sent.stderr
     assert re.match(r"sent ipn:1\.0 \S+ \S+ \(\d+ bytes\) to ipn:2\.7", sent.stdout), sent.stdout
-    got = dtn("recv", "--node", web_cluster.sock(2), "--endpoint", "ipn:2.7", "--out", str(tmp_path), "--count", "1",
-              "--timeout", "20")
+    got = dtn(
+        "recv",
+        "--node",
+        web_cluster.sock(2),
+        "--endpoint",
+        "ipn:2.7",
+        "--out",
+        str(tmp_path),
+        "--count",
+        "1",
+        "--timeout",
+        "20",
+    )
     assert got.returncode == 0, got.stderr
     assert [p.read_bytes() for p in tmp_path.iterdir()] == [b"hello"]
-    none = dtn("recv", "--node", web_cluster.sock(2), "--endpoint", "ipn:2.7", "--out", str(tmp_path), "--count",
-               "1", "--timeout", "1")
+    none = dtn(
+        "recv",
+        "--node",
+        web_cluster.sock(2),
+        "--endpoint",
+        "ipn:2.7",
+        "--out",
+        str(tmp_path),
+        "--count",
+        "1",
+        "--timeout",
+        "1",
+    )
     assert none.returncode == 1
     assert none.stderr.strip() == "dtn: no bundle for ipn:2.7 within 1.0 s"
 

@@ -81,8 +81,9 @@ def test_submit_run_result_inline_and_from_archive(chain):
         while not any(o["name"] == "eo/product-1" for o in user.archive_ls()):  # the catalogue reaches node 1
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        sub = user.compute_submit("thumbnail", [oid], params={"factor": 8}, candidates=[1, 2], deadline_s=60,
-                                  result_mode="archive")
+        sub = user.compute_submit(
+            "thumbnail", [oid], params={"factor": 8}, candidates=[1, 2], deadline_s=60, result_mode="archive"
+        )
         held = next(o for o in user.archive_ls() if o["name"] == "eo/product-1")
         assert sub["node"] in {held["origin"], *held["replicas"]}  # placed where the input is held
         job = _result(user, sub["job_id"])
@@ -104,8 +105,10 @@ def test_limits_refusals_and_failures(chain):
             "fail": ("failed", "always fails"),
             "nosuch": ("refused", "unknown function"),
         }
-        jobs = {name: user.compute_submit(name, [], node=2, deadline_s=60,
-                                          params={"mib": 2048, "bytes": 200_000})["job_id"] for name in cases}
+        jobs = {
+            name: user.compute_submit(name, [], node=2, deadline_s=60, params={"mib": 2048, "bytes": 200_000})["job_id"]
+            for name in cases
+        }
         late = user.compute_submit("band_stats", [], node=2, deadline_s=0)["job_id"]
         slow = user.compute_submit("sleepy", [b"x"], node=2, deadline_s=1.5, params={"seconds": 30})["job_id"]
         for name, (state, text) in cases.items():
@@ -153,8 +156,21 @@ def test_cli_submit_result_ls(chain, tmp_path):
     _arr, data = _product()
     src = tmp_path / "p.npy"
     src.write_bytes(data)
-    r = _dtn("compute", "submit", "band_stats", "--file", str(src), "--on", "2", "--node", chain.sock(1),
-             "--job-id", "cli-1", "--deadline", "1m")
+    r = _dtn(
+        "compute",
+        "submit",
+        "band_stats",
+        "--file",
+        str(src),
+        "--on",
+        "2",
+        "--node",
+        chain.sock(1),
+        "--job-id",
+        "cli-1",
+        "--deadline",
+        "1m",
+    )
     assert r.returncode == 0 and "job cli-1 sent to node 2" in r.stdout, r.stderr
     out = tmp_path / "stats.cbor"
     r = _dtn("compute", "result", "cli-1", "--node", chain.sock(1), "-o", str(out), "--timeout", "30s")

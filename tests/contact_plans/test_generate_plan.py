@@ -16,8 +16,14 @@ START = parse_utc("2026-01-03T00:00:00Z")
 def _spec(shared_data, **kw):
     sats = load_tle(shared_data / "tle" / "iridium-next_2026-01-03.txt")
     stations = load_ground_stations(shared_data / "ground_stations.csv", names=["Fucino", "Matera", "Svalbard"])
-    base = dict(start=START, duration_s=3 * 3600.0, satellites=tuple(sats), stations=tuple(stations),
-                isl=(IslRule(policy="neighbours"),), name="t")
+    base = dict(
+        start=START,
+        duration_s=3 * 3600.0,
+        satellites=tuple(sats),
+        stations=tuple(stations),
+        isl=(IslRule(policy="neighbours"),),
+        name="t",
+    )
     base.update(kw)
     return PlanSpec(**base)
 
@@ -49,13 +55,28 @@ def test_generation_is_deterministic(shared_data):
 
 def test_rates_ground_groups_and_progress(shared_data):
     leo = walker_delta(12, 1, 0, altitude_km=550, inclination_deg=53, epoch=START, group="leo")
-    dc = walker_delta(2, 1, 0, altitude_km=1400, inclination_deg=53, epoch=START, group="dc",
-                      kind=NodeKind.STATION, name_prefix="DC", first_satnum=95000)
+    dc = walker_delta(
+        2,
+        1,
+        0,
+        altitude_km=1400,
+        inclination_deg=53,
+        epoch=START,
+        group="dc",
+        kind=NodeKind.STATION,
+        name_prefix="DC",
+        first_satnum=95000,
+    )
     stages = []
-    spec = PlanSpec(start=START, duration_s=7200.0, satellites=tuple(leo + dc),
-                    stations=(GroundStation("Equator", 0.0, 0.0, mask_deg=5.0),),
-                    isl=(IslRule(("leo", "dc"), policy="range", max_range_km=4000.0),), ground_groups=("leo",),
-                    rates_bytes_per_s={"satellite-station": 1000.0})
+    spec = PlanSpec(
+        start=START,
+        duration_s=7200.0,
+        satellites=tuple(leo + dc),
+        stations=(GroundStation("Equator", 0.0, 0.0, mask_deg=5.0),),
+        isl=(IslRule(("leo", "dc"), policy="range", max_range_km=4000.0),),
+        ground_groups=("leo",),
+        rates_bytes_per_s={"satellite-station": 1000.0},
+    )
     plan = generate_plan(spec, progress=lambda stage, done, total: stages.append((stage, done, total)))
     types = plan.link_type_counts()
     assert set(types) <= {"ground-satellite", "satellite-station"}

@@ -45,8 +45,9 @@ def test_bad_tle_names_line_and_reason(shared_data):
 def test_ground_stations_csv(shared_data):
     baseline = load_ground_stations(shared_data / "ground_stations.csv", baseline_only=True)
     assert len(baseline) == 20
-    pair = load_ground_stations(shared_data / "ground_stations.csv", names=["Fucino", "Matera"],
-                                masks_deg={"Matera": 5.0})
+    pair = load_ground_stations(
+        shared_data / "ground_stations.csv", names=["Fucino", "Matera"], masks_deg={"Matera": 5.0}
+    )
     assert [s.name for s in pair] == ["Fucino", "Matera"] and pair[1].mask_deg == 5.0
     with pytest.raises(PlanError, match="unknown ground station"):
         load_ground_stations(shared_data / "ground_stations.csv", names=["Atlantis"])

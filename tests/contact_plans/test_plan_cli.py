@@ -13,14 +13,35 @@ from dtn.cli import main
 
 def test_generate_convert_show_plot(tmp_path, shared_data, capsys):
     out = tmp_path / "p.json"
-    rc = main(["plan", "generate", "--tle", str(shared_data / "tle" / "iridium-next_2026-01-03.txt"),
-               "--stations", str(shared_data / "ground_stations.csv"), "--station", "Fucino", "--station", "Matera",
-               "--start", "2026-01-03T00:00:00Z", "--duration", "2h", "--isl", "neighbours", "-o", str(out)])
+    rc = main(
+        [
+            "plan",
+            "generate",
+            "--tle",
+            str(shared_data / "tle" / "iridium-next_2026-01-03.txt"),
+            "--stations",
+            str(shared_data / "ground_stations.csv"),
+            "--station",
+            "Fucino",
+            "--station",
+            "Matera",
+            "--start",
+            "2026-01-03T00:00:00Z",
+            "--duration",
+            "2h",
+            "--isl",
+            "neighbours",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0 and "contacts" in capsys.readouterr().out
     plan = load_plan(out)
     assert plan.node(1).name == "Fucino" and plan.link_type_counts()["satellite-satellite"] > 0
     assert main(["plan", "convert", str(out), "--to", "ion", "-o", str(tmp_path / "p.ionrc")]) == 0
-    assert main(["plan", "convert", str(tmp_path / "p.ionrc"), "--to", "hdtn", "-o", str(tmp_path / "p.hdtn.json")]) == 0
+    assert (
+        main(["plan", "convert", str(tmp_path / "p.ionrc"), "--to", "hdtn", "-o", str(tmp_path / "p.hdtn.json")]) == 0
+    )
     hdtn = load_plan(tmp_path / "p.hdtn.json")
     assert len(hdtn.contacts) <= len(plan.contacts) and hdtn.node(1).name == "Fucino"
     assert main(["plan", "convert", str(out), "--to", "json", "--exact", "-o", str(tmp_path / "q.json")]) == 0
@@ -52,6 +73,7 @@ def test_errors_are_one_line_exit_2(tmp_path, monkeypatch, argv, message):
 
 
 def test_help_has_examples():
-    proc = subprocess.run([sys.executable, "-m", "dtn", "plan", "generate", "--help"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dtn", "plan", "generate", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "example:" in proc.stdout

@@ -18,8 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "interop"
 SKIPPED = 77
 
-pytestmark = pytest.mark.skipif(os.environ.get("SPACEDTN_INTEROP") != "1",
-                                reason="interop runs need SPACEDTN_INTEROP=1 and peers built (docs/interop.md)")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SPACEDTN_INTEROP") != "1",
+    reason="interop runs need SPACEDTN_INTEROP=1 and peers built (docs/interop.md)",
+)
 
 PEERS = ["ud3tn", "hdtn", "dtnme", "ion"]
 
@@ -31,8 +33,9 @@ def test_peer_exchange(peer: str) -> None:
     # SPACEDTN_UNDER_TEST: another spacedtn tree to run against the peers (e.g. a `git archive` of a branch)
     under_test = env.get("SPACEDTN_UNDER_TEST", str(ROOT))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [under_test, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, str(TOOLS / f"{peer}.py"), "--json"], capture_output=True, text=True,
-                          env=env, timeout=850)
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / f"{peer}.py"), "--json"], capture_output=True, text=True, env=env, timeout=850
+    )
     if proc.returncode == SKIPPED:
         pytest.skip(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"{peer} not built")
     assert proc.returncode in (0, 1), f"{peer} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}"

@@ -30,12 +30,20 @@ def _common():
 
 @pytest.mark.parametrize("peer", ["ud3tn", "hdtn", "dtnme", "ion"])
 def test_missing_peer_is_one_line_and_status_77(peer: str, tmp_path: pathlib.Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("UD3TN_BIN", "UD3TN_DIR", "HDTN_BIN", "DTNME_BIN", "ION_PREFIX")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("UD3TN_BIN", "UD3TN_DIR", "HDTN_BIN", "DTNME_BIN", "ION_PREFIX")
+    }
     env["SPACEDTN_PEERS"] = str(tmp_path / "no-peers-here")
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run([sys.executable, str(TOOLS / f"{peer}.py"), "--no-namespace"], capture_output=True,
-                          text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / f"{peer}.py"), "--no-namespace"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == SKIPPED, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"skip {peer}:"), proc.stderr
@@ -45,9 +53,12 @@ def test_missing_peer_is_one_line_and_status_77(peer: str, tmp_path: pathlib.Pat
 def test_node_config_written_for_a_run_is_valid(tmp_path: pathlib.Path) -> None:
     common = _common()
     path = common.write_node_config(
-        tmp_path / "node.toml", 1, listen=[{"cla": "mtcp", "host": "127.0.0.1", "port": 0}],
+        tmp_path / "node.toml",
+        1,
+        listen=[{"cla": "mtcp", "host": "127.0.0.1", "port": 0}],
         neighbours={5: {"address": "127.0.0.1:4556", "cla": "mtcp", "dial": "always"}, 20: {"dial": "never"}},
-        extra={"bundles": {"crc_type": 2}})
+        extra={"bundles": {"crc_type": 2}},
+    )
     config = load_config(path)
     assert config.node_id == "ipn:1.0"
     assert sorted(config.neighbours) == [5, 20]

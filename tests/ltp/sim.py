@@ -30,9 +30,18 @@ class Outcome:
     import_bytes_left: int = 0
 
 
-def run_pair(blocks: list[tuple[bytes, int]], *, forward: Impairments, backward: Impairments, seed: int = 0,
-             down: list[tuple[float, float]] = (), config: dict | None = None, owlt_s: float | None = None,
-             rate_segments_per_s: float = 2000.0, limit_s: float = 20000.0) -> tuple[Outcome, LtpEngine, LtpEngine]:
+def run_pair(
+    blocks: list[tuple[bytes, int]],
+    *,
+    forward: Impairments,
+    backward: Impairments,
+    seed: int = 0,
+    down: list[tuple[float, float]] = (),
+    config: dict | None = None,
+    owlt_s: float | None = None,
+    rate_segments_per_s: float = 2000.0,
+    limit_s: float = 20000.0,
+) -> tuple[Outcome, LtpEngine, LtpEngine]:
     """Send `blocks` (data, red bytes) from engine 1 to engine 2 and run until nothing is left to do."""
     cfg = dict(mtu_bytes=300, inactivity_s=60.0, timer_margin_s=0.2, max_retransmissions=8)
     cfg.update(config or {})
@@ -107,8 +116,9 @@ def run_pair(blocks: list[tuple[bytes, int]], *, forward: Impairments, backward:
         out.max_imports = max(out.max_imports, b.session_counts()[1])
         # next instant something can happen
         pending = a.has_pending(2) or b.has_pending(1)
-        candidates = [t for t in (flights[0][0] if flights else None, a.next_deadline_s(), b.next_deadline_s())
-                      if t is not None]
+        candidates = [
+            t for t in (flights[0][0] if flights else None, a.next_deadline_s(), b.next_deadline_s()) if t is not None
+        ]
         if pending and up:
             candidates.append(min(next_tx.values()) if min(next_tx.values()) > now else now + gap_s)
         for s, e in windows:

@@ -48,12 +48,14 @@ def test_ltp_table_and_node_config():
     for bad in ({"mtu_bytes": 10}, {"owlt_s": -1}, {"nope": 1}, {"rate_bytes_per_s": "fast"}, {"timer_margin_s": 0}):
         with pytest.raises(ConfigError, match="ltp."):
             parse_ltp_table(bad)
-    cfg = parse_config({
-        "node": {"id": "ipn:1.0"},
-        "listen": [{"cla": "ltp", "port": 1113}],
-        "neighbours": {"2": {"cla": "ltp", "address": "127.0.0.1:1114"}},
-        "ltp": {"aggregation_bytes": 65536},
-    })
+    cfg = parse_config(
+        {
+            "node": {"id": "ipn:1.0"},
+            "listen": [{"cla": "ltp", "port": 1113}],
+            "neighbours": {"2": {"cla": "ltp", "address": "127.0.0.1:1114"}},
+            "ltp": {"aggregation_bytes": 65536},
+        }
+    )
     assert cfg.listen[0].cla == "ltp" and cfg.neighbours[2].cla == "ltp" and cfg.ltp.aggregation_bytes == 65536
     with pytest.raises(ConfigError, match="neighbours.2.address"):
         parse_config({"node": {"id": "ipn:1.0"}, "neighbours": {"2": {"cla": "ltp"}}})

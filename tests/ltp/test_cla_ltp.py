@@ -17,12 +17,15 @@ from dtn.twin.udp_emulator import Impairments
 
 def make_bundles(count: int, size: int, seed: int = 0) -> list[bytes]:
     rng = random.Random(seed)
-    return [encode(Bundle.create("ipn:1.1", "ipn:2.1", rng.randbytes(size), creation_time_ms=1000 + i,
-                                 sequence=i)) for i in range(count)]
+    return [
+        encode(Bundle.create("ipn:1.1", "ipn:2.1", rng.randbytes(size), creation_time_ms=1000 + i, sequence=i))
+        for i in range(count)
+    ]
 
 
-async def pair_through_relay(nursery, impairments: Impairments, *, aggregation_bytes: int = 0, rate: float = 0.0,
-                             seed: int = 1, **engine):
+async def pair_through_relay(
+    nursery, impairments: Impairments, *, aggregation_bytes: int = 0, rate: float = 0.0, seed: int = 1, **engine
+):
     got: dict[int, list[bytes]] = {1: [], 2: []}
     up: list[tuple[int, str]] = []
 
@@ -30,6 +33,7 @@ async def pair_through_relay(nursery, impairments: Impairments, *, aggregation_b
         async def on_bundle(data, link):
             assert link.peer_node_id == f"ipn:{3 - me}.0"
             got[me].append(data)
+
         return on_bundle
 
     async def on_up(link):
@@ -40,16 +44,33 @@ async def pair_through_relay(nursery, impairments: Impairments, *, aggregation_b
 
     # Bind the engines first (port 0), then tell each the relay's port as its neighbour's address.
     cfg = dict(timer_margin_s=0.3, **engine)
-    a = LtpEndpoint(LtpConfig(engine_id=1, **cfg), peers={2: ("127.0.0.1", 9)}, on_bundle=receiver(1),
-                    on_link_up=on_up, on_link_down=on_down, aggregation_bytes=aggregation_bytes,
-                    default_owlt_s=impairments.owlt_s, default_rate_bytes_per_s=rate)
-    b = LtpEndpoint(LtpConfig(engine_id=2, **cfg), peers={1: ("127.0.0.1", 9)}, on_bundle=receiver(2),
-                    aggregation_bytes=aggregation_bytes, default_owlt_s=impairments.owlt_s,
-                    default_rate_bytes_per_s=rate)
+    a = LtpEndpoint(
+        LtpConfig(engine_id=1, **cfg),
+        peers={2: ("127.0.0.1", 9)},
+        on_bundle=receiver(1),
+        on_link_up=on_up,
+        on_link_down=on_down,
+        aggregation_bytes=aggregation_bytes,
+        default_owlt_s=impairments.owlt_s,
+        default_rate_bytes_per_s=rate,
+    )
+    b = LtpEndpoint(
+        LtpConfig(engine_id=2, **cfg),
+        peers={1: ("127.0.0.1", 9)},
+        on_bundle=receiver(2),
+        aggregation_bytes=aggregation_bytes,
+        default_owlt_s=impairments.owlt_s,
+        default_rate_bytes_per_s=rate,
+    )
     a_port = await nursery.start(a.run, "127.0.0.1", 0)
     b_port = await nursery.start(b.run, "127.0.0.1", 0)
-    relay = UdpRelay(a_address=("127.0.0.1", a_port), b_address=("127.0.0.1", b_port), a_to_b=impairments,
-                     b_to_a=impairments, seed=seed)
+    relay = UdpRelay(
+        a_address=("127.0.0.1", a_port),
+        b_address=("127.0.0.1", b_port),
+        a_to_b=impairments,
+        b_to_a=impairments,
+        seed=seed,
+    )
     relay_a, relay_b = await nursery.start(relay.run)
     a.peers[2] = ("127.0.0.1", relay_a)
     b.peers[1] = ("127.0.0.1", relay_b)

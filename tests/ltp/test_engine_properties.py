@@ -70,7 +70,9 @@ impairments = st.builds(
 )
 
 
-@settings(max_examples=int(os.environ.get("LTP_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("LTP_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(sizes=sizes, forward=impairments, backward=impairments, seed=st.integers(0, 2**16))
 def test_red_delivered_once_or_cancelled_on_both_sides(sizes, forward, backward, seed):
     backward = backward.with_(owlt_s=forward.owlt_s)
@@ -82,8 +84,7 @@ def test_red_delivered_once_or_cancelled_on_both_sides(sizes, forward, backward,
 @given(sizes=sizes, seed=st.integers(0, 2**16), loss=st.floats(0, 0.1))
 def test_moderate_loss_delivers_everything(sizes, seed, loss):
     imp = Impairments(owlt_s=1.3, loss=loss, duplicate=0.02, reorder=0.05, reorder_s=0.05)
-    out, _, _ = run_pair(_blocks(sizes, seed), forward=imp, backward=imp, seed=seed,
-                         config={"max_retransmissions": 20})
+    out, _, _ = run_pair(_blocks(sizes, seed), forward=imp, backward=imp, seed=seed, config={"max_retransmissions": 20})
     check_guarantees(out, expect_all_delivered=True)
 
 
@@ -92,9 +93,14 @@ def test_moderate_loss_delivers_everything(sizes, seed, loss):
 def test_timers_suspended_while_the_span_is_down(sizes, seed, down_s):
     """A contact gap far longer than every retransmission limit cancels nothing (RFC 5326 §6.2)."""
     imp = Impairments(owlt_s=0.5, loss=0.2)
-    out, _, _ = run_pair(_blocks(sizes, seed), forward=imp, backward=imp, seed=seed,
-                         down=[(0.3, 0.3 + down_s), (down_s + 2.0, 2 * down_s + 2.0)],
-                         config={"max_retransmissions": 20, "inactivity_s": 30.0})
+    out, _, _ = run_pair(
+        _blocks(sizes, seed),
+        forward=imp,
+        backward=imp,
+        seed=seed,
+        down=[(0.3, 0.3 + down_s), (down_s + 2.0, 2 * down_s + 2.0)],
+        config={"max_retransmissions": 20, "inactivity_s": 30.0},
+    )
     check_guarantees(out, expect_all_delivered=True)
     assert not out.export_cancelled
     # A receiver that lost the first green segment of an all-green block cannot tell it from a block whose red
@@ -124,8 +130,9 @@ def test_total_loss_cancels_the_sender_and_the_receiver_never_heard():
 
 def test_import_session_limit_refuses_with_a_cancel():
     blocks = [(bytes([i]) * 500, 500) for i in range(6)]
-    out, _, b = run_pair(blocks, forward=Impairments(owlt_s=0.1), backward=Impairments(owlt_s=0.1),
-                         config={"max_import_sessions": 2})
+    out, _, b = run_pair(
+        blocks, forward=Impairments(owlt_s=0.1), backward=Impairments(owlt_s=0.1), config={"max_import_sessions": 2}
+    )
     check_guarantees(out)
     assert out.max_imports <= 2
     refused = [n for n, c in out.export_cancelled.items() if c[0].reason == CancelReason.SYS_CNCLD and c[0].by_peer]

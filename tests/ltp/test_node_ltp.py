@@ -40,18 +40,38 @@ def ltp_cluster():
 
 
 def _config(cluster: Cluster, me: int, peer: int, ltp_port: int, peer_address: str) -> None:
-    extra = "\n".join([
-        "[[listen]]", 'cla = "ltp"', 'host = "127.0.0.1"', f"port = {ltp_port}",
-        f"[neighbours.{peer}]", 'cla = "ltp"', f'address = "{peer_address}"',
-        "[ltp]", "timer_margin_s = 0.5", "mtu_bytes = 1400",
-    ]) + "\n"
+    extra = (
+        "\n".join(
+            [
+                "[[listen]]",
+                'cla = "ltp"',
+                'host = "127.0.0.1"',
+                f"port = {ltp_port}",
+                f"[neighbours.{peer}]",
+                'cla = "ltp"',
+                f'address = "{peer_address}"',
+                "[ltp]",
+                "timer_margin_s = 0.5",
+                "mtu_bytes = 1400",
+            ]
+        )
+        + "\n"
+    )
     lines = [
-        "[node]", f'id = "ipn:{me}.0"',
-        "[store]", f'path = "{me}.db"',
-        "[plan]", 'file = "plan.json"',
-        "[agent]", f'socket = "{me}.sock"',
-        "[log]", f'events = "{me}.jsonl"', 'level = "info"',
-        "[routing]", "retry_min_s = 0.1", "retry_max_s = 0.5",
+        "[node]",
+        f'id = "ipn:{me}.0"',
+        "[store]",
+        f'path = "{me}.db"',
+        "[plan]",
+        'file = "plan.json"',
+        "[agent]",
+        f'socket = "{me}.sock"',
+        "[log]",
+        f'events = "{me}.jsonl"',
+        'level = "info"',
+        "[routing]",
+        "retry_min_s = 0.1",
+        "retry_max_s = 0.5",
     ]
     (cluster.root / f"{me}.toml").write_text("\n".join(lines) + "\n" + extra)
 
@@ -63,10 +83,29 @@ def test_bundles_over_ltp_with_loss_and_moon_delay_all_delivered(ltp_cluster):
     ltp = {1: free_port(), 2: free_port()}
     relay_ports = {1: free_port(), 2: free_port()}  # node 1 sends to relay_ports[1], node 2 to relay_ports[2]
     relay = subprocess.Popen(
-        [sys.executable, "-m", "dtn.twin.runner.udp_emulator", "--a", f"127.0.0.1:{ltp[1]}", "--b", f"127.0.0.1:{ltp[2]}",
-         "--a-port", str(relay_ports[1]), "--b-port", str(relay_ports[2]), "--owlt", str(OWLT_S), "--loss", "0.05",
-         "--seed", "7"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "dtn.twin.runner.udp_emulator",
+            "--a",
+            f"127.0.0.1:{ltp[1]}",
+            "--b",
+            f"127.0.0.1:{ltp[2]}",
+            "--a-port",
+            str(relay_ports[1]),
+            "--b-port",
+            str(relay_ports[2]),
+            "--owlt",
+            str(OWLT_S),
+            "--loss",
+            "0.05",
+            "--seed",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
     set_relay(relay)
     assert "relay:" in relay.stdout.readline()
@@ -74,8 +113,10 @@ def test_bundles_over_ltp_with_loss_and_moon_delay_all_delivered(ltp_cluster):
     _config(cluster, 2, 1, ltp[2], f"127.0.0.1:{relay_ports[2]}")
     cluster.start(1, 2)
 
-    payloads = {1: [os.urandom(n) for n in (10, 3000, 50_000, 200_000)] * 3,
-                2: [os.urandom(n) for n in (20, 70_000)] * 3}
+    payloads = {
+        1: [os.urandom(n) for n in (10, 3000, 50_000, 200_000)] * 3,
+        2: [os.urandom(n) for n in (20, 70_000)] * 3,
+    }
     for me, peer in ((1, 2), (2, 1)):
         with SyncClient(cluster.sock(me)) as client:
             for payload in payloads[me]:
@@ -102,8 +143,7 @@ def test_spans_open_and_close_with_the_plan_contacts(ltp_cluster):
     """No relay: contacts [0, 3) and [6, 600) s. A bundle sent in the gap waits and crosses in the second."""
     cluster, _ = ltp_cluster
     rate = 1_000_000
-    contacts = [(1, 2, 0, 3, rate, 0.0), (2, 1, 0, 3, rate, 0.0), (1, 2, 6, 600, rate, 0.0),
-                (2, 1, 6, 600, rate, 0.0)]
+    contacts = [(1, 2, 0, 3, rate, 0.0), (2, 1, 0, 3, rate, 0.0), (1, 2, 6, 600, rate, 0.0), (2, 1, 6, 600, rate, 0.0)]
     cluster.plan(contacts, start_in_s=5.0)  # node processes start slowly on a loaded machine
     ltp = {1: free_port(), 2: free_port()}
     _config(cluster, 1, 2, ltp[1], f"127.0.0.1:{ltp[2]}")

@@ -58,8 +58,16 @@ def test_red_checkpoint_layout_byte_by_byte():
     assert data == bytes([0x03, 0x01, 0x82, 0x2C, 0x00, 0x01, 0x00, 0x02, 0x05, 0x00]) + b"hi"
 
 
-data_types = st.sampled_from([SegmentType.RED, SegmentType.RED_CHECKPOINT, SegmentType.RED_CHECKPOINT_EORP,
-                              SegmentType.RED_CHECKPOINT_EORP_EOB, SegmentType.GREEN, SegmentType.GREEN_EOB])
+data_types = st.sampled_from(
+    [
+        SegmentType.RED,
+        SegmentType.RED_CHECKPOINT,
+        SegmentType.RED_CHECKPOINT_EORP,
+        SegmentType.RED_CHECKPOINT_EORP_EOB,
+        SegmentType.GREEN,
+        SegmentType.GREEN_EOB,
+    ]
+)
 extensions = st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=20)), max_size=3).map(tuple)
 
 
@@ -70,8 +78,9 @@ def segments(draw):
     if kind == "data":
         t = draw(data_types)
         cp = t in (SegmentType.RED_CHECKPOINT, SegmentType.RED_CHECKPOINT_EORP, SegmentType.RED_CHECKPOINT_EORP_EOB)
-        content = DataContent(draw(u64), draw(u64), draw(st.binary(max_size=100)),
-                              draw(u64) if cp else None, draw(u64) if cp else None)
+        content = DataContent(
+            draw(u64), draw(u64), draw(st.binary(max_size=100)), draw(u64) if cp else None, draw(u64) if cp else None
+        )
     elif kind == "report":
         t = SegmentType.REPORT
         lower = draw(st.integers(0, 2**40))
@@ -116,15 +125,18 @@ def test_random_bytes_never_crash(blob):
         pass
 
 
-@pytest.mark.parametrize("blob, reason", [
-    (b"", "empty"),
-    (b"\x10\x01\x01\x00", "version"),
-    (b"\x05\x01\x01\x00\x01\x00\x00", "undefined"),
-    (b"\x0a\x01\x01\x00", "undefined"),
-    (b"\x0c\x01\x01\x00", "reason"),
-    (b"\x08\x01\x01\x00\x01\x01\x05\x06\x00", "lower bound"),
-    (b"\x08\x01\x01\x00\x01\x01\x05\x00\xff\x7f", "claim count"),
-])
+@pytest.mark.parametrize(
+    "blob, reason",
+    [
+        (b"", "empty"),
+        (b"\x10\x01\x01\x00", "version"),
+        (b"\x05\x01\x01\x00\x01\x00\x00", "undefined"),
+        (b"\x0a\x01\x01\x00", "undefined"),
+        (b"\x0c\x01\x01\x00", "reason"),
+        (b"\x08\x01\x01\x00\x01\x01\x05\x06\x00", "lower bound"),
+        (b"\x08\x01\x01\x00\x01\x01\x05\x00\xff\x7f", "claim count"),
+    ],
+)
 def test_malformed_segments_name_the_problem(blob, reason):
     with pytest.raises(DecodeError, match=reason):
         decode_segment(blob)

@@ -27,8 +27,14 @@ def write_plan(path: pathlib.Path, epoch_unix_s: float, contacts: list[tuple], n
         "epoch_utc": epoch.isoformat().replace("+00:00", "Z"),
         "nodes": [{"number": n, "name": f"n{n}"} for n in nodes],
         "contacts": [
-            {"from_node": c[0], "to_node": c[1], "start_s": c[2], "end_s": c[3], "rate_bytes_per_s": c[4],
-             "owlt_s": c[5] if len(c) > 5 else 0.0}
+            {
+                "from_node": c[0],
+                "to_node": c[1],
+                "start_s": c[2],
+                "end_s": c[3],
+                "rate_bytes_per_s": c[4],
+                "owlt_s": c[5] if len(c) > 5 else 0.0,
+            }
             for c in contacts
         ],
     }
@@ -56,16 +62,28 @@ class Cluster:
             self.ports.setdefault(n, free_port())
         return write_plan(self.root / "plan.json", self.epoch_unix_s, contacts, nodes)
 
-    def config(self, number: int, neighbours: list[int], *, extra: str = "", address_of: dict[int, str] | None = None) -> pathlib.Path:
+    def config(
+        self, number: int, neighbours: list[int], *, extra: str = "", address_of: dict[int, str] | None = None
+    ) -> pathlib.Path:
         address_of = address_of or {}
         lines = [
-            "[node]", f'id = "ipn:{number}.0"',
-            "[store]", f'path = "{number}.db"',
-            "[plan]", 'file = "plan.json"',
-            "[[listen]]", 'host = "127.0.0.1"', f"port = {self.ports[number]}",
-            "[agent]", f'socket = "{number}.sock"',
-            "[log]", f'events = "{number}.jsonl"', 'level = "info"',
-            "[routing]", "retry_min_s = 0.1", "retry_max_s = 0.5",
+            "[node]",
+            f'id = "ipn:{number}.0"',
+            "[store]",
+            f'path = "{number}.db"',
+            "[plan]",
+            'file = "plan.json"',
+            "[[listen]]",
+            'host = "127.0.0.1"',
+            f"port = {self.ports[number]}",
+            "[agent]",
+            f'socket = "{number}.sock"',
+            "[log]",
+            f'events = "{number}.jsonl"',
+            'level = "info"',
+            "[routing]",
+            "retry_min_s = 0.1",
+            "retry_max_s = 0.5",
         ]
         for peer in neighbours:
             address = address_of.get(peer, f"127.0.0.1:{self.ports[peer]}")
@@ -103,8 +121,10 @@ class Cluster:
                 if predicate(e):
                     return e
             time.sleep(0.05)
-        raise AssertionError(f"node {number}: no matching event within {timeout_s} s; log tail: "
-                             f"{[e['event'] for e in self.events(number)][-15:]}")
+        raise AssertionError(
+            f"node {number}: no matching event within {timeout_s} s; log tail: "
+            f"{[e['event'] for e in self.events(number)][-15:]}"
+        )
 
     def stop_all(self) -> None:
         for proc in self.procs.values():

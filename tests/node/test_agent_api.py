@@ -22,12 +22,14 @@ def node(cluster):
     """One node (ipn:1.0) with an echo service, loopback TCP agent and metrics."""
     cluster.plan([(1, 2, 0, 1, 1e6), (2, 1, 0, 1, 1e6)], start_in_s=0.0)
     agent_port, metrics_port = free_port(), free_port()
-    cluster.config(1, [], extra=(
-        f'[echo]\nservice = 7\n[metrics]\naddress = "127.0.0.1:{metrics_port}"\n'
-    ))
-    text = (cluster.root / "1.toml").read_text().replace(
-        '[agent]\nsocket = "1.sock"',
-        f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{agent_port}"\ntoken_file = "agent.token"',
+    cluster.config(1, [], extra=(f'[echo]\nservice = 7\n[metrics]\naddress = "127.0.0.1:{metrics_port}"\n'))
+    text = (
+        (cluster.root / "1.toml")
+        .read_text()
+        .replace(
+            '[agent]\nsocket = "1.sock"',
+            f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{agent_port}"\ntoken_file = "agent.token"',
+        )
     )
     (cluster.root / "1.toml").write_text(text)
     cluster.start(1)

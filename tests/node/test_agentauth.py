@@ -24,7 +24,9 @@ OTHER = PeerCred(pid=1, uid=54321, gid=54321, groups=frozenset({54321}))
 
 
 def me() -> PeerCred:
-    return PeerCred(pid=os.getpid(), uid=os.geteuid(), gid=os.getegid(), groups=frozenset(os.getgroups()) | {os.getegid()})
+    return PeerCred(
+        pid=os.getpid(), uid=os.geteuid(), gid=os.getegid(), groups=frozenset(os.getgroups()) | {os.getegid()}
+    )
 
 
 def test_token_created_private_once_and_read_back(tmp_path):
@@ -87,15 +89,20 @@ def test_read_file_as_the_caller(open_dir):
     with pytest.raises(FileRefused, match="permission denied"):  # a link reaches nothing the caller can't
         read_file_as(str(link), OTHER, 10)
     assert read_file_as(str(link), me(), 10) == b"s"
-    for bad, why in (("relative.bin", "absolute"), ("/dev/null", "character device"), (str(tmp_path), "directory"),
-                     (str(tmp_path / "nope"), "No such file")):
+    for bad, why in (
+        ("relative.bin", "absolute"),
+        ("/dev/null", "character device"),
+        (str(tmp_path), "directory"),
+        (str(tmp_path / "nope"), "No such file"),
+    ):
         with pytest.raises(FileRefused, match=why):
             read_file_as(bad, me(), 10)
 
 
 def test_config_keys(tmp_path):
-    cfg = parse_config({"node": {"id": "ipn:1.0"}, "agent": {"tcp": "127.0.0.1:4711", "token_file": "a.token"}},
-                       base_dir=tmp_path)
+    cfg = parse_config(
+        {"node": {"id": "ipn:1.0"}, "agent": {"tcp": "127.0.0.1:4711", "token_file": "a.token"}}, base_dir=tmp_path
+    )
     assert cfg.agent.token_file == tmp_path / "a.token"
     with pytest.raises(ConfigError) as info:
         parse_config({"node": {"id": "ipn:1.0"}, "agent": {"token_file": "a.token"}}, base_dir=tmp_path)
@@ -107,11 +114,13 @@ def test_plaintext_listener_warnings():
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("192.0.2.1")
     quiet = parse_config({"node": {"id": "ipn:1.0"}, "listen": [{"host": "127.0.0.1", "port": 4556}]})
     assert plaintext_warnings(quiet) == []
-    loud = parse_config({
-        "node": {"id": "ipn:1.0"},
-        "listen": [{"host": "0.0.0.0", "port": 4556}, {"cla": "mtcp", "host": "192.0.2.1", "port": 4557}],
-        "metrics": {"address": "0.0.0.0:9100"},
-    })
+    loud = parse_config(
+        {
+            "node": {"id": "ipn:1.0"},
+            "listen": [{"host": "0.0.0.0", "port": 4556}, {"cla": "mtcp", "host": "192.0.2.1", "port": 4557}],
+            "metrics": {"address": "0.0.0.0:9100"},
+        }
+    )
     warnings = plaintext_warnings(loud)
     assert len(warnings) == 3
     assert "no TLS" in warnings[0] and "0.0.0.0:4556" in warnings[0]

@@ -30,15 +30,39 @@ def test_send_recv_status_ping(two_nodes, tmp_path):
     c = two_nodes
     payload = tmp_path / "in.bin"
     payload.write_bytes(b"\x00\x01payload\xff" * 100)
-    r = dtn("send", "--node", c.sock(1), "--to", "ipn:2.1", "--file", str(payload), "--lifetime", "5m",
-            "--report", "delivery", "--json")
+    r = dtn(
+        "send",
+        "--node",
+        c.sock(1),
+        "--to",
+        "ipn:2.1",
+        "--file",
+        str(payload),
+        "--lifetime",
+        "5m",
+        "--report",
+        "delivery",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     sent = json.loads(r.stdout)
     r = dtn("send", "--node", c.sock(1), "--to", "ipn:2.1", stdin=b"from stdin")
     assert r.returncode == 0 and "sent ipn:1.0" in r.stdout.decode()
     out = tmp_path / "inbox"
-    r = dtn("recv", "--node", c.sock(2), "--endpoint", "ipn:2.1", "--out", str(out), "--count", "2",
-            "--timeout", "20s", "--json")
+    r = dtn(
+        "recv",
+        "--node",
+        c.sock(2),
+        "--endpoint",
+        "ipn:2.1",
+        "--out",
+        str(out),
+        "--count",
+        "2",
+        "--timeout",
+        "20s",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.decode().splitlines()]
     assert lines[0]["bundle"] == sent["bundle"]

@@ -23,8 +23,9 @@ async def test_concurrent_reroute_requests_book_each_bundle_once():
     could both route the same waiting bundle and book it twice. Passes are serialised now; a second route of a
     bundle releases the first booking."""
     plan = ContactPlan(epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)], contacts=[])
-    node = Node(NodeConfig.minimal(1), clock=TrioClock(plan.epoch_unix_s), store=MemoryStore(), plan=plan,
-                threaded_store=True)
+    node = Node(
+        NodeConfig.minimal(1), clock=TrioClock(plan.epoch_unix_s), store=MemoryStore(), plan=plan, threaded_store=True
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
         sent = await node.send_from_application("ipn:2.1", b"x" * 1000, lifetime_s=3600)

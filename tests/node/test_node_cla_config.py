@@ -22,14 +22,16 @@ def test_every_cla_is_registered():
 
 @pytest.mark.parametrize("cla", ["tcpclv3", "stcp", "udp"])
 def test_listen_and_neighbour_accept_the_new_clas(cla):
-    cfg = parse_config({**BASE, "listen": [{"cla": cla, "port": 0}],
-                        "neighbours": {"2": {"address": "127.0.0.1:4556", "cla": cla}}})
+    cfg = parse_config(
+        {**BASE, "listen": [{"cla": cla, "port": 0}], "neighbours": {"2": {"address": "127.0.0.1:4556", "cla": cla}}}
+    )
     assert cfg.listen[0].cla == cla and cfg.neighbours[2].cla == cla
 
 
 def test_cla_options():
-    cfg = parse_config({**BASE, "cla": {"udp": {"max_bundle_bytes": 1200, "rate_bytes_per_s": 1e6},
-                                        "tcpclv3": {"acks": False}}})
+    cfg = parse_config(
+        {**BASE, "cla": {"udp": {"max_bundle_bytes": 1200, "rate_bytes_per_s": 1e6}, "tcpclv3": {"acks": False}}}
+    )
     assert cfg.options_for_cla("udp")["max_bundle_bytes"] == 1200
     assert cfg.options_for_cla("udp")["rate_bytes_per_s"] == 1e6
     assert cfg.options_for_cla("tcpclv3")["acks"] is False and cfg.options_for_cla("tcpclv3")["refusal"] is True
@@ -46,10 +48,13 @@ def test_cla_options():
 def test_accept_no_client_cert_needs_a_server_certificate(tmp_path):
     for name in ("c.pem", "k.pem", "ca.pem"):
         (tmp_path / name).write_text("x")
-    cfg = parse_config({**BASE, "tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem",
-                                        "accept_no_client_cert": True}}, base_dir=tmp_path)
+    cfg = parse_config(
+        {**BASE, "tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem", "accept_no_client_cert": True}},
+        base_dir=tmp_path,
+    )
     assert cfg.tls.accept_no_client_cert
-    assert not parse_config({**BASE, "tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}},
-                            base_dir=tmp_path).tls.accept_no_client_cert
+    assert not parse_config(
+        {**BASE, "tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem"}}, base_dir=tmp_path
+    ).tls.accept_no_client_cert
     with pytest.raises(ConfigError, match="tls.accept_no_client_cert: needs cert and key"):
         parse_config({**BASE, "tls": {"ca": "ca.pem", "accept_no_client_cert": True}}, base_dir=tmp_path)

@@ -51,9 +51,13 @@ def test_tls_required_refuses_a_plain_peer(cluster):
 def test_mtcp_neighbour(cluster):
     cluster.plan(both(1, 2, 0, 60), start_in_s=0.0)
     cluster.config(1, [2], extra="")
-    text = (cluster.root / "1.toml").read_text().replace(
-        f'[neighbours.2]\naddress = "127.0.0.1:{cluster.ports[2]}"',
-        f'[neighbours.2]\naddress = "127.0.0.1:{cluster.ports[2]}"\ncla = "mtcp"',
+    text = (
+        (cluster.root / "1.toml")
+        .read_text()
+        .replace(
+            f'[neighbours.2]\naddress = "127.0.0.1:{cluster.ports[2]}"',
+            f'[neighbours.2]\naddress = "127.0.0.1:{cluster.ports[2]}"\ncla = "mtcp"',
+        )
     )
     (cluster.root / "1.toml").write_text(text)
     cluster.config(2, [])

@@ -57,8 +57,10 @@ BASE = {"node": {"id": "ipn:5.0"}}
         ({"bundles": {"crc_type": 3}}, "bundles.crc_type"),
         ({"bundles": {"hop_limit": 300}}, "bundles.hop_limit"),
         ({"plan": {"epoch": "yesterday"}}, "plan.epoch"),
-        ({"plan": {"contacts": [{"from": 5, "to": 6, "start_s": 10, "end_s": 5, "rate_bytes_per_s": 1}]}},
-         "plan.contacts[0].end_s"),
+        (
+            {"plan": {"contacts": [{"from": 5, "to": 6, "start_s": 10, "end_s": 5, "rate_bytes_per_s": 1}]}},
+            "plan.contacts[0].end_s",
+        ),
         ({"plan": {"contacts": [{"from": 5, "to": 6, "start_s": 0, "end_s": 5}]}}, "plan.contacts[0].rate_bytes_per_s"),
         ({"log": {"level": "loud"}}, "log.level"),
         ({"clock": {"source": "gps"}}, "clock.source"),
@@ -111,12 +113,29 @@ toml_values = st.recursive(
     max_leaves=10,
 )
 sections = st.sampled_from(
-    ["node", "clock", "store", "plan", "listen", "tls", "neighbours", "agent", "routing", "bundles", "echo", "log",
-     "metrics", "security"]
+    [
+        "node",
+        "clock",
+        "store",
+        "plan",
+        "listen",
+        "tls",
+        "neighbours",
+        "agent",
+        "routing",
+        "bundles",
+        "echo",
+        "log",
+        "metrics",
+        "security",
+    ]
 )
 
 
-@given(st.dictionaries(sections, toml_values, max_size=6), st.dictionaries(st.sampled_from(["id", "endpoints", "dtn_id"]), toml_values))
+@given(
+    st.dictionaries(sections, toml_values, max_size=6),
+    st.dictionaries(st.sampled_from(["id", "endpoints", "dtn_id"]), toml_values),
+)
 def test_junk_gives_config_error_only(data, node):
     data = dict(data)
     data["node"] = {"id": "ipn:5.0", **node} if isinstance(node, dict) else node

@@ -32,22 +32,46 @@ def test_config_keys():
 
 
 def test_create_sets_primary_and_block_crcs_apart():
-    bundle = bp.create(source="ipn:1.1", destination="ipn:2.1", payload=b"p", creation_time_ms=1, sequence=0,
-                       lifetime_ms=1000, report_to="ipn:1.1", report_bits=0, no_fragment=False, crc_type=1,
-                       hop_limit=5, block_crc_type=0)
+    bundle = bp.create(
+        source="ipn:1.1",
+        destination="ipn:2.1",
+        payload=b"p",
+        creation_time_ms=1,
+        sequence=0,
+        lifetime_ms=1000,
+        report_to="ipn:1.1",
+        report_bits=0,
+        no_fragment=False,
+        crc_type=1,
+        hop_limit=5,
+        block_crc_type=0,
+    )
     back = decode(bp.encode(bundle))
     assert int(back.primary.crc_type) == 1
     assert back.blocks and all(int(b.crc_type) == 0 for b in back.blocks)
     assert back.validate() == []
     with pytest.raises(EncodeError, match="primary block needs a CRC"):
-        bp.check_primary_crc(bp.create(source="ipn:1.1", destination="ipn:2.1", payload=b"p", creation_time_ms=1,
-                                       sequence=0, lifetime_ms=1000, report_to="ipn:1.1", report_bits=0,
-                                       no_fragment=False, crc_type=0, hop_limit=None))
+        bp.check_primary_crc(
+            bp.create(
+                source="ipn:1.1",
+                destination="ipn:2.1",
+                payload=b"p",
+                creation_time_ms=1,
+                sequence=0,
+                lifetime_ms=1000,
+                report_to="ipn:1.1",
+                report_bits=0,
+                no_fragment=False,
+                crc_type=0,
+                hop_limit=None,
+            )
+        )
 
 
 async def test_node_and_agent_options(autojump_clock):
-    plan = ContactPlan(epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)],
-                       contacts=[Contact(1, 2, 0, 100, 1e6), Contact(2, 1, 0, 100, 1e6)])
+    plan = ContactPlan(
+        epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)], contacts=[Contact(1, 2, 0, 100, 1e6), Contact(2, 1, 0, 100, 1e6)]
+    )
     configs = {1: NodeConfig.minimal(1, bundles=BundleDefaults(crc_type=1, block_crc_type=0))}
     async with MemoryNetwork(plan, clock=TrioClock(plan.epoch_unix_s), configs=configs) as net:
         a = await net.start_node(1)

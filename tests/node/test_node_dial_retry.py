@@ -18,8 +18,11 @@ EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 
 
 async def test_slow_failing_dials_never_report_negative_retry(autojump_clock):
-    plan = ContactPlan(epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)],
-                       contacts=[Contact(1, 2, 0, 1000, 1e6), Contact(2, 1, 0, 1000, 1e6)])
+    plan = ContactPlan(
+        epoch=EPOCH,
+        nodes=[PlanNode(1), PlanNode(2)],
+        contacts=[Contact(1, 2, 0, 1000, 1e6), Contact(2, 1, 0, 1000, 1e6)],
+    )
     events = []
     attempts = []
 
@@ -29,8 +32,14 @@ async def test_slow_failing_dials_never_report_negative_retry(autojump_clock):
         raise ClaError("connect timed out")
 
     cfg = NodeConfig.minimal(1, routing=RoutingConfig(retry_min_s=0.2, retry_max_s=1.0))
-    node = Node(cfg, clock=TrioClock(plan.epoch_unix_s), store=MemoryStore(), dialer=slow_dialer, plan=plan,
-                event_sink=events.append)
+    node = Node(
+        cfg,
+        clock=TrioClock(plan.epoch_unix_s),
+        store=MemoryStore(),
+        dialer=slow_dialer,
+        plan=plan,
+        event_sink=events.append,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
         await trio.sleep(30)

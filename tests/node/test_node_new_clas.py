@@ -17,8 +17,10 @@ def configure(cluster, cla: str, *, both_dial: bool, extra: str = "") -> None:
         path = cluster.root / f"{n}.toml"
         text = path.read_text().replace("[[listen]]", f'[[listen]]\ncla = "{cla}"')
         dial = '\ndial = "always"' if both_dial else ""
-        text = text.replace(f'[neighbours.{peer}]\naddress = "127.0.0.1:{cluster.ports[peer]}"',
-                            f'[neighbours.{peer}]\naddress = "127.0.0.1:{cluster.ports[peer]}"\ncla = "{cla}"{dial}')
+        text = text.replace(
+            f'[neighbours.{peer}]\naddress = "127.0.0.1:{cluster.ports[peer]}"',
+            f'[neighbours.{peer}]\naddress = "127.0.0.1:{cluster.ports[peer]}"\ncla = "{cla}"{dial}',
+        )
         path.write_text(text)
 
 

@@ -101,8 +101,11 @@ def _mockclock_delivery_order() -> list[bytes]:
 
     async def main() -> list[bytes]:
         contacts = [Contact(*c) for c in both(1, 2, 0, 3) + both(2, 3, 4, 7)]
-        plan = ContactPlan(epoch=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
-                           nodes=[PlanNode(n) for n in (1, 2, 3)], contacts=contacts)
+        plan = ContactPlan(
+            epoch=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
+            nodes=[PlanNode(n) for n in (1, 2, 3)],
+            contacts=contacts,
+        )
         async with MemoryNetwork(plan, clock=TrioClock(plan.epoch_unix_s)) as net:
             a = await net.start_node(1)
             b = await net.start_node(2)

@@ -29,13 +29,21 @@ from dtn.node.testing import MemoryNetwork, receive_within
 from tests.node.conftest import both
 
 EPOCH = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
-PLAN = ContactPlan(epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)],
-                   contacts=[Contact(1, 2, 0, 100, 1e6), Contact(2, 1, 0, 100, 1e6)])
+PLAN = ContactPlan(
+    epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2)], contacts=[Contact(1, 2, 0, 100, 1e6), Contact(2, 1, 0, 100, 1e6)]
+)
 
 
 def _rule(roles: list[str]) -> dict:
-    return {"service": "integrity", "roles": roles, "bundle_source": "ipn:1.*", "security_source": "ipn:1.0",
-            "key": "hmac", "targets": ["payload"], "required": True}
+    return {
+        "service": "integrity",
+        "roles": roles,
+        "bundle_source": "ipn:1.*",
+        "security_source": "ipn:1.0",
+        "key": "hmac",
+        "targets": ["payload"],
+        "required": True,
+    }
 
 
 async def test_signed_at_source_verified_and_accepted_at_destination(autojump_clock, tmp_path):
@@ -59,8 +67,9 @@ async def test_missing_required_integrity_is_deleted(autojump_clock, tmp_path):
     (tmp_path / "hmac.hex").write_text("1a2b" * 8 + "\n")
     configs = {
         1: NodeConfig.minimal(1),
-        2: NodeConfig.minimal(2, security={"keys": {"hmac": "hmac.hex"}, "rules": [_rule(["acceptor"])]},
-                              base_dir=tmp_path),
+        2: NodeConfig.minimal(
+            2, security={"keys": {"hmac": "hmac.hex"}, "rules": [_rule(["acceptor"])]}, base_dir=tmp_path
+        ),
     }
     async with MemoryNetwork(PLAN, clock=TrioClock(PLAN.epoch_unix_s), configs=configs) as net:
         a = await net.start_node(1)
@@ -77,7 +86,8 @@ async def test_missing_required_integrity_is_deleted(autojump_clock, tmp_path):
 # -- three nodes: source A(1) -> relay B(2) -> destination C(3) ---------------------------------------------------
 
 CHAIN = ContactPlan(
-    epoch=EPOCH, nodes=[PlanNode(1), PlanNode(2), PlanNode(3)],
+    epoch=EPOCH,
+    nodes=[PlanNode(1), PlanNode(2), PlanNode(3)],
     contacts=[Contact(a, b, 0, 100, 1e7) for a, b in ((1, 2), (2, 1), (2, 3), (3, 2))],
 )
 HMAC_KEY_HEX = "1a2b" * 16
@@ -93,14 +103,30 @@ def _keys(tmp_path: pathlib.Path) -> dict[str, str]:
 
 
 def _integrity(roles: list[str]) -> dict:
-    return {"name": "sign", "service": "integrity", "roles": roles, "bundle_source": "ipn:1.*",
-            "security_source": "ipn:1.0", "key": "hmac", "targets": ["payload"], "required": True}
+    return {
+        "name": "sign",
+        "service": "integrity",
+        "roles": roles,
+        "bundle_source": "ipn:1.*",
+        "security_source": "ipn:1.0",
+        "key": "hmac",
+        "targets": ["payload"],
+        "required": True,
+    }
 
 
 def _confidentiality(roles: list[str], key: str = "aes") -> dict:
-    return {"name": "seal", "service": "confidentiality", "roles": roles, "bundle_source": "ipn:1.*",
-            "bundle_destination": "ipn:3.*", "security_source": "ipn:1.0", "key": key, "targets": ["payload"],
-            "required": True}
+    return {
+        "name": "seal",
+        "service": "confidentiality",
+        "roles": roles,
+        "bundle_source": "ipn:1.*",
+        "bundle_destination": "ipn:3.*",
+        "security_source": "ipn:1.0",
+        "key": key,
+        "targets": ["payload"],
+        "required": True,
+    }
 
 
 def _config(number: int, tmp_path: pathlib.Path, rules: list[dict] | None) -> NodeConfig:
@@ -124,9 +150,9 @@ def _flip_payload_byte(data: bytes) -> bytes:
     payload = bundle.payload_block
     changed = bytearray(payload.data)
     changed[len(changed) // 2] ^= 0x01
-    return encode(bundle.with_blocks(
-        dataclasses.replace(b, data=bytes(changed)) if b.number == 1 else b for b in bundle.blocks
-    ))
+    return encode(
+        bundle.with_blocks(dataclasses.replace(b, data=bytes(changed)) if b.number == 1 else b for b in bundle.blocks)
+    )
 
 
 class _Recorder:
@@ -344,11 +370,22 @@ def sealed_and_destination(tmp_path_factory):
     root = tmp_path_factory.mktemp("keys")
     keys = _keys(root)
     source = SecurityPolicy.from_table({"keys": keys, "rules": SOURCE_RULES}, base_dir=root, node_id="ipn:1.0")
-    destination = SecurityPolicy.from_table({"keys": keys, "rules": DESTINATION_RULES}, base_dir=root,
-                                            node_id="ipn:3.0")
-    bundle = bp.create(source="ipn:1.1", destination="ipn:3.1", payload=PROPERTY_PAYLOAD,
-                       creation_time_ms=946_771_200_000, sequence=7, lifetime_ms=3_600_000, report_to="ipn:1.0",
-                       report_bits=bp.REPORT_DELETION, no_fragment=False, crc_type=1, hop_limit=16)
+    destination = SecurityPolicy.from_table(
+        {"keys": keys, "rules": DESTINATION_RULES}, base_dir=root, node_id="ipn:3.0"
+    )
+    bundle = bp.create(
+        source="ipn:1.1",
+        destination="ipn:3.1",
+        payload=PROPERTY_PAYLOAD,
+        creation_time_ms=946_771_200_000,
+        sequence=7,
+        lifetime_ms=3_600_000,
+        report_to="ipn:1.0",
+        report_bits=bp.REPORT_DELETION,
+        no_fragment=False,
+        crc_type=1,
+        hop_limit=16,
+    )
     return bp.encode(source.outbound(bundle)), destination
 
 

@@ -18,12 +18,22 @@ pytestmark = pytest.mark.timeout(90)
 
 def write(cluster, number: int, neighbours: list[int], routes: list[tuple[str, int]], cla: str = "tcpcl") -> None:
     lines = [
-        "[node]", f'id = "ipn:{number}.0"',
-        "[store]", f'path = "{number}.db"',
-        "[[listen]]", f'cla = "{cla}"', 'host = "127.0.0.1"', f"port = {cluster.ports[number]}",
-        "[agent]", f'socket = "{number}.sock"',
-        "[log]", f'events = "{number}.jsonl"', 'level = "info"',
-        "[routing]", "retry_min_s = 0.1", "retry_max_s = 0.5",
+        "[node]",
+        f'id = "ipn:{number}.0"',
+        "[store]",
+        f'path = "{number}.db"',
+        "[[listen]]",
+        f'cla = "{cla}"',
+        'host = "127.0.0.1"',
+        f"port = {cluster.ports[number]}",
+        "[agent]",
+        f'socket = "{number}.sock"',
+        "[log]",
+        f'events = "{number}.jsonl"',
+        'level = "info"',
+        "[routing]",
+        "retry_min_s = 0.1",
+        "retry_max_s = 0.5",
     ]
     for peer in neighbours:
         lines += [f"[neighbours.{peer}]", f'address = "127.0.0.1:{cluster.ports[peer]}"', f'cla = "{cla}"']
@@ -62,8 +72,11 @@ def test_dtn_send_without_a_route_says_so(cluster):
     cluster.ports[2] = free_port()
     write(cluster, 1, [2], [])
     cluster.start(1)
-    r = subprocess.run([sys.executable, "-m", "dtn", "send", "--node", cluster.sock(1), "--to", "ipn:9.1",
-                        "--data", "hello"], capture_output=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "dtn", "send", "--node", cluster.sock(1), "--to", "ipn:9.1", "--data", "hello"],
+        capture_output=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().startswith("sent ")
     err = r.stderr.decode().strip().splitlines()

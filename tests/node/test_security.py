@@ -31,9 +31,13 @@ def node(cluster):
     cluster.plan([(1, 2, 0, 3600, 1e6), (2, 1, 0, 3600, 1e6)], start_in_s=0.0)
     cluster.ports[2] = free_port()
     cluster.config(1, [2])
-    text = (cluster.root / "1.toml").read_text().replace(
-        '[agent]\nsocket = "1.sock"',
-        f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{free_port()}"\ntoken_file = "tokens/agent.token"',
+    text = (
+        (cluster.root / "1.toml")
+        .read_text()
+        .replace(
+            '[agent]\nsocket = "1.sock"',
+            f'[agent]\nsocket = "1.sock"\ntcp = "127.0.0.1:{free_port()}"\ntoken_file = "tokens/agent.token"',
+        )
     )
     (cluster.root / "1.toml").write_text(text)
     cluster.start(1)
@@ -73,8 +77,13 @@ def _rss_kib(pid: int) -> int:
 
 def test_tcp_agent_refuses_every_op_without_the_token(node):
     ready = node.procs[1].ready
-    for op in ({"op": "status"}, {"op": "send", "destination": "ipn:2.1", "payload": b"x"}, {"op": "stop"},
-               {"op": "hello", "version": 1}, {"op": "hello", "version": 1, "token": "0" * 64}):
+    for op in (
+        {"op": "status"},
+        {"op": "send", "destination": "ipn:2.1", "payload": b"x"},
+        {"op": "stop"},
+        {"op": "hello", "version": 1},
+        {"op": "hello", "version": 1, "token": "0" * 64},
+    ):
         s = _connect_tcp(ready["agent_tcp"])
         reply = _request(s, {"id": 1, **op})
         assert reply["ok"] is False and reply["code"] == "unauthorized", (op, reply)
@@ -110,8 +119,9 @@ def test_token_from_the_environment_and_the_cli(node, monkeypatch):
     cmd = [sys.executable, "-m", "dtn", "status", "--node", ready["agent_tcp"]]
     r = subprocess.run(cmd, capture_output=True, env=env, timeout=60)
     assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and "token" in r.stderr.decode()
-    r = subprocess.run([*cmd, "--token-file", ready["agent_token_file"], "--json"], capture_output=True, env=env,
-                       timeout=60)
+    r = subprocess.run(
+        [*cmd, "--token-file", ready["agent_token_file"], "--json"], capture_output=True, env=env, timeout=60
+    )
     assert r.returncode == 0 and b'"ipn:1.0"' in r.stdout, r.stderr
 
 
@@ -125,8 +135,12 @@ def test_dev_zero_and_a_fifo_are_refused_at_once_and_memory_is_unchanged(node, t
     with SyncClient(node.sock(1)) as client:
         client.status()
         before = _rss_kib(pid)
-        for path, kind in (("/dev/zero", "character device"), (str(fifo), "FIFO"), ("/proc/self/status", None),
-                           (str(tmp_path), "directory")):
+        for path, kind in (
+            ("/dev/zero", "character device"),
+            (str(fifo), "FIFO"),
+            ("/proc/self/status", None),
+            (str(tmp_path), "directory"),
+        ):
             t0 = time.monotonic()
             try:
                 client.request("send", destination="ipn:1.5", file=path)

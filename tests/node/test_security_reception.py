@@ -31,8 +31,16 @@ async def test_previous_node_dtn_none_is_deleted_with_a_status_report(autojump_c
         a = await net.start_node(1)
         b = await net.start_node(2)
         now_ms = a.dtn_now_ms()
-        bundle = Bundle.create("ipn:1.1", "ipn:2.1", b"x", creation_time_ms=now_ms, lifetime_ms=600_000,
-                               report_to="ipn:1.0", flags=BundleFlag.REPORT_DELETION, crc_type=CrcType.CRC16)
+        bundle = Bundle.create(
+            "ipn:1.1",
+            "ipn:2.1",
+            b"x",
+            creation_time_ms=now_ms,
+            lifetime_ms=600_000,
+            report_to="ipn:1.0",
+            flags=BundleFlag.REPORT_DELETION,
+            crc_type=CrcType.CRC16,
+        )
         await b.receive_from_peer(encode(bundle.with_previous_node("dtn:none")), 1)
         deleted = await net.wait_for(lambda e: e["event"] == "deleted" and e["node"] == "ipn:2.0")
         assert deleted["reason"] == "block_unintelligible" and "not a node ID" in deleted["detail"]
@@ -45,8 +53,14 @@ async def test_admin_record_asking_for_block_reports_is_deleted(autojump_clock):
     async with MemoryNetwork(_plan(), clock=TrioClock(EPOCH.timestamp())) as net:
         await net.start_node(1)
         b = await net.start_node(2)
-        bundle = Bundle.create("ipn:1.0", "ipn:2.0", b"\x82\x01\x80", creation_time_ms=b.dtn_now_ms(),
-                               flags=BundleFlag.IS_ADMIN_RECORD, crc_type=CrcType.CRC16)
+        bundle = Bundle.create(
+            "ipn:1.0",
+            "ipn:2.0",
+            b"\x82\x01\x80",
+            creation_time_ms=b.dtn_now_ms(),
+            flags=BundleFlag.IS_ADMIN_RECORD,
+            crc_type=CrcType.CRC16,
+        )
         bundle = bundle.with_blocks(
             dataclasses.replace(blk, flags=BlockFlag.REPORT_IF_UNPROCESSABLE) for blk in bundle.blocks
         )
@@ -92,8 +106,16 @@ async def test_an_internal_crypto_error_refuses_the_transfer_and_deletes_nothing
         a = await net.start_node(1)
         b = await net.start_node(2)
         b.security = BrokenLibrary()
-        bundle = Bundle.create("ipn:1.1", "ipn:2.1", b"x", creation_time_ms=a.dtn_now_ms(), lifetime_ms=600_000,
-                               report_to="ipn:1.0", flags=BundleFlag.REPORT_DELETION, crc_type=CrcType.CRC16)
+        bundle = Bundle.create(
+            "ipn:1.1",
+            "ipn:2.1",
+            b"x",
+            creation_time_ms=a.dtn_now_ms(),
+            lifetime_ms=600_000,
+            report_to="ipn:1.0",
+            flags=BundleFlag.REPORT_DELETION,
+            crc_type=CrcType.CRC16,
+        )
         with pytest.raises(CryptoInternalError):
             await b.receive_from_peer(encode(bundle), 1)
         assert b.store.count() == 0

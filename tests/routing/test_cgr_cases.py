@@ -238,7 +238,6 @@ def test_duplicates_are_kept_once_and_route_fields():
     assert d["nodes"] == [1, 2] and d["hops"][0]["departure_s"] == 2
 
 
-
 def test_long_contacts_are_indexed_apart():
     short = [Contact(1, 2, t, t + 1, 10, 0.0) for t in range(0, 40, 2)]
     long = Contact(2, 3, 0, 5000, 10, 0.0)

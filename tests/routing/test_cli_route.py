@@ -33,9 +33,27 @@ def plan_file(tmp_path):
 
 def test_route_process_json(plan_file):
     out = subprocess.run(
-        [sys.executable, "-m", "dtn", "route", str(plan_file), "--from", "ground", "--to", "3", "--at", "5",
-         "--size", "1kB", "--k", "3", "--json"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "dtn",
+            "route",
+            str(plan_file),
+            "--from",
+            "ground",
+            "--to",
+            "3",
+            "--at",
+            "5",
+            "--size",
+            "1kB",
+            "--k",
+            "3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)

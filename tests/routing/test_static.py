@@ -30,13 +30,15 @@ def test_matching():
 
 
 def test_most_specific_wins_then_file_order():
-    routes = StaticRoutes([
-        StaticRoute("*", 9),
-        StaticRoute("ipn:*", 8),
-        StaticRoute("ipn:7.*", 2),
-        StaticRoute("ipn:7.*", 3),
-        StaticRoute("ipn:7.5", 4),
-    ])
+    routes = StaticRoutes(
+        [
+            StaticRoute("*", 9),
+            StaticRoute("ipn:*", 8),
+            StaticRoute("ipn:7.*", 2),
+            StaticRoute("ipn:7.*", 3),
+            StaticRoute("ipn:7.5", 4),
+        ]
+    )
     assert routes.next_hop("ipn:7.5") == 4
     assert routes.next_hop("ipn:7.1") == 2  # first of two equally specific routes
     assert routes.next_hop("ipn:6.1") == 8
@@ -52,7 +54,8 @@ def test_previous_hop_is_skipped_unless_it_is_the_destination():
 
 
 patterns = st.one_of(
-    st.just("*"), st.sampled_from(["ipn:*", "dtn:*"]),
+    st.just("*"),
+    st.sampled_from(["ipn:*", "dtn:*"]),
     st.integers(1, 5).map(lambda n: f"ipn:{n}.*"),
     st.tuples(st.integers(1, 5), st.integers(0, 3)).map(lambda t: f"ipn:{t[0]}.{t[1]}"),
     st.sampled_from(["dtn://a/*", "dtn://b/*", "dtn://a/x", "dtn://b/y"]),

@@ -34,7 +34,7 @@ def main(path: str, seed: int) -> None:
             batch.append((record, payload(record.key, size)))
         if len(batch) == 1 and rng.random() < 0.3:
             record, data = batch[0]
-            stored = [store.put_file(record, (data[i:i + 4096] for i in range(0, len(data), 4096)))]
+            stored = [store.put_file(record, (data[i : i + 4096] for i in range(0, len(data), 4096)))]
         elif len(batch) == 1:
             stored = [store.put(*batch[0])]
         else:

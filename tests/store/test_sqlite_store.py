@@ -133,7 +133,7 @@ def test_corrupted_database_pages(tmp_path):
     data = bytearray(db.read_bytes())
     page = 4096
     for offset in range(2 * page, len(data), 3 * page):  # scribble over b-tree pages, keep the header
-        data[offset:offset + 64] = b"\xa5" * 64
+        data[offset : offset + 64] = b"\xa5" * 64
     db.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged|malformed|cannot open"):
         open_db(db)
@@ -222,8 +222,12 @@ def test_second_connection_sees_commits(tmp_path):
 
 
 def test_invalid_options(tmp_path):
-    for kwargs in (dict(synchronous="SOMETIMES"), dict(check="maybe"), dict(max_bytes=-1),
-                   dict(readonly=True, repair=True)):
+    for kwargs in (
+        dict(synchronous="SOMETIMES"),
+        dict(check="maybe"),
+        dict(max_bytes=-1),
+        dict(readonly=True, repair=True),
+    ):
         with pytest.raises(StoreError):
             open_db(tmp_path / "x.db", **kwargs)
 
@@ -258,8 +262,13 @@ def test_full_disk_refuses_cleanly_and_loses_nothing(tmp_path, big_bytes):
     acknowledged bundle."""
     db = tmp_path / "node.db"
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    result = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(db), str(big_bytes)],
-                            capture_output=True, text=True, cwd=root, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(db), str(big_bytes)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("\n")
     acked = [line.split(" ", 2) for line in lines if line.startswith("ACK")]

@@ -89,8 +89,15 @@ def test_duplicates_are_not_stored_twice(store):
 
 def test_fragments_have_their_own_identity(store):
     whole = entry(1)
-    frag = StoredBundle(source=whole.source, creation_time_ms=whole.creation_time_ms, sequence=whole.sequence,
-                        fragment_offset=0, payload_length=100, destination="ipn:2.1", expiry_s=2e9)
+    frag = StoredBundle(
+        source=whole.source,
+        creation_time_ms=whole.creation_time_ms,
+        sequence=whole.sequence,
+        fragment_offset=0,
+        payload_length=100,
+        destination="ipn:2.1",
+        expiry_s=2e9,
+    )
     assert store.put(whole, b"w") and store.put(frag, b"f")
     assert frag.key == bundle_key(whole.source, whole.creation_time_ms, whole.sequence, 0, 100)
     assert store.stats()["fragments"] == 1
@@ -128,7 +135,7 @@ def test_put_file_sources(store, tmp_path):
     path.write_bytes(data)
     assert store.put_file(entry(1), path)
     assert store.put_file(entry(2), io.BytesIO(data))
-    assert store.put_file(entry(3), (data[i:i + 100] for i in range(0, len(data), 100)))
+    assert store.put_file(entry(3), (data[i : i + 100] for i in range(0, len(data), 100)))
     assert store.put_file(entry(4), [b"short"])
     for n in (1, 2, 3):
         assert store.read(entry(n).key) == data
@@ -237,8 +244,7 @@ def test_bad_identity_is_refused():
     with pytest.raises(StoreError):
         StoredBundle(source="ipn:1.0", creation_time_ms=-1, sequence=0, destination="ipn:1.1", expiry_s=1)
     with pytest.raises(StoreError):
-        StoredBundle(source="ipn:1.0", creation_time_ms=0, sequence=0, fragment_offset=3, destination="x",
-                     expiry_s=1)
+        StoredBundle(source="ipn:1.0", creation_time_ms=0, sequence=0, fragment_offset=3, destination="x", expiry_s=1)
     with pytest.raises(StoreError):
         StoredBundle(source="ipn:1.0", creation_time_ms=0, sequence=0, destination="x", expiry_s=1, key="k")
 
@@ -277,7 +283,11 @@ def test_usable_from_worker_threads(store):
 
 
 def test_bad_query_arguments(store):
-    for call in (lambda: store.for_next_hop(-1), lambda: store.expired("soon"), lambda: store.expire(None),
-                 lambda: store.for_destination(5)):
+    for call in (
+        lambda: store.for_next_hop(-1),
+        lambda: store.expired("soon"),
+        lambda: store.expire(None),
+        lambda: store.for_destination(5),
+    ):
         with pytest.raises(StoreError):
             call()

@@ -18,8 +18,13 @@ def db(tmp_path):
     path = tmp_path / "node.db"
     with SqliteStore(path, inline_threshold_bytes=1024, synchronous="NORMAL") as store:
         for n in range(6):
-            record = entry(n, destination=f"ipn:{n % 2 + 5}.1", expiry_s=1000.0 + n * 1000,
-                           received_s=100.0 + n, next_hop=7 if n < 2 else None)
+            record = entry(
+                n,
+                destination=f"ipn:{n % 2 + 5}.1",
+                expiry_s=1000.0 + n * 1000,
+                received_s=100.0 + n,
+                next_hop=7 if n < 2 else None,
+            )
             store.put(record, payload(record.key, 10 + n * 700))
     return path
 
@@ -66,8 +71,16 @@ def test_show_decodes_a_real_bundle(tmp_path, capsys):
     assert key == bid.key()  # the store's key and the codec's are the same text
     path = tmp_path / "n.db"
     with SqliteStore(path) as store:
-        store.put(StoredBundle(source=bid.source, creation_time_ms=bid.creation_time_ms, sequence=bid.sequence,
-                               destination="ipn:2.1", expiry_s=2e9), bpv7.encode(bundle))
+        store.put(
+            StoredBundle(
+                source=bid.source,
+                creation_time_ms=bid.creation_time_ms,
+                sequence=bid.sequence,
+                destination="ipn:2.1",
+                expiry_s=2e9,
+            ),
+            bpv7.encode(bundle),
+        )
     assert main(["store", "show", str(path), key]) == 0
     out = capsys.readouterr().out
     assert "decoded BPv7 bundle" in out and "not decoded" not in out
@@ -119,15 +132,16 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
 def test_real_process_help_and_error(db):
     result = subprocess.run([sys.executable, "-m", "dtn", "store", "ls", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "example:" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "dtn", "store", "show", str(db), "missing 1 1"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dtn", "store", "show", str(db), "missing 1 1"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and result.stderr.startswith("dtn: error:") and result.stderr.count("\n") == 1
 
 
 def test_check_reports_a_damaged_database(db, capsys):
     data = bytearray(db.read_bytes())
     for offset in range(4096, len(data), 4096):
-        data[offset:offset + 100] = b"\x5a" * 100
+        data[offset : offset + 100] = b"\x5a" * 100
     db.write_bytes(bytes(data))
     assert main(["store", "check", str(db)]) == 2
     err = capsys.readouterr().err

@@ -24,7 +24,10 @@ RUNS = 6
 def run_child_and_kill(db: pathlib.Path, seed: int, after_s: float) -> list[str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.store.crash_child", str(db), str(seed)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         first = child.stdout.readline()

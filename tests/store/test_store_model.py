@@ -58,8 +58,9 @@ class StoreAgreement(RuleBasedStateMachine):
         self.keys: list[str] = []
 
     def _open(self) -> SqliteStore:
-        return SqliteStore(self.path, max_bundles=MAX_BUNDLES, max_bytes=MAX_BYTES,
-                           inline_threshold_bytes=THRESHOLD, synchronous="OFF")
+        return SqliteStore(
+            self.path, max_bundles=MAX_BUNDLES, max_bytes=MAX_BYTES, inline_threshold_bytes=THRESHOLD, synchronous="OFF"
+        )
 
     def teardown(self) -> None:
         self.real.close()
@@ -90,7 +91,7 @@ class StoreAgreement(RuleBasedStateMachine):
     def put_file(self, record, size, chunk):
         self.keys.append(record.key)
         data = payload(record.key, size)
-        self.both("put_file", record, [data[i:i + chunk] for i in range(0, len(data), chunk)])
+        self.both("put_file", record, [data[i : i + chunk] for i in range(0, len(data), chunk)])
 
     @precondition(lambda self: self.keys)
     @rule(data=st.data())
@@ -113,8 +114,11 @@ class StoreAgreement(RuleBasedStateMachine):
         self.both("set_retention", data.draw(st.sampled_from(self.keys)), Retention(retention))
 
     @precondition(lambda self: self.keys)
-    @rule(data=st.data(), metadata=st.dictionaries(st.sampled_from("abd"), st.integers(), max_size=2),
-          replace=st.booleans())
+    @rule(
+        data=st.data(),
+        metadata=st.dictionaries(st.sampled_from("abd"), st.integers(), max_size=2),
+        replace=st.booleans(),
+    )
     def update_metadata(self, data, metadata, replace):
         self.both("update_metadata", data.draw(st.sampled_from(self.keys)), metadata, replace=replace)
 

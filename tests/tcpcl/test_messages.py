@@ -69,7 +69,7 @@ def test_encode_exact_bytes(msg, wire):
 def test_extension_items_round_trip_and_critical_flag():
     items = (ExtensionItem(0x1234, b"\x01\x02", critical=True), ExtensionItem(1, b""))
     session_init = encode(SessInit(0, 1, 1, "dtn://a/", items))
-    raw = session_init[-(5 + 2 + 5):]
+    raw = session_init[-(5 + 2 + 5) :]
     assert raw[0] == 0x01  # CRITICAL
     assert parse_extension_items(raw) == items
     assert parse_extension_items(raw[:-1]) is None  # truncated list does not parse
@@ -101,8 +101,9 @@ from dtn.tcpcl.messages import ContactHeader, Keepalive, MsgReject, SessInit, Se
 from ..conftest import examples  # noqa: E402
 
 _u64 = st.integers(0, (1 << 64) - 1)
-_items = st.lists(st.builds(ExtensionItem, st.integers(0, 0xFFFF), st.binary(max_size=8), st.booleans()),
-                  max_size=2).map(tuple)
+_items = st.lists(
+    st.builds(ExtensionItem, st.integers(0, 0xFFFF), st.binary(max_size=8), st.booleans()), max_size=2
+).map(tuple)
 _messages = st.one_of(
     st.builds(XferAck, _u64, _u64, st.integers(0, 3)),
     st.builds(XferRefuse, _u64, st.integers(0, 255)),

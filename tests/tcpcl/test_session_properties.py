@@ -24,14 +24,20 @@ from dtn.tcpcl import (
 from ..conftest import examples
 from .machines import ACTIVE_ID, PASSIVE_ID, config, established_pair
 
-LIMITS = dict(segment_mru_bytes=64, transfer_mru_bytes=200, max_buffered_bytes=300, max_extension_items_bytes=64,
-              keepalive_s=5, idle_timeout_s=50.0)
+LIMITS = dict(
+    segment_mru_bytes=64,
+    transfer_mru_bytes=200,
+    max_buffered_bytes=300,
+    max_extension_items_bytes=64,
+    keepalive_s=5,
+    idle_timeout_s=50.0,
+)
 
 ids = st.integers(0, 6)
 small = st.binary(max_size=80)
-items = st.lists(
-    st.builds(ExtensionItem, st.integers(0, 3), st.binary(max_size=10), st.booleans()), max_size=2
-).map(tuple)
+items = st.lists(st.builds(ExtensionItem, st.integers(0, 3), st.binary(max_size=10), st.booleans()), max_size=2).map(
+    tuple
+)
 messages = st.one_of(
     st.builds(XferSegment, ids, small, st.integers(0, 255), items),
     st.builds(XferAck, ids, st.integers(0, 300), st.integers(0, 3)),
@@ -39,8 +45,14 @@ messages = st.one_of(
     st.just(Keepalive()),
     st.builds(SessTerm, st.integers(0, 7), st.booleans()),
     st.builds(MsgReject, st.integers(0, 5), st.integers(0, 9)),
-    st.builds(SessInit, st.integers(0, 100), st.integers(0, 100), st.integers(0, 300),
-              st.sampled_from([ACTIVE_ID, "dtn://x/", "", "bad id"]), items),
+    st.builds(
+        SessInit,
+        st.integers(0, 100),
+        st.integers(0, 100),
+        st.integers(0, 300),
+        st.sampled_from([ACTIVE_ID, "dtn://x/", "", "bad id"]),
+        items,
+    ),
 )
 
 

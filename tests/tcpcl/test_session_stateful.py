@@ -38,8 +38,15 @@ from dtn.tcpcl import (
 from ..conftest import examples
 from .machines import ACTIVE_ID, PASSIVE_ID, config
 
-LIMITS = dict(segment_mru_bytes=64, send_segment_bytes=16, transfer_mru_bytes=150, max_buffered_bytes=300,
-              keepalive_s=0, session_init_timeout_s=30.0, term_timeout_s=30.0)
+LIMITS = dict(
+    segment_mru_bytes=64,
+    send_segment_bytes=16,
+    transfer_mru_bytes=150,
+    max_buffered_bytes=300,
+    keepalive_s=0,
+    session_init_timeout_s=30.0,
+    term_timeout_s=30.0,
+)
 SIDES = ("active", "passive")
 OPEN_FOR_TRANSFERS = (State.ESTABLISHED,)
 
@@ -149,7 +156,9 @@ class TwoSessions(RuleBasedStateMachine):
         incoming = side.session.incoming
         if incoming is None or incoming.refused or side.session.closed:
             return
-        side.outbound += side.session.refuse_transfer(incoming.transfer_id, XferRefuseReason.NO_RESOURCES, now_s=self.now_s)
+        side.outbound += side.session.refuse_transfer(
+            incoming.transfer_id, XferRefuseReason.NO_RESOURCES, now_s=self.now_s
+        )
         side.refused.add(incoming.transfer_id)
         self.collect(name)
 

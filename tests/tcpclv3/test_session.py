@@ -66,7 +66,10 @@ def test_sdnv_known_values_and_limits():
 def test_contact_header_bytes():
     raw = encode(ContactHeader("ipn:1.0", ContactFlag.REQUEST_ACK, 15))
     assert raw == b"dtn!\x03\x01\x00\x0f\x07ipn:1.0"
-    assert parse_contact_header(raw, max_eid_bytes=64) == (ContactHeader("ipn:1.0", ContactFlag.REQUEST_ACK, 15), len(raw))
+    assert parse_contact_header(raw, max_eid_bytes=64) == (
+        ContactHeader("ipn:1.0", ContactFlag.REQUEST_ACK, 15),
+        len(raw),
+    )
     assert parse_contact_header(raw[:9], max_eid_bytes=64) is None
     with pytest.raises(DecodeError, match="magic"):
         parse_contact_header(b"dtx!", max_eid_bytes=64)
@@ -86,8 +89,10 @@ def test_message_bytes_match_rfc_7242_layout():
 
 
 def test_negotiation():
-    a, b = pair(TcpclV3Config("ipn:1.0", keepalive_s=30), TcpclV3Config("ipn:2.0", keepalive_s=10, allow_refusal=False,
-                                                                       request_length=True))
+    a, b = pair(
+        TcpclV3Config("ipn:1.0", keepalive_s=30),
+        TcpclV3Config("ipn:2.0", keepalive_s=10, allow_refusal=False, request_length=True),
+    )
     est = [e for e in a.events() if isinstance(e, SessionEstablished)][0]
     assert est.peer_eid == "ipn:2.0" and est.keepalive_s == 10 and est.acks and not est.refusal and est.send_length
     assert a.send_length and not b.send_length
@@ -185,16 +190,19 @@ def test_shutdown_exchange_is_clean():
     assert a.closed and a.events()[-1].clean
 
 
-@pytest.mark.parametrize("hostile, why", [
-    (b"\x00", "unknown TCPCLv3 message type"),
-    (b"\xf0", "unknown TCPCLv3 message type"),
-    (b"\x11\x01a", "never started"),
-    (b"\x12\x01a\x12\x01b", "previous one is incomplete"),
-    (b"\x20\x05", "no bundle of ours"),
-    (b"\x30", "no bundle of ours"),
-    (b"\x1f\x01a", "reserved flag"),
-    (b"\x60" + b"\xff" * 11, "SDNV"),
-])
+@pytest.mark.parametrize(
+    "hostile, why",
+    [
+        (b"\x00", "unknown TCPCLv3 message type"),
+        (b"\xf0", "unknown TCPCLv3 message type"),
+        (b"\x11\x01a", "never started"),
+        (b"\x12\x01a\x12\x01b", "previous one is incomplete"),
+        (b"\x20\x05", "no bundle of ours"),
+        (b"\x30", "no bundle of ours"),
+        (b"\x1f\x01a", "reserved flag"),
+        (b"\x60" + b"\xff" * 11, "SDNV"),
+    ],
+)
 def test_hostile_messages_end_the_session_with_shutdown(hostile, why):
     a, b = pair()
     a.events()
@@ -221,8 +229,10 @@ def test_huge_announced_segment_without_refusal_ends_session_not_memory():
     length=st.booleans(),
 )
 def test_two_machines_deliver_every_bundle_in_order_over_any_chunking(bundles, segment, chunk, acks, length):
-    a, b = pair(TcpclV3Config("ipn:1.0", segment_bytes=segment, request_acks=acks),
-                TcpclV3Config("ipn:2.0", request_length=length, request_acks=acks))
+    a, b = pair(
+        TcpclV3Config("ipn:1.0", segment_bytes=segment, request_acks=acks),
+        TcpclV3Config("ipn:2.0", request_length=length, request_acks=acks),
+    )
     a.events(), b.events()
     ids = []
     for data in bundles:

@@ -15,12 +15,27 @@ def _both(a, b, start_s, end_s, rate=1e5, owlt_s=0.01):
     return [Contact(a, b, start_s, end_s, rate, owlt_s), Contact(b, a, start_s, end_s, rate, owlt_s)]
 
 
-FOUR_NODE_TRAFFIC = {"seed": 3, "flow": [{"name": "a-to-c", "from": "A", "to": "C", "size_bytes": 2000, "count": 6,
-                                          "start_s": 60, "end_s": 420, "lifetime_s": 7200}]}
-FOUR_NODE_FAULTS = {"fault": [
-    {"kind": "cut_link", "a": "A", "b": "B", "at_s": 200},
-    {"kind": "kill_node", "node": "B", "at_s": 1000, "restart_after_s": 100},
-]}
+FOUR_NODE_TRAFFIC = {
+    "seed": 3,
+    "flow": [
+        {
+            "name": "a-to-c",
+            "from": "A",
+            "to": "C",
+            "size_bytes": 2000,
+            "count": 6,
+            "start_s": 60,
+            "end_s": 420,
+            "lifetime_s": 7200,
+        }
+    ],
+}
+FOUR_NODE_FAULTS = {
+    "fault": [
+        {"kind": "cut_link", "a": "A", "b": "B", "at_s": 200},
+        {"kind": "kill_node", "node": "B", "at_s": 1000, "restart_after_s": 100},
+    ]
+}
 
 
 @pytest.fixture
@@ -39,13 +54,13 @@ def four_node_files(tmp_path, four_node_plan):
     save_plan(four_node_plan, plan_path, "json")
     traffic = tmp_path / "traffic.toml"
     traffic.write_text(
-        "seed = 3\n[[flow]]\nname = \"a-to-c\"\nfrom = \"A\"\nto = \"C\"\nsize_bytes = 2000\ncount = 6\n"
+        'seed = 3\n[[flow]]\nname = "a-to-c"\nfrom = "A"\nto = "C"\nsize_bytes = 2000\ncount = 6\n'
         "start_s = 60\nend_s = 420\nlifetime_s = 7200\n"
     )
     faults = tmp_path / "faults.toml"
     faults.write_text(
-        "[[fault]]\nkind = \"cut_link\"\na = \"A\"\nb = \"B\"\nat_s = 200\n"
-        "[[fault]]\nkind = \"kill_node\"\nnode = \"B\"\nat_s = 1000\nrestart_after_s = 100\n"
+        '[[fault]]\nkind = "cut_link"\na = "A"\nb = "B"\nat_s = 200\n'
+        '[[fault]]\nkind = "kill_node"\nnode = "B"\nat_s = 1000\nrestart_after_s = 100\n'
     )
     return plan_path, traffic, faults
 
@@ -59,5 +74,7 @@ def delivery_order(run_dir):
 
     sends = [json.loads(line) for line in open(run_dir / "sends.jsonl")]
     by_key = {s["bundle"]: (s["flow"], s["index"]) for s in sends if s.get("bundle")}
-    delivered = sorted((b for b in report.bundles if b.delivered_s is not None), key=lambda b: (b.delivered_s, by_key[b.key]))
+    delivered = sorted(
+        (b for b in report.bundles if b.delivered_s is not None), key=lambda b: (b.delivered_s, by_key[b.key])
+    )
     return report, [by_key[b.key] for b in delivered]

@@ -18,6 +18,8 @@ def test_demo_reduced_loses_nothing(tmp_path, capsys):
 
 
 def test_demo_other_scenario(tmp_path, capsys):
-    assert main(["demo", "--scenario", "lonestar", "--duration", "2h", "--bundles", "20",
-                 "--out", str(tmp_path / "l")]) == 0
+    assert (
+        main(["demo", "--scenario", "lonestar", "--duration", "2h", "--bundles", "20", "--out", str(tmp_path / "l")])
+        == 0
+    )
     assert "0 lost." in capsys.readouterr().out

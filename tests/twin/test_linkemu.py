@@ -80,8 +80,9 @@ async def test_tcp_forwarding_on_loopback():
 
 
 async def test_memory_link_owlt_shaping_and_window_end(autojump_clock):
-    emu, clock = _emulator([Contact(1, 2, 0, 100, 100, owlt_s=2.0), Contact(2, 1, 0, 100, 100, owlt_s=2.0)],
-                           shape_rate=True)
+    emu, clock = _emulator(
+        [Contact(1, 2, 0, 100, 100, owlt_s=2.0), Contact(2, 1, 0, 100, 100, owlt_s=2.0)], shape_rate=True
+    )
     a, b = emu.open_memory_link(1, 2)
     await a.send_all(b"x" * 500)  # 5 s at 100 bytes/s, then 2 s of light time
     got = b""

@@ -28,8 +28,25 @@ def test_replay_four_nodes_cut_and_kill(tmp_path, four_node_files, four_node_pla
     plan, traffic, faults = four_node_files
     out = tmp_path / "replay"
     started = time.monotonic()
-    assert main(["replay", str(plan), "--traffic", str(traffic), "--faults", str(faults), "--speed", "120",
-                 "--duration", "1h", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(plan),
+                "--traffic",
+                str(traffic),
+                "--faults",
+                str(faults),
+                "--speed",
+                "120",
+                "--duration",
+                "1h",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert time.monotonic() - started < 60
     text = capsys.readouterr().out
     assert "6 of 6 bundles delivered" in text and "0 lost" in text
@@ -50,8 +67,12 @@ def test_replay_four_nodes_cut_and_kill(tmp_path, four_node_files, four_node_pla
 
     # The digital twin on the same inputs: same bundles, same order.
     sim = tmp_path / "sim"
-    simulate(four_node_plan, load_workload(four_node_plan, FOUR_NODE_TRAFFIC, FOUR_NODE_FAULTS), sim,
-             SimulationOptions(duration_s=3600, seed=5))
+    simulate(
+        four_node_plan,
+        load_workload(four_node_plan, FOUR_NODE_TRAFFIC, FOUR_NODE_FAULTS),
+        sim,
+        SimulationOptions(duration_s=3600, seed=5),
+    )
     _, sim_order = delivery_order(sim)
     assert sim_order == replay_order
 
@@ -66,9 +87,23 @@ def test_replay_interrupted_stops_every_process(tmp_path, four_node_files):
     plan, traffic, faults = four_node_files
     out = tmp_path / "interrupted"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dtn", "replay", str(plan), "--traffic", str(traffic), "--speed", "60",
-         "--duration", "1h", "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "dtn",
+            "replay",
+            str(plan),
+            "--traffic",
+            str(traffic),
+            "--speed",
+            "60",
+            "--duration",
+            "1h",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     pids_file = out / "pids.json"
     deadline = time.monotonic() + 40

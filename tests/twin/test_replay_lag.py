@@ -30,8 +30,10 @@ def test_nothing_measured():
     assert "nothing" in lag_message(LagMeter(speed=10.0).summary(), 10.0)
 
 
-@given(st.lists(st.floats(min_value=-10, max_value=100, allow_nan=False), max_size=50),
-       st.floats(min_value=0.1, max_value=1e4))
+@given(
+    st.lists(st.floats(min_value=-10, max_value=100, allow_nan=False), max_size=50),
+    st.floats(min_value=0.1, max_value=1e4),
+)
 def test_summary_is_consistent(lates, speed):
     meter = LagMeter(speed=speed)
     for late in lates:

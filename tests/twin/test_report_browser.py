@@ -23,7 +23,8 @@ def test_demo_report_page_renders_its_plots(tmp_path, capsys):
         assert "Fucino and Matera were down from 1 h to 4 h into the run (3 h)" in story
         assert "satellites (" in story and "none were lost" in story
         images = driver.execute_script(
-            "return [...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth])")
+            "return [...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth])"
+        )
         assert [alt for alt, _, _ in images] == ["map plot", "timeline plot", "latency plot", "occupancy plot"]
         assert all(ok and width >= 800 for _, ok, width in images), images
         text = driver.find_element("tag name", "body").text

@@ -32,9 +32,27 @@ def test_same_seed_same_event_log_across_processes(tmp_path, four_node_files):
     for i in range(2):
         out = tmp_path / f"run{i}"
         subprocess.run(
-            [sys.executable, "-m", "dtn", "simulate", str(plan), "--traffic", str(traffic), "--faults", str(faults),
-             "--duration", "1h", "--seed", "11", "--out", str(out), "--no-report"],
-            check=True, capture_output=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "dtn",
+                "simulate",
+                str(plan),
+                "--traffic",
+                str(traffic),
+                "--faults",
+                str(faults),
+                "--duration",
+                "1h",
+                "--seed",
+                "11",
+                "--out",
+                str(out),
+                "--no-report",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         logs.append((out / "events.jsonl").read_bytes())
     assert logs[0] == logs[1] and len(logs[0]) > 1000
@@ -43,8 +61,26 @@ def test_same_seed_same_event_log_across_processes(tmp_path, four_node_files):
 def test_cli_simulate_sqlite_store_and_report(tmp_path, four_node_files, capsys):
     plan, traffic, faults = four_node_files
     out = tmp_path / "run"
-    assert main(["simulate", str(plan), "--traffic", str(traffic), "--faults", str(faults), "--duration", "1h",
-                 "--store", "sqlite", "--out", str(out), "--plots"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                str(plan),
+                "--traffic",
+                str(traffic),
+                "--faults",
+                str(faults),
+                "--duration",
+                "1h",
+                "--store",
+                "sqlite",
+                "--out",
+                str(out),
+                "--plots",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "6 of 6 bundles delivered" in text and "0 lost" in text
     assert (out / "index.html").exists() and (out / "stores" / "node2.db").exists()
@@ -57,6 +93,6 @@ def test_cli_simulate_bad_inputs(tmp_path, four_node_files, capsys):
     assert main(["simulate", str(plan)]) == 2
     assert "needs --traffic" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
-    bad.write_text("[[flow]]\nfrom = \"Z\"\nto = \"C\"\nsize_bytes = 1\n")
+    bad.write_text('[[flow]]\nfrom = "Z"\nto = "C"\nsize_bytes = 1\n')
     assert main(["simulate", str(plan), "--traffic", str(bad)]) == 2
     assert "unknown node 'Z'" in capsys.readouterr().err

@@ -31,8 +31,10 @@ def plan_files(tmp_path):
     plan_path = tmp_path / "four.json"
     save_plan(plan, plan_path, "json")
     traffic = tmp_path / "traffic.toml"
-    traffic.write_text('seed = 3\n[[flow]]\nname = "a-to-c"\nfrom = "A"\nto = "C"\nsize_bytes = 2000\ncount = 6\n'
-                       "start_s = 60\nend_s = 420\nlifetime_s = 7200\n")
+    traffic.write_text(
+        'seed = 3\n[[flow]]\nname = "a-to-c"\nfrom = "A"\nto = "C"\nsize_bytes = 2000\ncount = 6\n'
+        "start_s = 60\nend_s = 420\nlifetime_s = 7200\n"
+    )
     return plan_path, traffic
 
 
@@ -49,15 +51,25 @@ def test_expand_ids_and_seeds_are_stable(plan_files):
     assert len({r.run_id for r in runs}) == len(runs)
     assert all(r.seed == run_seed(5, r.run_id) for r in runs)
     # Growing the grid keeps the seeds of the runs already there.
-    grown = {r.run_id: r.seed for r in expand(_spec(*plan_files, failed_satellites=(0, 1, 2), station_outages=(0, 1),
-                                                    rate_scales=(0.5, 1.0), repeats=2))}
+    grown = {
+        r.run_id: r.seed
+        for r in expand(
+            _spec(*plan_files, failed_satellites=(0, 1, 2), station_outages=(0, 1), rate_scales=(0.5, 1.0), repeats=2)
+        )
+    }
     assert all(grown[r.run_id] == r.seed for r in runs)
     assert run_seed(6, runs[0].run_id) != runs[0].seed
 
 
 def test_bad_specs_are_typed_errors(plan_files):
-    for kw in ({"failed_satellites": (-1,)}, {"rate_scales": (0.0,)}, {"repeats": 0}, {"duration_s": 0.0},
-               {"replicas": (0,)}, {"traffic_seeds": ()}):
+    for kw in (
+        {"failed_satellites": (-1,)},
+        {"rate_scales": (0.0,)},
+        {"repeats": 0},
+        {"duration_s": 0.0},
+        {"replicas": (0,)},
+        {"traffic_seeds": ()},
+    ):
         with pytest.raises(ScenarioError):
             _spec(*plan_files, **kw)
     assert parse_int_list("0..4:2,7", "x") == (0, 2, 4, 7)
@@ -80,16 +92,29 @@ def test_one_run_is_reproducible_and_counts_failures(plan_files):
 
 def test_sweep_on_two_workers_same_seed_same_table_and_resumes(plan_files, tmp_path, capsys):
     plan_path, traffic = plan_files
-    args = ["sweep", str(plan_path), "--traffic", str(traffic), "--duration", "1h", "--failures", "0..1",
-            "--seed", "5", "--workers", "2"]
+    args = [
+        "sweep",
+        str(plan_path),
+        "--traffic",
+        str(traffic),
+        "--duration",
+        "1h",
+        "--failures",
+        "0..1",
+        "--seed",
+        "5",
+        "--workers",
+        "2",
+    ]
     out1, out2 = tmp_path / "s1", tmp_path / "s2"
     assert main(args + ["--out", str(out1)]) == 0
     assert "2 runs" in capsys.readouterr().out
     # The same sweep again on an existing cluster (its scheduler on 127.0.0.1), given by address.
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         assert main(args + ["--out", str(out2), "--no-plots", "--scheduler", cluster.scheduler_address]) == 0
     table = (out1 / "results.csv").read_text()
@@ -113,11 +138,44 @@ def test_cli_errors_are_one_line(plan_files, tmp_path, capsys):
     assert main(["sweep", str(plan_path), "--traffic", str(traffic), "--failures", "x", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dtn: error:") and len(err.strip().splitlines()) == 1
-    assert main(["sweep", str(plan_path), "--traffic", str(traffic), "--duration", "1h", "--out", str(tmp_path / "o"),
-                 "--no-plots", "--workers", "1", "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(plan_path),
+                "--traffic",
+                str(traffic),
+                "--duration",
+                "1h",
+                "--out",
+                str(tmp_path / "o"),
+                "--no-plots",
+                "--workers",
+                "1",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     # The same directory with another sweep seed is refused rather than mixed.
-    assert main(["sweep", str(plan_path), "--traffic", str(traffic), "--duration", "1h", "--out", str(tmp_path / "o"),
-                 "--seed", "2"]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                str(plan_path),
+                "--traffic",
+                str(traffic),
+                "--duration",
+                "1h",
+                "--out",
+                str(tmp_path / "o"),
+                "--seed",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "different sweep" in capsys.readouterr().err
 
 

@@ -23,8 +23,14 @@ def web_cluster():
     try:
         # 1 <-> 2 open now for 10 min; a later pass at 20 min so "next" has something to show.
         # Node 3 is in the plan but not running: its session stays down, its contacts are still drawn.
-        c.plan(both(1, 2, 0, 600) + both(1, 2, 1200, 1500) + both(2, 3, 300, 900) + both(2, 3, 2400, 3000)
-               + both(2, 3, 7200, 8400), start_in_s=-120.0)
+        c.plan(
+            both(1, 2, 0, 600)
+            + both(1, 2, 1200, 1500)
+            + both(2, 3, 300, 900)
+            + both(2, 3, 2400, 3000)
+            + both(2, 3, 7200, 8400),
+            start_in_s=-120.0,
+        )
         (root / "web.secret").write_text(SECRET + "\n")
         c.config(1, [2])
         c.config(2, [1, 3], extra='[web]\naddress = "127.0.0.1:0"\nsecret_file = "web.secret"\n')

@@ -83,13 +83,16 @@ def test_may_change():
     assert not may_change("Bearer anything", None)
 
 
-@pytest.mark.parametrize("table, message", [
-    ({"address": "0.0.0.0:8080"}, "loopback only"),
-    ({"address": "127.0.0.1"}, "host:port"),
-    ({"address": "127.0.0.1:70000"}, "out of range"),
-    ({"address": "127.0.0.1:8080", "colour": "red"}, "unknown key"),
-    ({}, "host:port"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"address": "0.0.0.0:8080"}, "loopback only"),
+        ({"address": "127.0.0.1"}, "host:port"),
+        ({"address": "127.0.0.1:70000"}, "out of range"),
+        ({"address": "127.0.0.1:8080", "colour": "red"}, "unknown key"),
+        ({}, "host:port"),
+    ],
+)
 def test_web_config_refuses(table, message):
     with pytest.raises(ConfigError, match=message):
         parse_web_table(table, base_dir=pathlib.Path("."))

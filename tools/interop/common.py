@@ -154,8 +154,13 @@ class PeerProcess:
         full_env.update(env or {})
         self._log_file = open(log, "ab")
         self.popen = subprocess.Popen(
-            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env=full_env, start_new_session=True,
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
         )
 
     def alive(self) -> bool:
@@ -205,8 +210,14 @@ def spacedtn_supports(cla: str) -> str | None:
     return None
 
 
-def write_node_config(path: pathlib.Path, node: int, *, listen: list[dict], neighbours: dict[int, dict],
-                      extra: dict[str, dict] | None = None) -> pathlib.Path:
+def write_node_config(
+    path: pathlib.Path,
+    node: int,
+    *,
+    listen: list[dict],
+    neighbours: dict[int, dict],
+    extra: dict[str, dict] | None = None,
+) -> pathlib.Path:
     """A spacedtn node config (docs/node.md) for one interop run: in-memory store, agent socket, echo on 7."""
     lines = ["[node]", f'id = "ipn:{node}.0"', f'endpoints = ["ipn:{node}.1"]', ""]
     for item in listen:
@@ -217,8 +228,11 @@ def write_node_config(path: pathlib.Path, node: int, *, listen: list[dict], neig
         lines.append(f"[neighbours.{number}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in fields.items()]
         lines.append("")
-    sections = {"agent": {"socket": str(path.parent / "agent.sock")}, "echo": {"service": 7},
-                "log": {"events": str(path.parent / "events.jsonl"), "level": "info"}}
+    sections = {
+        "agent": {"socket": str(path.parent / "agent.sock")},
+        "echo": {"service": 7},
+        "log": {"events": str(path.parent / "events.jsonl"), "level": "info"},
+    }
     for name, fields in (extra or {}).items():
         sections.setdefault(name, {}).update(fields)
     for name, fields in sections.items():
@@ -310,13 +324,25 @@ def reexec_in_loopback_namespace(argv: list[str]) -> int | None:
     env[NETNS_ENV] = "1"
     # no `exec`: sh stays PID 1 of the namespace and, waiting for python, reaps the daemons a peer orphans
     # (a zombie still "exists" for kill(pid, 0), and ION's admin programs wait for their daemons to be gone)
-    command = [unshare, "--net", "--ipc", "--pid", "--fork", "--kill-child", "--", "sh", "-c",
-               f'{ip} link set lo up && "$@"', "sh", sys.executable, *argv]
+    command = [
+        unshare,
+        "--net",
+        "--ipc",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--",
+        "sh",
+        "-c",
+        f'{ip} link set lo up && "$@"',
+        "sh",
+        sys.executable,
+        *argv,
+    ]
     return subprocess.call(command, env=env)
 
 
-def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str,
-             needs_namespace: bool = False) -> int:
+def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str, needs_namespace: bool = False) -> int:
     """Shared `main`: run `exchange() -> list[Row]`, print the rows; 77 with one line when the peer is missing.
 
     The run happens inside a loopback-only network namespace when one can be made (see
@@ -327,8 +353,9 @@ def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str,
 
     parser = argparse.ArgumentParser(description=f"spacedtn <-> {name} interop run (docs/interop.md)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    parser.add_argument("--no-namespace", action="store_true",
-                        help="run in this network namespace (only for peers that bind 127.0.0.1)")
+    parser.add_argument(
+        "--no-namespace", action="store_true", help="run in this network namespace (only for peers that bind 127.0.0.1)"
+    )
     raw = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(raw)
     if not args.no_namespace and not in_loopback_namespace():
@@ -336,8 +363,11 @@ def run_main(name: str, exchange, argv: list[str] | None = None, *, script: str,
         if status is not None:
             return status
     if needs_namespace and not in_loopback_namespace():
-        print(f"skip {name}: it binds the wildcard address; run as root with unshare(1) so it runs in a "
-              "loopback-only network namespace", file=sys.stderr)
+        print(
+            f"skip {name}: it binds the wildcard address; run as root with unshare(1) so it runs in a "
+            "loopback-only network namespace",
+            file=sys.stderr,
+        )
         return SKIPPED
     try:
         rows = exchange()

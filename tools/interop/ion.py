@@ -89,7 +89,8 @@ def _rc(run: pathlib.Path, cla: str, ion_port: int, spacedtn_port: int) -> pathl
     index = CLS.index(cla)
     (run / "ion.ionconfig").write_text(
         f"sdrName ion{cla}\nwmKey {0x5D70 + index}\nconfigFlags 1\nheapWords 16000000\nwmSize 64000000\n"
-        f"pathName {run}\n")
+        f"pathName {run}\n"
+    )
     path = run / "ion.rc"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -100,16 +101,23 @@ class Ion:
         self.prefix, self.run, self.env = prefix, run, _env(prefix, run)
         # output to a file, not a pipe: the daemons ionstart leaves running inherit its stdout
         with open(run / "ionstart.log", "wb") as log:
-            started = subprocess.run([str(prefix / "bin/ionstart"), "-I", str(rc)], cwd=run,
-                                     env=os.environ | self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, timeout=120)
+            started = subprocess.run(
+                [str(prefix / "bin/ionstart"), "-I", str(rc)],
+                cwd=run,
+                env=os.environ | self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+            )
         if started.returncode != 0:
             self.stop()
             raise common.ExchangeError(f"ionstart failed ({started.returncode}), see {run / 'ionstart.log'}")
 
     def tool(self, name: str, *args: str, log: str, wait_s: float | None = 120) -> common.PeerProcess:
-        proc = common.PeerProcess([str(self.prefix / "bin" / name), *args], cwd=self.run, log=self.run / log,
-                                  env=self.env)
+        proc = common.PeerProcess(
+            [str(self.prefix / "bin" / name), *args], cwd=self.run, log=self.run / log, env=self.env
+        )
         if wait_s is not None:
             try:
                 proc.popen.wait(wait_s)
@@ -123,8 +131,15 @@ class Ion:
         never `killm`. Anything still left then ends with the run's PID and IPC namespaces."""
         with open(self.run / "ionstop.log", "ab") as log:
             try:
-                subprocess.run([str(self.prefix / "bin/ionstop")], cwd=self.run, env=os.environ | self.env,
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=120)
+                subprocess.run(
+                    [str(self.prefix / "bin/ionstop")],
+                    cwd=self.run,
+                    env=os.environ | self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=120,
+                )
             except subprocess.TimeoutExpired:
                 log.write(b"# ionstop did not return within 120 s\n")
 
@@ -136,8 +151,7 @@ def _exchange_one(prefix: pathlib.Path, run: pathlib.Path, cla: str) -> list[Row
     s_port = common.free_udp_port() if udp else common.free_port()
     listen = {"cla": cla, "host": "127.0.0.1", "port": s_port}
     neighbour = {"address": f"127.0.0.1:{ion_port}", "cla": cla, "dial": "always"}
-    cfg = common.write_node_config(run / "node.toml", SPACEDTN_NODE, listen=[listen],
-                                   neighbours={ION_NODE: neighbour})
+    cfg = common.write_node_config(run / "node.toml", SPACEDTN_NODE, listen=[listen], neighbours={ION_NODE: neighbour})
     rows: list[Row] = []
     with common.spacedtn_node(cfg) as (_proc, node):
         ion = Ion(prefix, run, _rc(run, cla, ion_port, s_port))
@@ -162,12 +176,14 @@ def _ion_to_spacedtn(ion: Ion, node, run: pathlib.Path, label: str) -> list[Row]
     for i, p in enumerate(sent):
         f = run / f"send-{i}.bin"
         f.write_bytes(p)
-        ion.tool("bpsendfile", f"ipn:{ION_NODE}.2", f"ipn:{SPACEDTN_NODE}.1", str(f), log=f"bpsendfile-{i}.log",
-                 wait_s=60)
+        ion.tool(
+            "bpsendfile", f"ipn:{ION_NODE}.2", f"ipn:{SPACEDTN_NODE}.1", str(f), log=f"bpsendfile-{i}.log", wait_s=60
+        )
     got = common.receive_all(node, f"ipn:{SPACEDTN_NODE}.1", len(sent), 90)
-    return [Row("ION", label, "ION bpsendfile -> spacedtn (small)", len(sent) - 1,
-                common.count_matching(sent[:-1], got)),
-            Row("ION", label, f"ION bpsendfile -> spacedtn ({big})", 1, common.count_matching(sent[-1:], got))]
+    return [
+        Row("ION", label, "ION bpsendfile -> spacedtn (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
+        Row("ION", label, f"ION bpsendfile -> spacedtn ({big})", 1, common.count_matching(sent[-1:], got)),
+    ]
 
 
 def _spacedtn_to_ion(ion: Ion, node, run: pathlib.Path, label: str) -> list[Row]:
@@ -184,9 +200,10 @@ def _spacedtn_to_ion(ion: Ion, node, run: pathlib.Path, label: str) -> list[Row]
     time.sleep(1.0)
     recv.stop()
     got = [f.read_bytes() for f in sorted(run.glob("testfile*"))]
-    return [Row("ION", label, "spacedtn -> ION bprecvfile (small)", len(sent) - 1,
-                common.count_matching(sent[:-1], got)),
-            Row("ION", label, f"spacedtn -> ION bprecvfile ({big})", 1, common.count_matching(sent[-1:], got))]
+    return [
+        Row("ION", label, "spacedtn -> ION bprecvfile (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
+        Row("ION", label, f"spacedtn -> ION bprecvfile ({big})", 1, common.count_matching(sent[-1:], got)),
+    ]
 
 
 def _crc32c_to_ion(ion: Ion, node, run: pathlib.Path, label: str) -> Row:
@@ -220,8 +237,9 @@ def _pings(ion: Ion, node, label: str) -> list[Row]:
         echo.stop()
     answered = [r for r in rtts if r is not None]
     rows = [Row("ION", label, "dtn ping -> ION bpecho", len(rtts), len(answered))]
-    ping = ion.tool("bping", "-c", "5", "-i", "1", f"ipn:{ION_NODE}.2", f"ipn:{SPACEDTN_NODE}.7",
-                    log="bping.log", wait_s=30)
+    ping = ion.tool(
+        "bping", "-c", "5", "-i", "1", f"ipn:{ION_NODE}.2", f"ipn:{SPACEDTN_NODE}.7", log="bping.log", wait_s=30
+    )
     text = ping.log.read_text(errors="replace")
     replies = len(re.findall(r"(?i)bytes from", text))
     rows.append(Row("ION", label, "ION bping -> spacedtn echo", 5, replies, "counted from bping's output"))

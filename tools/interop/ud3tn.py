@@ -108,22 +108,42 @@ def _exchange_one(binary, aap_api, run: pathlib.Path, cla: str, label: str) -> l
     u_port, s_port = common.free_port(), common.free_port()
     aap_sock = run / "ud3tn.socket"
     peer = common.PeerProcess(
-        [str(binary), "-e", f"ipn:{UD3TN_NODE}.0", "-b", "7", "-c", f"{cla}:127.0.0.1,{u_port}",
-         "-s", str(aap_sock), "-S", str(run / "ud3tn.aap2.socket"), "-L", "3"],
-        cwd=run, log=run / "ud3tn.log")
+        [
+            str(binary),
+            "-e",
+            f"ipn:{UD3TN_NODE}.0",
+            "-b",
+            "7",
+            "-c",
+            f"{cla}:127.0.0.1,{u_port}",
+            "-s",
+            str(aap_sock),
+            "-S",
+            str(run / "ud3tn.aap2.socket"),
+            "-L",
+            "3",
+        ],
+        cwd=run,
+        log=run / "ud3tn.log",
+    )
     try:
         common.wait_port(u_port, proc=peer.popen)
         cfg = common.write_node_config(
-            run / "node.toml", SPACEDTN_NODE,
+            run / "node.toml",
+            SPACEDTN_NODE,
             listen=[{"cla": cla, "host": "127.0.0.1", "port": s_port}],
             neighbours={UD3TN_NODE: {"address": f"127.0.0.1:{u_port}", "cla": cla, "dial": "always"}},
-            extra=CL_OPTIONS.get(cla))
+            extra=CL_OPTIONS.get(cla),
+        )
         with common.spacedtn_node(cfg) as (_proc, node):
             # uD3TN's contact to spacedtn: its config agent, through AAP (as its aap_config.py tool does)
             with AAPUnixClient(address=str(aap_sock)) as aap:
                 aap.register("4001")
-                message = ConfigMessage(f"ipn:{SPACEDTN_NODE}.0", f"{cla}:127.0.0.1:{s_port}",
-                                        contacts=[make_contact(0, CONTACT_S, CONTACT_RATE_BYTES_PER_S)])
+                message = ConfigMessage(
+                    f"ipn:{SPACEDTN_NODE}.0",
+                    f"{cla}:127.0.0.1:{s_port}",
+                    contacts=[make_contact(0, CONTACT_S, CONTACT_RATE_BYTES_PER_S)],
+                )
                 aap.send_bundle(f"ipn:{UD3TN_NODE}.9000", bytes(message))
             rows += _spacedtn_to_ud3tn(node, AAPUnixClient, AAPMessageType, aap_sock, label)
             rows += _ud3tn_to_spacedtn(node, AAPUnixClient, aap_sock, label)
@@ -148,8 +168,10 @@ def _spacedtn_to_ud3tn(node, client_cls, msg_types, aap_sock, label: str) -> lis
         receiver.close()
     small = common.count_matching(sent[:-1], got)
     big = common.count_matching(sent[-1:], got)
-    return [Row("uD3TN", label, "spacedtn -> uD3TN (small)", len(sent) - 1, small),
-            Row("uD3TN", label, "spacedtn -> uD3TN (1 MiB)", 1, big)]
+    return [
+        Row("uD3TN", label, "spacedtn -> uD3TN (small)", len(sent) - 1, small),
+        Row("uD3TN", label, "spacedtn -> uD3TN (1 MiB)", 1, big),
+    ]
 
 
 def _ud3tn_to_spacedtn(node, client_cls, aap_sock, label: str) -> list[Row]:
@@ -159,8 +181,10 @@ def _ud3tn_to_spacedtn(node, client_cls, aap_sock, label: str) -> list[Row]:
         for p in sent:
             aap.send_bundle(f"ipn:{SPACEDTN_NODE}.1", p)
     got = common.receive_all(node, f"ipn:{SPACEDTN_NODE}.1", len(sent), 60)
-    return [Row("uD3TN", label, "uD3TN -> spacedtn (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
-            Row("uD3TN", label, "uD3TN -> spacedtn (1 MiB)", 1, common.count_matching(sent[-1:], got))]
+    return [
+        Row("uD3TN", label, "uD3TN -> spacedtn (small)", len(sent) - 1, common.count_matching(sent[:-1], got)),
+        Row("uD3TN", label, "uD3TN -> spacedtn (1 MiB)", 1, common.count_matching(sent[-1:], got)),
+    ]
 
 
 def _ping_ud3tn(node, label: str) -> Row:

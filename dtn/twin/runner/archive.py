@@ -10,6 +10,7 @@ from dtn.archive.config import ArchiveConfig
 from dtn.archive.db import ArchiveDB
 from dtn.errors import StoreError
 
+
 class ArchiveTwinDriver:
     """Runs an `ArchiveWorkload` in the digital twin: PUTs at the origin, GETs at every user station, declares
     killed satellites lost; `records` (also `archive.jsonl` in the run directory) says what happened when."""
@@ -26,8 +27,14 @@ class ArchiveTwinDriver:
         if number not in self.nodes:
             return None
         w = self.workload
-        return ArchiveConfig(replicas=w.replicas, chunk_bytes=w.chunk_bytes, nodes=tuple(sorted(self.nodes)),
-                             centres=w.centres, lifetime_s=2 * 86400.0, retry_s=1800.0)
+        return ArchiveConfig(
+            replicas=w.replicas,
+            chunk_bytes=w.chunk_bytes,
+            nodes=tuple(sorted(self.nodes)),
+            centres=w.centres,
+            lifetime_s=2 * 86400.0,
+            retry_s=1800.0,
+        )
 
     def db_for(self, number: int) -> ArchiveDB | None:
         if number not in self.nodes:
@@ -53,8 +60,10 @@ class ArchiveTwinDriver:
             pending = sorted(self.workload.puts)
             gets = sorted(self.workload.gets_at_s)
             put_done: list[tuple[float, str]] = []
-            events = sorted([(p[0], "put", p) for p in pending] + [(t, "get", None) for t in gets],
-                            key=lambda e: (e[0], e[1] != "put"))
+            events = sorted(
+                [(p[0], "put", p) for p in pending] + [(t, "get", None) for t in gets],
+                key=lambda e: (e[0], e[1] != "put"),
+            )
             for t_s, kind, item in events:
                 await self.twin._sleep_until_plan(t_s)
                 if kind == "put":
@@ -73,15 +82,23 @@ class ArchiveTwinDriver:
             self._record("put", name=name, size_bytes=size, error="origin is down")
             return
         result = await node.archive.put(self._payload(name, size), name)
-        self._record("put", name=name, size_bytes=size, object_id=result["object_id"],
-                     replicas=result["replicas"])
+        self._record("put", name=name, size_bytes=size, object_id=result["object_id"], replicas=result["replicas"])
 
     def finish(self) -> list[dict[str, Any]]:
         """The records, with every GET still waiting when the run ended recorded as unanswered."""
-        for (user, name, started) in sorted(self._outstanding):
-            self.records.append({"t_s": round(self.twin.plan_now_s(), 3), "kind": "get", "user": user, "name": name,
-                                 "requested_s": round(started, 3), "latency_s": None, "verified": False,
-                                 "pending_at_end": True})
+        for user, name, started in sorted(self._outstanding):
+            self.records.append(
+                {
+                    "t_s": round(self.twin.plan_now_s(), 3),
+                    "kind": "get",
+                    "user": user,
+                    "name": name,
+                    "requested_s": round(started, 3),
+                    "latency_s": None,
+                    "verified": False,
+                    "pending_at_end": True,
+                }
+            )
         self._outstanding.clear()
         return self.records
 
@@ -108,9 +125,15 @@ class ArchiveTwinDriver:
                 continue
             if result.get("data") is not None:
                 expected = self._payload(name, len(result["data"]))
-                self._record("get", user=user, name=name, requested_s=round(started, 3),
-                             latency_s=round(self.twin.plan_now_s() - started, 3),
-                             verified=result["data"] == expected, source=result.get("source"))
+                self._record(
+                    "get",
+                    user=user,
+                    name=name,
+                    requested_s=round(started, 3),
+                    latency_s=round(self.twin.plan_now_s() - started, 3),
+                    verified=result["data"] == expected,
+                    source=result.get("source"),
+                )
                 return
         self._record("get", user=user, name=name, requested_s=round(started, 3), latency_s=None, verified=False)
 
@@ -118,8 +141,11 @@ class ArchiveTwinDriver:
         after = self.workload.declare_lost_after_s
         if after is None or self.workload.mode != "archive":
             return
-        kills = sorted((f.at_s, f.node) for f in self.twin.workload.faults
-                       if f.kind == "kill_node" and f.restart_after_s is None and f.node in self.nodes)
+        kills = sorted(
+            (f.at_s, f.node)
+            for f in self.twin.workload.faults
+            if f.kind == "kill_node" and f.restart_after_s is None and f.node in self.nodes
+        )
         for at_s, lost in kills:
             await self.twin._sleep_until_plan(at_s + after)
             for number in [*self.workload.users, *sorted(self.nodes - {lost})]:  # a user station, not the origin
@@ -139,7 +165,13 @@ class ArchiveTwinDriver:
                 continue
             state = db.put_state(rec["object_id"]) or {}
             first, all_s = state.get("first_unix_s"), state.get("all_unix_s")
-            out.append({"name": rec["name"], "put_s": rec["t_s"], "replicas": state.get("replicas"),
-                        "first_replica_s": None if first is None else round(first - epoch, 3),
-                        "all_replicas_s": None if all_s is None else round(all_s - epoch, 3)})
+            out.append(
+                {
+                    "name": rec["name"],
+                    "put_s": rec["t_s"],
+                    "replicas": state.get("replicas"),
+                    "first_replica_s": None if first is None else round(first - epoch, 3),
+                    "all_replicas_s": None if all_s is None else round(all_s - epoch, 3),
+                }
+            )
         return out

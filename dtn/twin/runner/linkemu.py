@@ -209,13 +209,19 @@ class LinkEmulator:
         # (close their sessions) then always happens first, whatever order Trio runs that instant's tasks in.
         # Bytes sent at the end instant are accepted but never delivered (they would arrive after the end).
         end_deadline = math.nextafter(self.clock_deadline(window.end_s), math.inf)
-        from_a = _Direction(DirectionTiming(rate_from_a, owlt_s, self.shape_rate), record, "bytes_ab" if a_is_low else "bytes_ba")
-        from_b = _Direction(DirectionTiming(rate_from_b, owlt_s, self.shape_rate), record, "bytes_ba" if a_is_low else "bytes_ab")
+        from_a = _Direction(
+            DirectionTiming(rate_from_a, owlt_s, self.shape_rate), record, "bytes_ab" if a_is_low else "bytes_ba"
+        )
+        from_b = _Direction(
+            DirectionTiming(rate_from_b, owlt_s, self.shape_rate), record, "bytes_ba" if a_is_low else "bytes_ab"
+        )
         watched = nursery is not None
         if watched:
             nursery.start_soon(_wake_at_end, end_deadline, (from_a, from_b))
-        return (EmulatedStream(self, from_a, from_b, end_deadline, watched),
-                EmulatedStream(self, from_b, from_a, end_deadline, watched))
+        return (
+            EmulatedStream(self, from_a, from_b, end_deadline, watched),
+            EmulatedStream(self, from_b, from_a, end_deadline, watched),
+        )
 
     # -- TCP (real processes) --------------------------------------------------------------------------------
     async def serve_tcp(
@@ -326,8 +332,14 @@ class _Direction:
 class EmulatedStream(trio.abc.HalfCloseableStream):
     """One end of an in-memory emulated link (see LinkEmulator.open_memory_link)."""
 
-    def __init__(self, emulator: LinkEmulator, outgoing: _Direction, incoming: _Direction, end_deadline: float,
-                 watched: bool = False):
+    def __init__(
+        self,
+        emulator: LinkEmulator,
+        outgoing: _Direction,
+        incoming: _Direction,
+        end_deadline: float,
+        watched: bool = False,
+    ):
         self._emulator = emulator
         self._out = outgoing
         self._in = incoming

@@ -73,7 +73,10 @@ class NodeProcess:
 
     @classmethod
     def start_many(
-        cls, config_paths: list[str | os.PathLike], *, log_dir: str | os.PathLike | None = None,
+        cls,
+        config_paths: list[str | os.PathLike],
+        *,
+        log_dir: str | os.PathLike | None = None,
         timeout_s: float = 30.0,
     ) -> list["NodeProcess"]:
         """Start several nodes at once (in parallel) and wait until all are ready."""
@@ -92,7 +95,10 @@ class NodeProcess:
 
     @classmethod
     def spawn(
-        cls, config_path: str | os.PathLike, *, log_path: str | os.PathLike | None = None,
+        cls,
+        config_path: str | os.PathLike,
+        *,
+        log_path: str | os.PathLike | None = None,
         env: dict[str, str] | None = None,
     ) -> "NodeProcess":
         """Start the process without waiting; call `wait_ready` next."""
@@ -104,8 +110,12 @@ class NodeProcess:
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             popen = subprocess.Popen(
-                node_command(config_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                env=full_env, start_new_session=True,
+                node_command(config_path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=full_env,
+                start_new_session=True,
             )
         finally:
             if log is not None:

@@ -14,15 +14,13 @@ mapped back to plan time so `dtn report` reads a replay like a simulation.
 from __future__ import annotations
 
 import json
-import math
-import os
 import pathlib
 import resource
 import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import trio
@@ -57,8 +55,13 @@ def scale_plan(plan: ContactPlan, *, start_s: float, speed: float, epoch_unix_s:
 
     contacts = [
         Contact(
-            c.from_node, c.to_node, (c.start_s - start_s) / speed, (c.end_s - start_s) / speed,
-            c.rate_bytes_per_s * speed, c.owlt_s / speed, c.confidence,
+            c.from_node,
+            c.to_node,
+            (c.start_s - start_s) / speed,
+            (c.end_s - start_s) / speed,
+            c.rate_bytes_per_s * speed,
+            c.owlt_s / speed,
+            c.confidence,
         )
         for c in plan.contacts
     ]
@@ -71,8 +74,13 @@ def scale_faults(faults: list[Fault], *, start_s: float, speed: float) -> list[F
         return None if x is None else (x - start_s) / speed
 
     return [
-        replace(f, at_s=t(f.at_s), from_s=t(f.from_s), to_s=t(f.to_s),
-                restart_after_s=None if f.restart_after_s is None else f.restart_after_s / speed)
+        replace(
+            f,
+            at_s=t(f.at_s),
+            from_s=t(f.from_s),
+            to_s=t(f.to_s),
+            restart_after_s=None if f.restart_after_s is None else f.restart_after_s / speed,
+        )
         for f in faults
     ]
 
@@ -197,8 +205,12 @@ class Replay:
                     continue
                 await self.sleep_until_plan(send.t_s)
                 record = {
-                    "t_s": round(send.t_s, 6), "flow": send.flow, "index": send.index, "src": send.source,
-                    "dst": send.destination, "size_bytes": send.size_bytes,
+                    "t_s": round(send.t_s, 6),
+                    "flow": send.flow,
+                    "index": send.index,
+                    "src": send.source,
+                    "dst": send.destination,
+                    "size_bytes": send.size_bytes,
                     "predicted_arrival_s": predicted_arrival(oracle, send),
                 }
                 for attempt in range(2):
@@ -207,7 +219,8 @@ class Replay:
                         if client is None:
                             client = clients[send.source] = await self._client(send.source)
                         result = await client.send(
-                            f"ipn:{send.destination}.{send.service}", bytes(send.size_bytes),
+                            f"ipn:{send.destination}.{send.service}",
+                            bytes(send.size_bytes),
                             lifetime_s=max(0.001, send.lifetime_s * scaled_lifetime),
                         )
                         record["bundle"] = result.bundle
@@ -261,7 +274,9 @@ class Replay:
         n_nodes = len(self.plan.nodes)
         lead_in_s = self.options.lead_in_s if self.options.lead_in_s is not None else 3.0 + 0.6 * n_nodes
         self.t0_wall = time.time() + lead_in_s
-        scaled = scale_plan(self.plan, start_s=self.options.start_s, speed=self.options.speed, epoch_unix_s=self.t0_wall)
+        scaled = scale_plan(
+            self.plan, start_s=self.options.start_s, speed=self.options.speed, epoch_unix_s=self.t0_wall
+        )
         faults = scale_faults(self.workload.faults, start_s=self.options.start_s, speed=self.options.speed)
         schedule = LinkSchedule(scaled, faults)
         clock = TrioClock()  # wall clock; emulator plan time = unix - scaled epoch
@@ -277,8 +292,9 @@ class Replay:
                         starters.start_soon(self._start_node, node.number)
                 late_s = time.time() - self.t0_wall
                 if late_s > 0:
-                    self.markers.append({"t_unix_s": time.time(), "node": "replay", "event": "late_start",
-                                         "late_s": round(late_s, 3)})
+                    self.markers.append(
+                        {"t_unix_s": time.time(), "node": "replay", "event": "late_start", "late_s": round(late_s, 3)}
+                    )
                 for n, endpoints in sorted(self.endpoints.items()):
                     for endpoint in sorted(endpoints):
                         nursery.start_soon(self._application, n, endpoint)
@@ -352,15 +368,30 @@ class Replay:
         with open(self.out_dir / "links.jsonl", "w", encoding="utf-8") as fh:
             for (a, b, _), rec in sorted(self.emulator.traffic.items()):
                 w = rec.window
-                fh.write(json.dumps({
-                    "a": a, "b": b, "start_s": start + w.start_s * speed, "end_s": start + w.end_s * speed,
-                    "bytes_ab": rec.bytes_ab, "bytes_ba": rec.bytes_ba,
-                    "capacity_ab_bytes": round(rec.capacity_ab_bytes), "capacity_ba_bytes": round(rec.capacity_ba_bytes),
-                    "sessions": rec.sessions,
-                }) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "a": a,
+                            "b": b,
+                            "start_s": start + w.start_s * speed,
+                            "end_s": start + w.end_s * speed,
+                            "bytes_ab": rec.bytes_ab,
+                            "bytes_ba": rec.bytes_ba,
+                            "capacity_ab_bytes": round(rec.capacity_ab_bytes),
+                            "capacity_ba_bytes": round(rec.capacity_ba_bytes),
+                            "sessions": rec.sessions,
+                        }
+                    )
+                    + "\n"
+                )
         meta = {
-            "scenario": self.plan.name or "plan", "mode": "replay", "plan_epoch_unix_s": epoch,
-            "start_s": start, "end_s": self.end_s, "speed": speed, "pids": self.pids,
+            "scenario": self.plan.name or "plan",
+            "mode": "replay",
+            "plan_epoch_unix_s": epoch,
+            "start_s": start,
+            "end_s": self.end_s,
+            "speed": speed,
+            "pids": self.pids,
             "nodes": {str(n.number): n.name or f"ipn:{n.number}.0" for n in self.plan.nodes},
             "lag": self.lag.summary(),
         }
@@ -374,7 +405,9 @@ async def _quiet_close(client: Client) -> None:
         pass
 
 
-def replay(plan: ContactPlan, workload: Workload, out_dir: str | pathlib.Path, options: ReplayOptions | None = None) -> pathlib.Path:
+def replay(
+    plan: ContactPlan, workload: Workload, out_dir: str | pathlib.Path, options: ReplayOptions | None = None
+) -> pathlib.Path:
     """Run the replay to the end (blocking); returns the run directory."""
     runner = Replay(plan, workload, pathlib.Path(out_dir), options or ReplayOptions())
     trio.run(runner.run)

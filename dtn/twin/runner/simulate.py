@@ -267,7 +267,9 @@ class DigitalTwin:
     async def run(self) -> SimulationRun:
         self.clock = TrioClock(unix_at_zero_s=self.plan.epoch_unix_s + self.options.start_s)
         self._all_started = trio.Event()
-        self.emulator = LinkEmulator(self.schedule, self.clock, self.plan.epoch_unix_s, shape_rate=self.options.shape_rate)
+        self.emulator = LinkEmulator(
+            self.schedule, self.clock, self.plan.epoch_unix_s, shape_rate=self.options.shape_rate
+        )
         self.emulator.count_until = self.emulator.clock_deadline(self.end_s)  # the record covers [start, end)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -299,11 +301,19 @@ class DigitalTwin:
         links = []
         for (a, b, start_s), rec in sorted(self.emulator.traffic.items()):
             w = rec.window
-            links.append({
-                "a": a, "b": b, "start_s": w.start_s, "end_s": w.end_s, "bytes_ab": rec.bytes_ab,
-                "bytes_ba": rec.bytes_ba, "capacity_ab_bytes": round(rec.capacity_ab_bytes),
-                "capacity_ba_bytes": round(rec.capacity_ba_bytes), "sessions": rec.sessions,
-            })
+            links.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "start_s": w.start_s,
+                    "end_s": w.end_s,
+                    "bytes_ab": rec.bytes_ab,
+                    "bytes_ba": rec.bytes_ba,
+                    "capacity_ab_bytes": round(rec.capacity_ab_bytes),
+                    "capacity_ba_bytes": round(rec.capacity_ba_bytes),
+                    "sessions": rec.sessions,
+                }
+            )
         meta = {
             "scenario": self.plan.name or "plan",
             "mode": "simulate",
@@ -323,8 +333,11 @@ class DigitalTwin:
             from dtn.archive.workload import summarize
 
             _write_jsonl(self.out_dir / "archive.jsonl", self.archive.finish())
-            meta["archive"] = {"mode": self.options.archive.mode, "acks": self.archive.acks(),
-                               **summarize([r for r in self.archive.records if r["kind"] == "get"])}
+            meta["archive"] = {
+                "mode": self.options.archive.mode,
+                "acks": self.archive.acks(),
+                **summarize([r for r in self.archive.records if r["kind"] == "get"]),
+            }
         (self.out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
         return SimulationRun(self.out_dir, self.events, self.sends, links, meta)
 

@@ -43,14 +43,26 @@ def _loopback(host: str) -> None:
 class UdpRelay:
     """Two UDP sockets on loopback with a `LinkModel` per direction. `stats` counts per direction."""
 
-    def __init__(self, *, a_address: tuple[str, int], b_address: tuple[str, int], a_to_b: Impairments,
-                 b_to_a: Impairments, seed: int | None = None, host: str = "127.0.0.1",
-                 a_port: int = 0, b_port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        a_address: tuple[str, int],
+        b_address: tuple[str, int],
+        a_to_b: Impairments,
+        b_to_a: Impairments,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        a_port: int = 0,
+        b_port: int = 0,
+    ) -> None:
         for h in (a_address[0], b_address[0], host):
             _loopback(h)
         self.a_address, self.b_address, self.host = a_address, b_address, host
         self.a_port, self.b_port = a_port, b_port
-        self.models = {"a_to_b": LinkModel(a_to_b, seed=seed), "b_to_a": LinkModel(b_to_a, seed=None if seed is None else seed + 1)}
+        self.models = {
+            "a_to_b": LinkModel(a_to_b, seed=seed),
+            "b_to_a": LinkModel(b_to_a, seed=None if seed is None else seed + 1),
+        }
         self.overflow = 0
         self._queue: list[tuple[float, int, str, bytes]] = []
         self._seq = 0
@@ -147,7 +159,9 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dtn.twin.runner.udp_emulator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dtn.twin.runner.udp_emulator", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--a", required=True, help="engine A's UDP address, e.g. 127.0.0.1:4556")
     parser.add_argument("--b", required=True, help="engine B's UDP address")
     parser.add_argument("--a-port", type=int, default=0, help="relay port A sends to (default: any)")
@@ -163,13 +177,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     try:
-        imp = Impairments(owlt_s=args.owlt, loss=args.loss, burst_start=args.burst_start,
-                          burst_length=args.burst_length, duplicate=args.duplicate, reorder=args.reorder,
-                          reorder_s=args.reorder_s)
+        imp = Impairments(
+            owlt_s=args.owlt,
+            loss=args.loss,
+            burst_start=args.burst_start,
+            burst_length=args.burst_length,
+            duplicate=args.duplicate,
+            reorder=args.reorder,
+            reorder_s=args.reorder_s,
+        )
         a_to_b = imp.with_(up=args.one_way != "b_to_a")
         b_to_a = imp.with_(up=args.one_way != "a_to_b")
-        relay = UdpRelay(a_address=_address(args.a), b_address=_address(args.b), a_to_b=a_to_b, b_to_a=b_to_a,
-                         seed=args.seed, a_port=args.a_port, b_port=args.b_port)
+        relay = UdpRelay(
+            a_address=_address(args.a),
+            b_address=_address(args.b),
+            a_to_b=a_to_b,
+            b_to_a=b_to_a,
+            seed=args.seed,
+            a_port=args.a_port,
+            b_port=args.b_port,
+        )
     except DtnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,10 +31,15 @@ def contact_plans(draw, whole: bool = False):
     """Valid plans; `whole` keeps every time, OWLT and rate a whole number (what ION/HDTN can hold)."""
     numbers = draw(st.lists(st.integers(1, 10_000), min_size=2, max_size=6, unique=True))
     kinds = list(NodeKind)
-    nodes = [Node(n, draw(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)),
-                  draw(st.sampled_from(kinds)), draw(st.dictionaries(st.sampled_from(["plane", "slot", "lat_deg"]),
-                                                                       st.integers(-90, 90), max_size=2)))
-             for n in numbers]
+    nodes = [
+        Node(
+            n,
+            draw(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)),
+            draw(st.sampled_from(kinds)),
+            draw(st.dictionaries(st.sampled_from(["plane", "slot", "lat_deg"]), st.integers(-90, 90), max_size=2)),
+        )
+        for n in numbers
+    ]
     contacts = []
     seen = set()
     for _ in range(draw(st.integers(0, 12))):
@@ -64,7 +69,8 @@ def _same(a: ContactPlan, b: ContactPlan) -> None:
     assert b.epoch == a.epoch
     assert b.name == a.name
     assert [(n.number, n.name, n.kind, n.metadata) for n in b.nodes] == [
-        (n.number, n.name, n.kind, n.metadata) for n in a.nodes]
+        (n.number, n.name, n.kind, n.metadata) for n in a.nodes
+    ]
 
 
 @given(contact_plans())
@@ -94,8 +100,13 @@ def test_whole_seconds_shrink_windows_inward(plan):
     for c in plan.contacts:
         originals[(c.from_node, c.to_node)].append(c)
     for c in back.contacts:
-        assert any(o.start_s <= c.start_s + 1e-6 and c.end_s <= o.end_s + 1e-6 and c.owlt_s >= o.owlt_s - 1e-6
-                   and c.rate_bytes_per_s <= max(1.0, o.rate_bytes_per_s) + 1e-6 for o in originals[(c.from_node, c.to_node)])
+        assert any(
+            o.start_s <= c.start_s + 1e-6
+            and c.end_s <= o.end_s + 1e-6
+            and c.owlt_s >= o.owlt_s - 1e-6
+            and c.rate_bytes_per_s <= max(1.0, o.rate_bytes_per_s) + 1e-6
+            for o in originals[(c.from_node, c.to_node)]
+        )
 
 
 def test_ion_reference_file_reads_with_ranges_both_ways():
@@ -123,12 +134,14 @@ a contact +0 +60 3 2 1000
 
 
 def test_hdtn_rates_are_bits_per_second():
-    text = '{"contacts": [{"contact": 0, "source": 10, "dest": 20, "startTime": 0, "endTime": 100, ' \
-           '"rateBitsPerSec": 1000000, "owlt": 1}]}'
+    text = (
+        '{"contacts": [{"contact": 0, "source": 10, "dest": 20, "startTime": 0, "endTime": 100, '
+        '"rateBitsPerSec": 1000000, "owlt": 1}]}'
+    )
     plan = loads_plan(text)
     assert plan.contacts[0].rate_bytes_per_s == 125000.0
     assert '"rateBitsPerSec": 1000000' in dumps_hdtn(plan)
-    assert 'a contact +0 +100 10 20 125000' in dumps_ion(plan)
+    assert "a contact +0 +100 10 20 125000" in dumps_ion(plan)
 
 
 @pytest.mark.parametrize(
@@ -157,21 +170,37 @@ def test_ion_errors_name_file_line_and_reason(text, where, reason):
 @pytest.mark.parametrize(
     "text, where, reason",
     [
-        ('{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1}]}',
-         "$.contacts[0]", "missing contact field 'to_node'"),
-        ('{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1, "to_node": 2, '
-         '"start_s": 0, "end_s": 5, "rate_bits_per_s": 8}]}', "$.contacts[0].rate_bits_per_s", "unknown contact field"),
+        (
+            '{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1}]}',
+            "$.contacts[0]",
+            "missing contact field 'to_node'",
+        ),
+        (
+            '{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1, "to_node": 2, '
+            '"start_s": 0, "end_s": 5, "rate_bits_per_s": 8}]}',
+            "$.contacts[0].rate_bits_per_s",
+            "unknown contact field",
+        ),
         ('{"version": 2, "epoch_utc": "x"}', "$.version", "unsupported version"),
         ('{"version": 1, "epoch_utc": "yesterday"}', "$.epoch_utc", "invalid ISO 8601"),
-        ('{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1, "to_node": 2, '
-         '"start_s": NaN, "end_s": 5, "rate_bytes_per_s": 8}]}', "line 1 column", "NaN"),
+        (
+            '{"version": 1, "epoch_utc": "2026-01-03T00:00:00Z", "contacts": [{"from_node": 1, "to_node": 2, '
+            '"start_s": NaN, "end_s": 5, "rate_bytes_per_s": 8}]}',
+            "line 1 column",
+            "NaN",
+        ),
         ('{"version": 1,\n "epoch_utc": }', "line 2 column 15", "invalid JSON"),
-        ('{"contacts": [{"source": 1, "dest": 2, "startTime": 0, "endTime": 5, "rate": 8}]}',
-         "$.contacts[0].rate", "unknown contact field"),
-        ('{"contacts": [{"source": 1, "dest": 2, "startTime": 0, "endTime": 5}]}', "$.contacts[0]",
-         "rateBitsPerSec"),
-        ('{"contacts": [{"source": 1, "dest": 2, "startTime": 9, "endTime": 5, "rateBitsPerSec": 8}]}',
-         "$.contacts[0]", "end time must be after"),
+        (
+            '{"contacts": [{"source": 1, "dest": 2, "startTime": 0, "endTime": 5, "rate": 8}]}',
+            "$.contacts[0].rate",
+            "unknown contact field",
+        ),
+        ('{"contacts": [{"source": 1, "dest": 2, "startTime": 0, "endTime": 5}]}', "$.contacts[0]", "rateBitsPerSec"),
+        (
+            '{"contacts": [{"source": 1, "dest": 2, "startTime": 9, "endTime": 5, "rateBitsPerSec": 8}]}',
+            "$.contacts[0]",
+            "end time must be after",
+        ),
         ('{"something": 1}', "$", "neither a spacedtn plan"),
     ],
 )
@@ -184,8 +213,12 @@ def test_json_errors_name_path_and_reason(text, where, reason):
 
 
 def test_load_and_save_detect_formats(tmp_path):
-    plan = ContactPlan(epoch=EPOCH, name="x", nodes=[Node(1, "a", NodeKind.GROUND), Node(100, "s")],
-                       contacts=[Contact(1, 100, 0.0, 60.0, 1000.0, 1.0), Contact(100, 1, 0.0, 60.0, 1000.0, 1.0)])
+    plan = ContactPlan(
+        epoch=EPOCH,
+        name="x",
+        nodes=[Node(1, "a", NodeKind.GROUND), Node(100, "s")],
+        contacts=[Contact(1, 100, 0.0, 60.0, 1000.0, 1.0), Contact(100, 1, 0.0, 60.0, 1000.0, 1.0)],
+    )
     for fmt, name in (("json", "p.json"), ("ion", "p.ionrc"), ("hdtn", "p.hdtn.json")):
         save_plan(plan, tmp_path / name, fmt)
         _same(plan, load_plan(tmp_path / name))
