@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
-import signal
-import sys
 
 from dtn.cli.common import add_parser
 
@@ -43,50 +39,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import trio
+    from dtn.node.runner import run_until_signal
 
-    from dtn.node.config import load_config
-    from dtn.node.node import Node
-
-    config = load_config(args.config)
+    epoch_unix_s = None
     if getattr(args, "epoch", None) is not None:  # dtn.node.__main__ passes no --epoch
-        import dataclasses
-
         from dtn.node.config import parse_config
 
-        epoch = parse_config({"node": {"id": "ipn:1.0"}, "plan": {"epoch": _epoch_arg(args.epoch)}}).plan.epoch_unix_s
-        config = dataclasses.replace(config, plan=dataclasses.replace(config.plan, epoch_unix_s=epoch))
-    logging.basicConfig(
-        level=getattr(logging, config.log_level.upper()),
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    node = Node(config, threaded_store=True)
-
-    async def watch_signals(signals) -> None:
-        async for _ in signals:
-            node.request_stop()
-
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_signals, signals)
-                ready = await nursery.start(node.run)
-                if not args.quiet:
-                    print(json.dumps(dict(ready, pid=os.getpid())), flush=True)
-                await node.finished.wait()
-                nursery.cancel_scope.cancel()
-
-    try:
-        trio.run(main)
-    except BaseExceptionGroup as group:
-        from dtn.node.node import first_error
-
-        found = first_error(group)
-        if found is None:
-            raise
-        raise found from None
-    return 0
+        plan = parse_config({"node": {"id": "ipn:1.0"}, "plan": {"epoch": _epoch_arg(args.epoch)}}).plan
+        epoch_unix_s = plan.epoch_unix_s
+    return run_until_signal(args.config, quiet=args.quiet, epoch_unix_s=epoch_unix_s)
 
 
 def _epoch_arg(text: str):

@@ -16,13 +16,19 @@ import time
 from typing import Any
 
 
-def run_until_signal(config_path: str, *, quiet: bool = False) -> int:
+def run_until_signal(config_path: str, *, quiet: bool = False, epoch_unix_s: float | None = None) -> int:
+    """Run the node of `config_path` until SIGINT/SIGTERM (`dtn node run` and `python -m dtn.node run`);
+    `epoch_unix_s` overrides the plan epoch."""
+    import dataclasses
+
     import trio
 
     from dtn.node.config import load_config
     from dtn.node.node import Node, first_error
 
     config = load_config(config_path)
+    if epoch_unix_s is not None:
+        config = dataclasses.replace(config, plan=dataclasses.replace(config.plan, epoch_unix_s=epoch_unix_s))
     logging.basicConfig(
         level=getattr(logging, config.log_level.upper()),
         stream=sys.stderr,
