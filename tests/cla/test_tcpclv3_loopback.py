@@ -2,7 +2,6 @@
 
 import functools
 
-import pyd3tn.tcpcl
 import pytest
 import trio
 
@@ -11,6 +10,14 @@ from dtn.errors import ClaError, StoreError
 from dtn.tcpclv3 import TcpclV3Config
 
 from .conftest import Inbox
+
+
+def _pyd3tn():
+    """pyd3tn (the `interop` extra), or skip: the newest-versions check runs without it (it pins cbor2 5.8)."""
+    pytest.importorskip("pyd3tn.tcpcl")
+    import pyd3tn.tcpcl
+
+    return pyd3tn
 
 
 async def start_server(nursery, config=None, inbox=None):
@@ -62,6 +69,7 @@ async def test_refused_bundle_raises_and_session_goes_on(nursery):
 
 async def test_pyd3tn_client_sends_to_us_and_receives(nursery):
     """pyd3tn's TCPCLv3 client (flags 0: no acks, keepalive 0) as an independent peer."""
+    pyd3tn = _pyd3tn()
     port, inbox = await start_server(nursery)
 
     def client():
@@ -78,6 +86,7 @@ async def test_pyd3tn_client_sends_to_us_and_receives(nursery):
 
 async def test_we_send_to_a_pyd3tn_receiver(nursery):
     """We dial; a thread plays pyd3tn's receive side (its contact header, then recv_bundle)."""
+    pyd3tn = _pyd3tn()
     import socket
 
     listener = socket.socket()
