@@ -178,6 +178,15 @@ class Node:
         return fn(*args, **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _agent_token(path: Any) -> bytes | None:
+        """The TCP agent socket's token (the web page accepts it too), or None without a TCP agent."""
+        if path is None:
+            return None
+        from dtn.node.agentauth import read_token
+
+        return read_token(path)
+
     def request_stop(self) -> None:
         """Ask `run` to stop gracefully: SESS_TERM every session (each bounded by its CLA's termination
         timeout; cancel `run` to stop at once), close the store."""
@@ -277,7 +286,9 @@ class Node:
             from dtn.web.app import serve_web
 
             ready["web"] = await nursery.start(
-                functools.partial(serve_web, self, cfg.web, agent_token_file=ready.get("agent_token_file"))
+                functools.partial(
+                    serve_web, self, cfg.web, agent_token=self._agent_token(ready.get("agent_token_file"))
+                )
             )
         if cfg.echo_service is not None:
             nursery.start_soon(self.delivery.echo_loop, f"ipn:{self.node_number}.{cfg.echo_service}")

@@ -133,19 +133,16 @@ def make_app(node: Any, *, secret: bytes | None = None) -> Starlette:
 
 
 async def serve_web(
-    node: Any, config: Any, *, agent_token_file: Any = None, task_status=trio.TASK_STATUS_IGNORED
+    node: Any, config: Any, *, agent_token: bytes | None = None, task_status=trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the page with hypercorn on Trio until cancelled; reports the page's URL once it listens. Changes
     need the web secret (`[web] secret_file`) or the node's agent token (when it has a TCP agent socket)."""
     from hypercorn.config import Config as HypercornConfig
     from hypercorn.trio import serve
 
-    from dtn.node.agentauth import read_token
     from dtn.web.access import load_secret
 
-    secrets = [load_secret(config.secret_file)]
-    if agent_token_file is not None:
-        secrets.append(read_token(agent_token_file))
+    secrets = [load_secret(config.secret_file), agent_token]
     app = make_app(node, secret=tuple(s for s in secrets if s) or None)
     hc = HypercornConfig()
     host = f"[{config.host}]" if ":" in config.host else config.host
