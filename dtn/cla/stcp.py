@@ -17,7 +17,8 @@ import trio
 from dtn.errors import ClaError, DecodeError, DtnError
 
 from .base import OnBundle, OnLinkDown, OnLinkUp, call_link_down
-from .tcpcl import _set_nodelay
+from .stream_util import serve_tcp_sessions
+from .stream_util import set_nodelay as _set_nodelay
 
 log = logging.getLogger(__name__)
 
@@ -264,29 +265,13 @@ async def serve_stcp(
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen for STCP connections until cancelled; `task_status.started(port)`."""
-    try:
-        listeners = await trio.open_tcp_listeners(port, host=host)
-    except OSError as exc:
-        raise ClaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    bound_port = listeners[0].socket.getsockname()[1]
 
-    async def handle(stream: trio.SocketStream) -> None:
-        _set_nodelay(stream)
-        try:
-            peer = stream.socket.getpeername()
-            address = f"{peer[0]}:{peer[1]}"
-        except OSError:
-            address = "?"
-        try:
-            await run_stcp_session(
-                stream, on_bundle, on_link_up, on_link_down, peer_address=address, max_bundle_bytes=max_bundle_bytes
-            )
-        except Exception:  # one broken connection must not stop the listener
-            log.exception("STCP connection from %s crashed", address)
+    async def run(stream: trio.SocketStream, address: str) -> None:
+        await run_stcp_session(
+            stream, on_bundle, on_link_up, on_link_down, peer_address=address, max_bundle_bytes=max_bundle_bytes
+        )
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, handle, listeners)
-        task_status.started(bound_port)
+    await serve_tcp_sessions(run, host=host, port=port, kind="STCP", log=log, task_status=task_status)
 
 
 __all__ = ["StcpDecoder", "StcpLink", "encode_stcp", "run_stcp_session", "connect_stcp", "serve_stcp"]

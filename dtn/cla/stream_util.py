@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 import trio
+
+from dtn.errors import ClaError
 
 
 class PrefixedStream(trio.abc.Stream):
@@ -84,3 +89,43 @@ def set_nodelay(stream) -> None:
             sock.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
         except OSError:
             pass
+
+
+def peer_address_of(stream: trio.SocketStream) -> str:
+    """'host:port' of the far end of an accepted TCP stream ('?' when the socket no longer knows)."""
+    try:
+        peer = stream.socket.getpeername()
+    except OSError:
+        return "?"
+    return f"{peer[0]}:{peer[1]}"
+
+
+async def serve_tcp_sessions(
+    run_session: Callable[[trio.SocketStream, str], Awaitable[object]],
+    *,
+    host: str,
+    port: int,
+    kind: str,
+    log: logging.Logger,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept TCP connections until cancelled and run `run_session(stream, peer_address)` for each (TCP_NODELAY
+    set); `task_status.started(port)` reports the bound port. One crashed connection is logged and never stops
+    the listener. The shared listener of the length-framed CLAs (MTCP, STCP)."""
+    try:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise ClaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    bound_port = listeners[0].socket.getsockname()[1]
+
+    async def handle(stream: trio.SocketStream) -> None:
+        set_nodelay(stream)
+        address = peer_address_of(stream)
+        try:
+            await run_session(stream, address)
+        except Exception:  # one broken connection must not stop the listener
+            log.exception("%s connection from %s crashed", kind, address)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, handle, listeners)
+        task_status.started(bound_port)

@@ -36,7 +36,14 @@ from dtn.tcpcl import (
 )
 
 from .base import Link, OnBundle, OnLinkDown, OnLinkUp, call_link_down
-from .stream_util import COALESCE_MAX_BYTES, PrefixedStream, coalesce, send_message_parts, set_nodelay
+from .stream_util import (
+    COALESCE_MAX_BYTES,
+    PrefixedStream,
+    coalesce,
+    peer_address_of,
+    send_message_parts,
+    set_nodelay,
+)
 
 from .tls import node_ids_from_certificate
 
@@ -570,11 +577,7 @@ async def serve_tcpcl(
     async def handle(stream: trio.SocketStream) -> None:
         nonlocal active
         set_nodelay(stream)
-        try:
-            peer = stream.socket.getpeername()
-            address = f"{peer[0]}:{peer[1]}"
-        except OSError:
-            address = "?"
+        address = peer_address_of(stream)
         if active >= max_sessions:
             await _refuse_busy(stream, config)
             return

@@ -29,7 +29,8 @@ from dtn.tcpclv3 import (
 )
 
 from .base import OnBundle, OnLinkDown, OnLinkUp, call_link_down
-from .tcpcl import _set_nodelay
+from .stream_util import peer_address_of
+from .stream_util import set_nodelay as _set_nodelay
 
 log = logging.getLogger(__name__)
 
@@ -315,11 +316,7 @@ async def serve_tcpclv3(
     async def handle(stream: trio.SocketStream) -> None:
         nonlocal active
         _set_nodelay(stream)
-        try:
-            peer = stream.socket.getpeername()
-            address = f"{peer[0]}:{peer[1]}"
-        except OSError:
-            address = "?"
+        address = peer_address_of(stream)
         if active >= max_sessions:
             session = Session(config, now_s=trio.current_time())
             with trio.move_on_after(1.0):
