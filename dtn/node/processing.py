@@ -408,6 +408,11 @@ class BundleProcessor:
     async def delete_stored(self, entry: StoredBundle, reason: int) -> None:
         node = self.node
         await node.db(node.store.delete, entry.key)
+        await self._after_deletion(entry, reason)
+
+    async def _after_deletion(self, entry: StoredBundle, reason: int) -> None:
+        """A bundle left the store: drop its booking and delivery slot, log it, report it where asked."""
+        node = self.node
         node.forwarding.release_booking(entry.key)
         node.delivery.unqueue(entry)
         node.events.emit(
@@ -434,17 +439,7 @@ class BundleProcessor:
                 continue
             now_unix = clock.unix_s()
             for entry in await node.db(node.store.expire, now_unix):
-                node.forwarding.release_booking(entry.key)
-                node.delivery.unqueue(entry)
-                node.events.emit(
-                    "deleted",
-                    bundle=entry.key,
-                    src=entry.source,
-                    dst=entry.destination,
-                    size_bytes=entry.size_bytes,
-                    reason=R.LIFETIME_EXPIRED.event_name,
-                )
-                await self.report(entry, bp.REPORT_DELETION, R.LIFETIME_EXPIRED)
+                await self._after_deletion(entry, R.LIFETIME_EXPIRED)
             await node.db(node.ledger.expire, now_unix)
             while heap and heap[0][0] <= now_unix:
                 heapq.heappop(heap)
