@@ -9,6 +9,10 @@ acknowledges the bundle only once the change is committed, so a crash at any poi
 acknowledged: the bundle is delivered again and applying a message twice changes nothing. It sends messages with
 `Node.send_from_application`, so they are stored, routed by CGR and protected by BPSec like any bundle.
 docs/archive.md describes the protocol, the placement policy and the durability argument.
+
+Why ~680 lines: this is the service's one message loop and the state it keeps (PUT, GET, LIST, DELETE, repair all
+read and write the same SQLite file and the same pending-fetch table); the agent ops are in `archive_agent`, the
+twin driver in `dtn.twin.runner.archive`, the pure model, placement and messages in `dtn.archive`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ Durability follows the archive's rule: a request is committed to SQLite before i
 found `queued` or `running` after a restart runs again; a result is committed before its reply is sent, and a
 reply not yet marked sent is sent again after a restart. The submitter keeps the first result per job ID and
 drops any later copy (event `compute_duplicate`), so a result is delivered once per job ID.
+
+Why ~690 lines: both roles share one endpoint, one SQLite file and one reply path; the pure parts (messages, cost
+model, placement, config) are in `dtn.compute` and the worker process in `computeworker`. Splitting the runner and
+the submitter into two modules is the next cut (not done this session).
 """
 
 from __future__ import annotations
